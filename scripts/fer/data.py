@@ -1,0 +1,177 @@
+"""FER-2013 loading in both published formats, and the preprocessing contract shared with TypeScript.
+
+Preprocessing contract (src/inference/preprocess.ts implements the same steps):
+  1. decode the image; RGB(A) becomes grayscale with ITU-R 601 integer luma, exactly as PIL's "L" mode:
+     L = (R*19595 + G*38470 + B*7471 + 0x8000) >> 16
+  2. if it is not 48x48, resize with exact area averaging (each output pixel is the overlap-weighted mean of the
+     source pixels it covers), computed in float64, then rounded half-up to uint8
+  3. scale to float32 in [0, 1] by dividing by 255
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+USAGES = ["Training", "PublicTest", "PrivateTest"]
+SIZE = 48
+IMAGE_EXTS = (".jpg", ".jpeg", ".png")
+
+
+class DataError(Exception):
+    pass
+
+
+@dataclass
+class LoadReport:
+    skipped: int = 0
+    problems: list = field(default_factory=list)
+
+    def problem(self, message: str, strict: bool) -> None:
+        if strict:
+            raise DataError(message)
+        self.skipped += 1
+        if len(self.problems) < 20:
+            self.problems.append(message)
+        print(f"warning: {message} (skipped)", file=sys.stderr)
+
+
+def to_gray(img) -> np.ndarray:
+    """PIL image -> uint8 HxW grayscale using the contract's integer luma."""
+    if img.mode in ("L", "I;16", "I", "F"):
+        a = np.asarray(img.convert("L") if img.mode != "L" else img, dtype=np.uint8)
+        return a
+    rgb = np.asarray(img.convert("RGB"), dtype=np.uint32)
+    y = (rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16
+    return y.astype(np.uint8)
+
+
+def _area_weights(src: int, dst: int) -> np.ndarray:
+    """dst x src matrix of overlap weights (rows sum to 1)."""
+    w = np.zeros((dst, src), dtype=np.float64)
+    scale = src / dst
+    for o in range(dst):
+        start, end = o * scale, (o + 1) * scale
+        i = int(math.floor(start))
+        while i < end and i < src:
+            overlap = min(end, i + 1) - max(start, i)
+            if overlap > 0:
+                w[o, i] = overlap / scale
+            i += 1
+    return w
+
+
+def area_resize(gray: np.ndarray, width: int = SIZE, height: int = SIZE) -> np.ndarray:
+    h, w = gray.shape
+    if (h, w) == (height, width):
+        return gray
+    out = _area_weights(h, height) @ gray.astype(np.float64) @ _area_weights(w, width).T
+    return np.floor(out + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def load_image(path: str) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        img.load()
+        return area_resize(to_gray(img))
+
+
+def load_folder(root: str, strict: bool = False, report: LoadReport | None = None):
+    """<root>/<label>/*.{jpg,png} -> (uint8 N x 48 x 48, int64 labels)."""
+    report = report or LoadReport()
+    if not os.path.isdir(root):
+        raise DataError(f"{root}: not a folder")
+    present = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    if not present:
+        raise DataError(f"{root}: no label folders (expected {', '.join(LABELS)})")
+    images, labels = [], []
+    for name in present:
+        if name not in LABELS:
+            report.problem(f"{os.path.join(root, name)}: unknown label folder '{name}'", strict)
+            continue
+        folder = os.path.join(root, name)
+        for file in sorted(os.listdir(folder)):
+            path = os.path.join(folder, file)
+            if not file.lower().endswith(IMAGE_EXTS):
+                report.problem(f"{path}: not an image file (expected .jpg or .png)", strict)
+                continue
+            try:
+                images.append(load_image(path))
+                labels.append(LABELS.index(name))
+            except Exception as exc:  # PIL raises several types for bad files
+                report.problem(f"{path}: unreadable image ({exc.__class__.__name__}: {exc})", strict)
+    if not images:
+        raise DataError(f"{root}: no images found")
+    return np.stack(images), np.asarray(labels, dtype=np.int64), report
+
+
+def load_csv(path: str, usage: str | None = None, strict: bool = False, report: LoadReport | None = None):
+    """Kaggle fer2013.csv (emotion,pixels,Usage) -> (uint8 N x 48 x 48, int64 labels)."""
+    report = report or LoadReport()
+    if usage is not None and usage not in USAGES:
+        raise DataError(f"unknown usage '{usage}' (expected one of {', '.join(USAGES)})")
+    images, labels = [], []
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            raise DataError(f"{path}: empty file")
+        header = [h.strip() for h in header]
+        for col in ("emotion", "pixels"):
+            if col not in header:
+                raise DataError(f"{path}:1: missing column '{col}' (header is {','.join(header)})")
+        ie, ip = header.index("emotion"), header.index("pixels")
+        iu = header.index("Usage") if "Usage" in header else None
+        if usage is not None and iu is None:
+            raise DataError(f"{path}:1: missing column 'Usage' needed to select {usage}")
+        for n, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            where = f"{path}:{n}"
+            if len(row) < len(header):
+                report.problem(f"{where}: expected {len(header)} fields, got {len(row)}", strict)
+                continue
+            if iu is not None and row[iu].strip() not in USAGES:
+                report.problem(f"{where}: unknown Usage '{row[iu]}'", strict)
+                continue
+            if usage is not None and row[iu].strip() != usage:
+                continue
+            try:
+                label = int(row[ie])
+            except ValueError:
+                label = -1
+            if not 0 <= label < len(LABELS):
+                report.problem(f"{where}: unknown emotion label '{row[ie]}' (expected 0..6)", strict)
+                continue
+            parts = row[ip].split()
+            if len(parts) != SIZE * SIZE:
+                report.problem(f"{where}: expected {SIZE * SIZE} pixels, got {len(parts)}", strict)
+                continue
+            try:
+                px = np.asarray([int(p) for p in parts], dtype=np.int64)
+            except ValueError:
+                report.problem(f"{where}: pixels must be integers 0..255", strict)
+                continue
+            if px.min() < 0 or px.max() > 255:
+                report.problem(f"{where}: pixels must be integers 0..255", strict)
+                continue
+            images.append(px.astype(np.uint8).reshape(SIZE, SIZE))
+            labels.append(label)
+    if not images:
+        raise DataError(f"{path}: no usable rows" + (f" with Usage={usage}" if usage else ""))
+    return np.stack(images), np.asarray(labels, dtype=np.int64), report
+
+
+def load(source: str, usage: str | None = None, strict: bool = False):
+    """A CSV file or a split folder."""
+    if os.path.isfile(source) and source.lower().endswith(".csv"):
+        return load_csv(source, usage=usage, strict=strict)
+    if os.path.isdir(source):
+        return load_folder(source, strict=strict)
+    raise DataError(f"{source}: not a .csv file or a folder")

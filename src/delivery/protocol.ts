@@ -1,0 +1,205 @@
+/**
+ * The WebSocket and REST protocol: one source of truth for the server, clients/sdk and the dashboard.
+ * Every message crossing the edge is parsed with these schemas; the TypeScript types are inferred from them.
+ * Protocol version: bump PROTOCOL_VERSION when a message changes incompatibly.
+ */
+import { z } from 'zod';
+
+export const PROTOCOL_VERSION = 1;
+export const LABEL_NAMES = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'] as const;
+export const LabelSchema = z.enum(LABEL_NAMES);
+export type LabelName = z.infer<typeof LabelSchema>;
+
+const id = z.string().min(1).max(128);
+const name = z.string().trim().min(1).max(100);
+const cameraRef = z.string().min(1).max(64);
+
+export const CameraInputSchema = z
+  .object({
+    url: z.string().min(1).max(2048),
+    name: name.optional(),
+    fps: z.number().positive().max(60).optional(),
+    loop: z.boolean().optional(),
+    /** RTSP transport; TCP unless said otherwise. */
+    transport: z.enum(['tcp', 'udp']).optional(),
+    userId: z.string().min(1).max(64).nullable().optional(),
+  })
+  .strict();
+export type CameraInput = z.infer<typeof CameraInputSchema>;
+
+// ---- client -> server -------------------------------------------------------------------------------------------
+
+export const ClientMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('auth'), id: id.optional(), token: z.string().min(1).max(512) }).strict(),
+  z
+    .object({
+      type: z.literal('subscribe'),
+      id,
+      cameras: z.union([z.literal('*'), z.array(cameraRef).max(256)]),
+      /** Ask for low-rate JPEG previews of these cameras (binary messages). */
+      preview: z.boolean().optional(),
+    })
+    .strict(),
+  z.object({ type: z.literal('unsubscribe'), id, cameras: z.union([z.literal('*'), z.array(cameraRef).max(256)]) }).strict(),
+  z.object({ type: z.literal('camera.add'), id }).extend(CameraInputSchema.shape).strict(),
+  z.object({ type: z.literal('camera.remove'), id, cameraId: cameraRef }).strict(),
+  z.object({ type: z.literal('camera.list'), id }).strict(),
+  z.object({ type: z.literal('camera.retry'), id, cameraId: cameraRef }).strict(),
+  /** Announce a browser camera: afterwards binary frames are prefixed with its 1-byte channel (see BrowserFrame). */
+  z.object({ type: z.literal('browser.open'), id, name: name.optional(), fps: z.number().positive().max(30).optional() }).strict(),
+  z.object({ type: z.literal('user.create'), id, name }).strict(),
+  z.object({ type: z.literal('user.rename'), id, userId: cameraRef, name }).strict(),
+  z.object({ type: z.literal('user.delete'), id, userId: cameraRef }).strict(),
+  z.object({ type: z.literal('user.list'), id }).strict(),
+  z.object({ type: z.literal('camera.bind'), id, cameraId: cameraRef, userId: cameraRef.nullable() }).strict(),
+  z.object({ type: z.literal('track.assign'), id, cameraId: cameraRef, trackId: z.number().int().nonnegative(), userId: cameraRef.nullable() }).strict(),
+  z
+    .object({
+      type: z.literal('calibration.start'),
+      id,
+      userId: cameraRef,
+      cameraId: cameraRef,
+      labels: z.array(LabelSchema).min(1).max(7).optional(),
+      secondsPerLabel: z.number().positive().max(60).optional(),
+      framesPerLabel: z.number().int().positive().max(200).optional(),
+    })
+    .strict(),
+  z.object({ type: z.literal('calibration.cancel'), id, userId: cameraRef }).strict(),
+  z
+    .object({
+      type: z.literal('finetune.start'),
+      id,
+      userId: cameraRef,
+      epochs: z.number().int().positive().max(200).optional(),
+    })
+    .strict(),
+  z.object({ type: z.literal('model.activate'), id, userId: cameraRef, version: z.number().int().nonnegative() }).strict(),
+]);
+export type ClientMessage = z.infer<typeof ClientMessageSchema>;
+export type ClientMessageType = ClientMessage['type'];
+export type CommandOf<T extends ClientMessageType> = Extract<ClientMessage, { type: T }>;
+
+// ---- server -> client -------------------------------------------------------------------------------------------
+
+export const ERROR_CODES = [
+  'bad_json',
+  'bad_message',
+  'unknown_type',
+  'too_large',
+  'rate_limited',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'invalid_url',
+  'conflict',
+  'no_face',
+  'several_faces',
+  'too_few_samples',
+  'busy',
+  'unavailable',
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+export type ScoresByLabel = Record<LabelName, number>;
+
+export interface FaceResult {
+  trackId: number;
+  box: Box;
+  label: LabelName;
+  scores: ScoresByLabel;
+  /** Detector confidence 0..1. */
+  confidence: number;
+  userId: string | null;
+  personalized: boolean;
+}
+
+export type CameraStateName = 'connecting' | 'streaming' | 'reconnecting' | 'failed' | 'stopped';
+
+export interface CameraView {
+  id: string;
+  name: string;
+  /** The URL with any password replaced by `***`. */
+  url: string;
+  kind: 'rtsp' | 'http' | 'file' | 'device' | 'browser';
+  fps: number;
+  loop: boolean;
+  userId: string | null;
+  status: CameraStateName;
+  reason?: string;
+  measuredFps?: number;
+}
+
+export interface UserView {
+  id: string;
+  name: string;
+  activeVersion: number | null;
+  samples: Partial<Record<LabelName, number>>;
+}
+
+export interface ModelVersionView {
+  userId: string;
+  version: number;
+  createdAt: number;
+  active: boolean;
+  metrics: FinetuneMetrics;
+}
+
+export interface FinetuneMetrics {
+  /** Accuracy on the user's held-out samples: general head vs the new personal head. */
+  generalAccuracy: number | null;
+  personalAccuracy: number | null;
+  heldOut: number;
+  trainSamples: number;
+  replaySamples: number;
+  epochs: number;
+  seconds: number;
+}
+
+export type ServerMessage =
+  | { type: 'hello'; protocol: number; authenticated: boolean; scope: 'read' | 'admin' | null }
+  | { type: 'ack'; id: string; [key: string]: unknown }
+  | { type: 'error'; id: string | null; code: ErrorCode; message: string }
+  | {
+      type: 'expression';
+      cameraId: string;
+      frameId: number;
+      ts: number;
+      latencyMs: number;
+      width: number;
+      height: number;
+      faces: FaceResult[];
+    }
+  | { type: 'camera.status'; cameraId: string; state: CameraStateName; reason?: string; fps?: number; ts: number }
+  | { type: 'camera.removed'; cameraId: string }
+  | { type: 'face.enter'; cameraId: string; trackId: number; ts: number; userId: string | null }
+  | { type: 'face.leave'; cameraId: string; trackId: number; ts: number; userId: string | null }
+  | { type: 'calibration.prompt'; userId: string; label: LabelName; index: number; of: number; secondsLeft: number }
+  | {
+      type: 'calibration.sample';
+      userId: string;
+      label: LabelName;
+      status: 'accepted' | 'rejected';
+      reason?: 'blurred' | 'too_small' | 'duplicate' | 'no_face' | 'several_faces';
+      count: number;
+    }
+  | { type: 'calibration.captured'; userId: string; counts: Partial<Record<LabelName, number>> }
+  | { type: 'finetune.progress'; userId: string; epoch: number; of: number; loss: number; accuracy: number; etaSeconds: number }
+  | { type: 'model.updated'; userId: string; version: number; metrics: FinetuneMetrics; active: boolean }
+  | { type: 'finetune.failed'; userId: string; code: ErrorCode; message: string };
+
+export type ServerMessageType = ServerMessage['type'];
+
+/**
+ * Binary messages.
+ * client -> server: a browser camera frame = [1 byte channel][JPEG or WebP bytes]; the channel comes from the
+ *   `browser.open` ack.
+ * server -> client: a preview = [1 byte 0x01][2 bytes BE camera id length][camera id utf8][8 bytes BE float64 ts][JPEG].
+ */
+export const PREVIEW_TAG = 0x01;
