@@ -20,14 +20,59 @@ export const ConfigSchema = z.object({
   DEFAULT_FPS: z.coerce.number().positive().max(60).default(10),
   /** Exponential smoothing of scores per track: 0 = off, 0.6 = 60% of the previous smoothed value. */
   SMOOTHING: z.coerce.number().min(0).max(0.99).default(0.5),
+  // ---- pipeline / inference (docs/PIPELINE.md) ----
+  /** ONNX Runtime intra-op threads per session; 0 = one per core. */
+  ORT_THREADS: int(0, 64).default(1),
+  /** YuNet variant in MODELS_DIR/face-detection: `s` (smaller, faster) or `n`. */
+  DETECTOR_MODEL: z.enum(['s', 'n']).default('s'),
+  /** Square letterbox side every frame is scaled into before detection (multiple of 32). */
+  DETECTOR_INPUT_SIZE: int(64, 1280).refine((v) => v % 32 === 0, 'must be a multiple of 32').default(320),
+  DETECTOR_SCORE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.6),
+  DETECTOR_NMS_IOU: z.coerce.number().min(0).max(1).default(0.3),
+  /** Faces smaller than this (source pixels, shorter side) are ignored: too small for a 48x48 crop to mean much. */
+  MIN_FACE_PIXELS: int(0, 4096).default(24),
+  /** Processed frames a track survives without a matching face before face.leave. */
+  TRACK_GRACE_FRAMES: int(0, 1000).default(5),
+  /** Minimum IoU to continue a track (below it the centroid rule still matches a face that moved fast). */
+  TRACK_IOU: z.coerce.number().min(0).max(1).default(0.3),
   /** Seconds without a frame before a live source's ffmpeg is killed and restarted. */
   WATCHDOG_SECONDS: z.coerce.number().positive().max(3600).default(10),
   /** Consecutive failed (re)starts before a camera goes `failed`. */
   MAX_RESTARTS: int(1, 1_000_000).default(10),
+  // ---- ingest (docs/INGEST.md) ----
+  /** Restart delay after the n-th consecutive failure: min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2^(n-1)). */
+  BACKOFF_BASE_MS: int(0, 600_000).default(1000),
+  BACKOFF_MAX_MS: int(0, 3_600_000).default(30_000),
+  /** Streaming this long resets the failure count (and the backoff). */
+  HEALTHY_SECONDS: z.coerce.number().positive().max(86_400).default(30),
+  /** Allowance for a (re)started camera's first frame (RTSP connect + stream probe); at least WATCHDOG_SECONDS. */
+  START_TIMEOUT_SECONDS: z.coerce.number().positive().max(3600).default(20),
+  /** ffmpeg socket/read timeout for network cameras (RTSP -timeout/-stimeout, HTTP -rw_timeout). */
+  IO_TIMEOUT_SECONDS: z.coerce.number().positive().max(3600).default(10),
+  /** Longest side of ingested frames (ffmpeg scales down, never up). */
+  FRAME_MAX_SIDE: int(64, 4096).default(640),
+  /** Browser-pushed frames: encoded bytes and decoded pixels (checked before decoding) per frame. */
+  BROWSER_FRAME_MAX_BYTES: int(1024, 64 * 1024 * 1024).default(2 * 1024 * 1024),
+  BROWSER_FRAME_MAX_PIXELS: int(1024, 100_000_000).default(4096 * 4096),
   ADMIN_TOKEN: z.string().min(8, 'ADMIN_TOKEN must be at least 8 characters').optional(),
   READ_TOKEN: z.string().min(8, 'READ_TOKEN must be at least 8 characters').optional(),
   /** Comma-separated browser origins allowed to open the WebSocket; empty = same origin as the server only. */
   ALLOWED_ORIGINS: z.string().default(''),
+  /** WebSocket limits per connection. A message over WS_HARD_MAX_BYTES is cut off by ws itself (close 1009). */
+  WS_MAX_TEXT_BYTES: int(256, 16 * 1024 * 1024).default(64 * 1024),
+  WS_MAX_BINARY_BYTES: int(1024, 64 * 1024 * 1024).default(2 * 1024 * 1024),
+  WS_HARD_MAX_BYTES: int(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** Token bucket per connection: sustained messages/s and burst. */
+  WS_MESSAGES_PER_SEC: z.coerce.number().positive().max(1_000_000).default(100),
+  WS_MESSAGE_BURST: int(1, 10_000_000).default(200),
+  /** A socket that has not authenticated (handshake or `auth` message) within this time is closed with 4401. */
+  WS_AUTH_TIMEOUT_MS: int(100, 600_000).default(5000),
+  /** Events to a client whose unsent buffer is above this are dropped (and counted), never queued. */
+  WS_MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
+  /** JPEG previews: per camera rate, width, and bandwidth per connection. */
+  PREVIEW_FPS: z.coerce.number().positive().max(10).default(2),
+  PREVIEW_WIDTH: int(32, 4096).default(320),
+  PREVIEW_BYTES_PER_SEC: int(1024, 1024 * 1024 * 1024).default(512 * 1024),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   SERVE_DASHBOARD: bool.default(true),
 });

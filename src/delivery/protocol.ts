@@ -79,6 +79,34 @@ export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 export type ClientMessageType = ClientMessage['type'];
 export type CommandOf<T extends ClientMessageType> = Extract<ClientMessage, { type: T }>;
 
+export const CLIENT_MESSAGE_TYPES = ClientMessageSchema.options.map((o) => o.shape.type.value) as ClientMessageType[];
+
+export type Scope = 'read' | 'admin';
+/**
+ * The scope each command needs. `read` may watch (subscribe, list, previews); everything that changes state is
+ * `admin`. A Record over every type: adding a message type without deciding its scope does not compile.
+ */
+export const COMMAND_SCOPES: Record<ClientMessageType, Scope> = {
+  auth: 'read',
+  subscribe: 'read',
+  unsubscribe: 'read',
+  'camera.list': 'read',
+  'user.list': 'read',
+  'camera.add': 'admin',
+  'camera.remove': 'admin',
+  'camera.retry': 'admin',
+  'browser.open': 'admin',
+  'user.create': 'admin',
+  'user.rename': 'admin',
+  'user.delete': 'admin',
+  'camera.bind': 'admin',
+  'track.assign': 'admin',
+  'calibration.start': 'admin',
+  'calibration.cancel': 'admin',
+  'finetune.start': 'admin',
+  'model.activate': 'admin',
+};
+
 // ---- server -> client -------------------------------------------------------------------------------------------
 
 export const ERROR_CODES = [

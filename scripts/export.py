@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Export a trained run to ONNX: the full model, the conv trunk and the FC head separately, the head's raw weights and
+a replay set of general training features for personal fine-tuning, plus models/manifest.json.
+
+  python3 scripts/export.py --run runs/general --data ../shared/datasets/fer2013/train --out models/general
+
+Files written to --out (each written to a temp name and renamed, so a crash never leaves half a model):
+  expression.onnx  input [N,1,48,48] float32 0..1 -> logits [N,7]
+  trunk.onnx       input -> features [N,2048]
+  head.onnx        features -> logits
+  head.f32         fc1.weight [1024,2048], fc1.bias [1024], fc2.weight [7,1024], fc2.bias [7]; float32 little-endian
+  replay.f32       trunk features [count,2048] of a class-stratified sample of TRAINING faces (not the validation slice)
+  replay.json      {"count", "featureSize", "labels": [...], "perClass": {...}}
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fer.data import LABELS  # noqa: E402
+from fer.model import SeedCNN  # noqa: E402
+
+OPSET = 17
+
+
+def _replace(tmp: str, path: str) -> None:
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _onnx(module, example, path, input_name, output_name):
+    tmp = path + ".tmp"
+    torch.onnx.export(module, example, tmp, input_names=[input_name], output_names=[output_name],
+                      dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}}, opset_version=OPSET,
+                      do_constant_folding=True)
+    _replace(tmp, path)
+
+
+def _raw(path: str, arrays) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        for a in arrays:
+            f.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
+    _replace(tmp, path)
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@torch.no_grad()
+def export_all(model: SeedCNN, out: str, train_x, train_y, history, best, args, replay_per_class=100, seed=1337):
+    os.makedirs(out, exist_ok=True)
+    model = model.cpu().float().to(memory_format=torch.contiguous_format).eval()
+    x = torch.zeros(2, 1, 48, 48)
+    _onnx(model, x, os.path.join(out, "expression.onnx"), "input", "logits")
+    _onnx(model.trunk, x, os.path.join(out, "trunk.onnx"), "input", "features")
+    _onnx(model.head, torch.zeros(2, 2048), os.path.join(out, "head.onnx"), "features", "logits")
+    h = model.head
+    _raw(os.path.join(out, "head.f32"), [t.numpy() for t in (h.fc1.weight, h.fc1.bias, h.fc2.weight, h.fc2.bias)])
+
+    rng = np.random.default_rng(seed)
+    y = train_y.numpy()
+    pick = []
+    for c in range(len(LABELS)):
+        idx = np.flatnonzero(y == c)
+        pick.extend(rng.choice(idx, size=min(replay_per_class, len(idx)), replace=False))
+    pick = np.sort(np.asarray(pick))
+    feats = torch.cat([model.trunk(train_x[pick[i:i + 256]]) for i in range(0, len(pick), 256)]).numpy()
+    _raw(os.path.join(out, "replay.f32"), [feats])
+    replay_meta = {"count": int(len(pick)), "featureSize": int(feats.shape[1]), "labels": y[pick].tolist(),
+                   "perClass": {LABELS[c]: int((y[pick] == c).sum()) for c in range(len(LABELS))}}
+    with open(os.path.join(out, "replay.json.tmp"), "w") as f:
+        json.dump(replay_meta, f)
+    _replace(os.path.join(out, "replay.json.tmp"), os.path.join(out, "replay.json"))
+
+    write_manifest(out, history, best, args)
+    print(f"exported to {out}", file=sys.stderr)
+
+
+def write_manifest(out: str, history, best, args) -> None:
+    root = os.path.dirname(os.path.abspath(out.rstrip("/")))
+    manifest_path = os.path.join(root, "manifest.json")
+    manifest = {}
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            manifest = json.load(f)
+    rel = os.path.basename(out.rstrip("/"))
+    files = {}
+    for name in ("expression.onnx", "trunk.onnx", "head.onnx", "head.f32", "replay.f32", "replay.json"):
+        p = os.path.join(out, name)
+        files[name] = {"sha256": _sha256(p), "bytes": os.path.getsize(p)}
+    best_rec = next((r for r in history if r["epoch"] == best["epoch"]), None)
+    previous = manifest.get("general", {})
+    manifest["general"] = {
+        "dir": rel,
+        "files": files,
+        "labels": LABELS,
+        "input": {"name": "input", "shape": ["N", 1, 48, 48], "dtype": "float32", "range": [0, 1],
+                  "preprocess": "grayscale (ITU-R 601 integer luma), area resize to 48x48, /255"},
+        "outputs": {"expression.onnx": "logits [N,7]", "trunk.onnx": "features [N,2048]",
+                    "head.onnx": "features [N,2048] -> logits [N,7]"},
+        "architecture": "atulapra/Emotion-detection seed CNN: Conv32-Conv64-Pool-Drop.25-Conv128-Pool-Conv128-Pool-"
+                        "Drop.25-Flatten(2048)-Dense1024-Drop.5-Dense7, 3x3 valid convs, ReLU",
+        "recipe": {k: args.get(k) for k in ("epochs", "batch", "lr", "weight_decay", "label_smoothing",
+                                            "class_weight_power", "val_fraction", "seed", "no_augment", "bf16")},
+        "optimizer": "AdamW, 1 epoch linear warmup then cosine decay to 1% of the peak; batch augmentation: "
+                     "h-flip, rotation +-10 deg, scale 0.9-1.1, shift +-4 px, brightness/contrast jitter",
+        "data": {"train": "FER-2013 Training (28,709 faces) minus a seeded stratified 10% validation slice",
+                 "selection": "best validation accuracy (the test split is never read during training)"},
+        "epochsTrained": len(history),
+        "bestEpoch": best["epoch"],
+        "validation": {"accuracy": best["val_acc"], "recall": best_rec["val_recall"] if best_rec else None},
+        "metrics": previous.get("metrics", {}),
+        "exportedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "licence": "Model weights: MIT (this project). Trained on FER-2013 (research/non-commercial dataset terms).",
+    }
+    tmp = manifest_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    _replace(tmp, manifest_path)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", required=True, help="run folder with checkpoint.pt")
+    p.add_argument("--data", required=True, help="the training data the run used (for the replay set)")
+    p.add_argument("--out", default="models/general")
+    p.add_argument("--replay-per-class", type=int, default=100)
+    a = p.parse_args(argv)
+    from train import split_indices  # noqa: E402
+    from fer.data import load  # noqa: E402
+
+    ck = torch.load(os.path.join(a.run, "checkpoint.pt"), map_location="cpu")
+    model = SeedCNN()
+    model.load_state_dict(ck["best"]["state"])
+    args = ck["args"]
+    images, labels, _ = load(a.data, usage=args.get("usage"), strict=False)
+    if args.get("limit"):
+        rng = np.random.default_rng(args["seed"])
+        keep = np.sort(rng.permutation(len(labels))[: args["limit"]])
+        images, labels = images[keep], labels[keep]
+    tr, _ = split_indices(labels, args["val_fraction"], args["seed"])
+    x = torch.from_numpy(images[tr]).float().div_(255).unsqueeze(1)
+    export_all(model, a.out, x, torch.from_numpy(labels[tr]), ck["history"], ck["best"], args, a.replay_per_class,
+               seed=args["seed"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

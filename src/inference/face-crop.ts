@@ -1,0 +1,59 @@
+import { Box } from '../delivery/protocol';
+import { areaResize, INPUT_SIZE, toGray } from './preprocess';
+import type { BgrImage } from './yunet.detector';
+
+/**
+ * How a detector box becomes the classifier's square crop. FER-2013 faces are roughly square, from brows to chin,
+ * a little wider than YuNet's box; `scale` multiplies the longer side of the box, `shiftY` moves the centre down by
+ * that fraction of the side. The defaults were picked by scripts/crop-variants.ts (docs/PIPELINE.md).
+ */
+export interface CropRule {
+  scale: number;
+  shiftY: number;
+}
+export const DEFAULT_CROP: CropRule = { scale: 1.0, shiftY: 0 };
+
+/** Integer square region of the frame for a face, kept inside the frame (shifted if it fits, else clipped). */
+export function cropRegion(box: Box, width: number, height: number, rule: CropRule = DEFAULT_CROP): Box {
+  const side = Math.max(box.w, box.h) * rule.scale;
+  const cx = box.x + box.w / 2;
+  const cy = box.y + box.h / 2 + rule.shiftY * side;
+  let x0 = Math.round(cx - side / 2);
+  let y0 = Math.round(cy - side / 2);
+  const s = Math.max(1, Math.round(side));
+  if (s <= width) x0 = Math.min(Math.max(0, x0), width - s);
+  if (s <= height) y0 = Math.min(Math.max(0, y0), height - s);
+  const x1 = Math.min(width, x0 + s);
+  const y1 = Math.min(height, y0 + s);
+  x0 = Math.max(0, x0);
+  y0 = Math.max(0, y0);
+  return { x: x0, y: y0, w: Math.max(1, x1 - x0), h: Math.max(1, y1 - y0) };
+}
+
+/** The grayscale pixels of a region of a BGR frame, full resolution (the lead's luma rule from preprocess.ts). */
+export function grayRegion(image: BgrImage, r: Box): Uint8Array {
+  const packed = new Uint8Array(r.w * r.h * 3);
+  const stride = image.width * 3;
+  for (let y = 0; y < r.h; y++) {
+    const from = (r.y + y) * stride + r.x * 3;
+    packed.set(image.data.subarray(from, from + r.w * 3), y * r.w * 3);
+  }
+  return toGray(packed, r.w, r.h, 'bgr');
+}
+
+export interface FaceCrop {
+  region: Box;
+  /** 48x48 uint8 gray: the classifier input before /255. */
+  crop48: Uint8Array;
+  /** Larger gray crop (side `largeSide`) for sharpness checks; only when asked for. */
+  cropLarge?: { data: Uint8Array; width: number; height: number };
+}
+
+export function cropFace(image: BgrImage, box: Box, rule: CropRule = DEFAULT_CROP, largeSide = 0): FaceCrop {
+  const region = cropRegion(box, image.width, image.height, rule);
+  const gray = grayRegion(image, region);
+  const crop48 = areaResize(gray, region.w, region.h, INPUT_SIZE, INPUT_SIZE);
+  if (largeSide <= 0) return { region, crop48 };
+  const side = Math.min(largeSide, region.w, region.h);
+  return { region, crop48, cropLarge: { data: areaResize(gray, region.w, region.h, side, side), width: side, height: side } };
+}
