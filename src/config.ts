@@ -23,6 +23,11 @@ export const ConfigSchema = z.object({
   // ---- pipeline / inference (docs/PIPELINE.md) ----
   /** ONNX Runtime intra-op threads per session; 0 = one per core. */
   ORT_THREADS: int(0, 64).default(1),
+  // ---- personalization (docs/PERSONALIZATION.md) ----
+  /** ONNX Runtime intra-op threads of the fine-tuning worker (the ≤ 10 s target was measured with 2). */
+  FINETUNE_THREADS: int(0, 64).default(2),
+  /** Fewest samples of each of the 7 labels a fine-tune accepts (1 = one photo per expression, augmentation does the rest). */
+  FINETUNE_MIN_SAMPLES_PER_LABEL: int(1, 1000).default(1),
   /** YuNet variant in MODELS_DIR/face-detection: `s` (smaller, faster) or `n`. */
   DETECTOR_MODEL: z.enum(['s', 'n']).default('s'),
   /** Square letterbox side every frame is scaled into before detection (multiple of 32). */

@@ -1,9 +1,12 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { WsAdapter } from '@nestjs/platform-ws';
 import { AppModule } from './app.module';
+import { checkBinding, UnsafeBindingError } from './auth/binding';
+import { TokenStore } from './auth/token.store';
 import { ConfigError, loadConfig } from './config';
+import { setupOpenApi } from './delivery/openapi';
+import { GatewayWsAdapter } from './delivery/ws.adapter';
 
 async function bootstrap(): Promise<void> {
   let config;
@@ -16,12 +19,31 @@ async function bootstrap(): Promise<void> {
     }
     throw err;
   }
+  const logger = new Logger('iExpressionNet');
   const app = await NestFactory.create(AppModule.forRoot(config), { logger: ['error', 'warn', 'log'] });
-  app.useWebSocketAdapter(new WsAdapter(app));
+  // No token anywhere -> loopback only; said at startup, refused before listening elsewhere.
+  try {
+    const line = checkBinding({
+      host: config.HOST,
+      envTokens: Boolean(config.ADMIN_TOKEN || config.READ_TOKEN),
+      storedTokens: app.get(TokenStore).count(),
+    });
+    logger.log(line);
+  } catch (err) {
+    if (err instanceof UnsafeBindingError) {
+      console.error(err.message);
+      await app.close();
+      process.exit(2);
+    }
+    throw err;
+  }
+  app.useWebSocketAdapter(new GatewayWsAdapter(app));
+  setupOpenApi(app);
   app.enableShutdownHooks();
   await app.listen(config.PORT, config.HOST);
-  const url = await app.getUrl();
-  new Logger('iExpressionNet').log(`listening on ${url}`);
+  const url = (await app.getUrl()).replace('[::1]', 'localhost');
+  logger.log(`listening on ${url}`);
+  logger.log(`WebSocket ${url.replace(/^http/, 'ws')}/ws · API docs ${url}/api/docs · metrics ${url}/metrics`);
 }
 
 void bootstrap();

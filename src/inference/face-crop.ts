@@ -8,14 +8,17 @@ import type { BgrImage } from './yunet.detector';
  * that fraction of the side. The defaults were picked by scripts/crop-variants.ts (docs/PIPELINE.md).
  */
 export interface CropRule {
+  /** Which side of the box the square's side is based on (YuNet boxes are taller than wide: brow to chin). */
+  basis: 'max' | 'width' | 'mean';
   scale: number;
   shiftY: number;
 }
-export const DEFAULT_CROP: CropRule = { scale: 1.0, shiftY: 0 };
+export const DEFAULT_CROP: CropRule = { basis: 'mean', scale: 0.9, shiftY: 0.05 };
 
 /** Integer square region of the frame for a face, kept inside the frame (shifted if it fits, else clipped). */
 export function cropRegion(box: Box, width: number, height: number, rule: CropRule = DEFAULT_CROP): Box {
-  const side = Math.max(box.w, box.h) * rule.scale;
+  const base = rule.basis === 'width' ? box.w : rule.basis === 'mean' ? (box.w + box.h) / 2 : Math.max(box.w, box.h);
+  const side = base * rule.scale;
   const cx = box.x + box.w / 2;
   const cy = box.y + box.h / 2 + rule.shiftY * side;
   let x0 = Math.round(cx - side / 2);

@@ -53,11 +53,14 @@ export async function decodeToBgr(
   const format = sniffImageFormat(buf);
   if (!format) throw new IngestError('bad_message', 'frame is not a JPEG, WebP or PNG image');
   const img = sharp(buf, { limitInputPixels: limits.maxPixels, failOn: 'error', sequentialRead: true });
-  let meta: sharp.Metadata;
+  let meta: Awaited<ReturnType<typeof img.metadata>>;
   try {
     meta = await img.metadata();
   } catch (err) {
-    throw new IngestError('bad_message', `unreadable ${format} frame: ${(err as Error).message}`);
+    const msg = (err as Error).message;
+    // sharp checks limitInputPixels against the header, before any pixel is decoded.
+    if (/pixel limit/i.test(msg)) throw new IngestError('too_large', `frame has more than ${limits.maxPixels} pixels: ${msg}`);
+    throw new IngestError('bad_message', `unreadable ${format} frame: ${msg}`);
   }
   const w = meta.width ?? 0;
   const h = meta.height ?? 0;
@@ -65,7 +68,7 @@ export async function decodeToBgr(
   if (w * h > limits.maxPixels) {
     throw new IngestError('too_large', `frame is ${w}x${h} pixels; the limit is ${limits.maxPixels} pixels`);
   }
-  let out: { data: Buffer; info: sharp.OutputInfo };
+  let out;
   try {
     out = await img
       .rotate() // honour EXIF orientation (phone cameras)

@@ -39,12 +39,15 @@ export function buildFfmpegArgs(source: CameraSource, o: FfmpegArgsOptions): str
       args.push('-f', source.inputFormat, '-i', source.device);
       break;
   }
+  return [...args, ...outputArgs(o)];
+}
+
+/** The output half: first video stream only, fps limit and downscale in ffmpeg, packed BGR24 to stdout. */
+export function outputArgs(o: Pick<FfmpegArgsOptions, 'fps' | 'maxSide'>): string[] {
   const side = Math.max(16, Math.round(o.maxSide));
   // Commas inside the expressions are escaped: in -vf a bare comma separates filters.
   const scale = `scale=w=min(${side}\\,iw):h=min(${side}\\,ih):force_original_aspect_ratio=decrease`;
-  args.push('-map', '0:v:0', '-an', '-sn', '-dn', '-vf', `fps=${formatFps(o.fps)},${scale}`);
-  args.push('-f', 'rawvideo', '-pix_fmt', 'bgr24', 'pipe:1');
-  return args;
+  return ['-map', '0:v:0', '-an', '-sn', '-dn', '-vf', `fps=${formatFps(o.fps)},${scale}`, '-f', 'rawvideo', '-pix_fmt', 'bgr24', 'pipe:1'];
 }
 
 function formatFps(fps: number): string {

@@ -84,14 +84,17 @@ function bundled(): string | undefined {
 @Injectable()
 export class FfmpegLocator {
   private cached?: Promise<FfmpegInfo>;
+  /** Where PATH is read from (tests replace it). */
+  env: NodeJS.ProcessEnv = process.env;
 
-  constructor(
-    @Inject(CONFIG) private readonly config: Pick<Config, 'FFMPEG_PATH'>,
-    private readonly env: NodeJS.ProcessEnv = process.env,
-  ) {}
+  constructor(@Inject(CONFIG) private readonly config: Pick<Config, 'FFMPEG_PATH'>) {}
 
+  /** Successes are cached; a failure is not (installing ffmpeg and retrying a camera then works). */
   locate(): Promise<FfmpegInfo> {
-    this.cached ??= this.find();
+    this.cached ??= this.find().catch((err: unknown) => {
+      this.cached = undefined;
+      throw err;
+    });
     return this.cached;
   }
 

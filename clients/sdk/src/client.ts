@@ -1,5 +1,5 @@
 import { BehaviorSubject, Observable, Subject, filter as rxFilter } from 'rxjs';
-import type { ClientMessageType, ServerMessage } from '../../../src/delivery/protocol';
+import { CLOSE_CODES, WS_SUBPROTOCOL, type ClientMessageType, type ServerMessage } from '../../../src/delivery/protocol';
 import { backoffDelay, type BackoffOptions } from './backoff';
 import { IExpressionError } from './errors';
 import { decodePreview, encodeBrowserFrame, type PreviewFrame } from './preview';
@@ -31,6 +31,8 @@ export interface ClientOptions {
   reconnect?: BackoffOptions | false;
   /** How long a command waits for its ack (including waiting for the connection). Default 10 s. */
   commandTimeoutMs?: number;
+  /** How long to wait for the server's `hello` after the socket opens. Default 2 s. */
+  helloTimeoutMs?: number;
   /** Events kept per async iterator before the oldest are dropped. Default 1000. */
   iteratorBuffer?: number;
 }
@@ -69,7 +71,7 @@ const OPEN = 1;
 /** RFC 6455 subprotocol names are HTTP tokens: a token outside that alphabet goes in an `auth` message instead. */
 const SUBPROTOCOL_TOKEN = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
 /** Close code the gateway uses for a missing or rejected token. */
-export const CLOSE_UNAUTHORIZED = 4401;
+export const CLOSE_UNAUTHORIZED = CLOSE_CODES.unauthorized;
 
 function toWsUrl(url: string): string {
   const u = new URL(url);
@@ -107,6 +109,7 @@ export class IExpressionClient {
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private everOpened = false;
+  private helloWaiter: ((hello: EventOf<'hello'>) => void) | null = null;
   private openWaiters: Array<{ resolve(): void; reject(err: IExpressionError): void }> = [];
   /** The last `hello` from the server. */
   hello: EventOf<'hello'> | null = null;
@@ -323,7 +326,8 @@ export class IExpressionClient {
     const useSubprotocol = this.token !== null && SUBPROTOCOL_TOKEN.test(this.token);
     let socket: WebSocketLike;
     try {
-      socket = useSubprotocol ? new Ctor(this.options.url, [`bearer.${this.token}`]) : new Ctor(this.options.url);
+      // The server echoes the non-secret protocol name, so the token never comes back in a response header.
+      socket = new Ctor(this.options.url, useSubprotocol ? [WS_SUBPROTOCOL, `bearer.${this.token}`] : [WS_SUBPROTOCOL]);
     } catch (err) {
       this.handleClose({ code: 1006, reason: err instanceof Error ? err.message : String(err) });
       return;
@@ -349,6 +353,24 @@ export class IExpressionClient {
 
   private async afterOpen(sendAuthMessage: boolean): Promise<void> {
     const socket = this.socket;
+    // The gateway greets with `hello`; wait briefly for it so a refused token is known before we report `open`.
+    const hello = await new Promise<EventOf<'hello'> | null>((resolve) => {
+      const timer = setTimeout(() => {
+        this.helloWaiter = null;
+        resolve(null);
+      }, this.options.helloTimeoutMs ?? 2000);
+      this.helloWaiter = (message) => {
+        clearTimeout(timer);
+        this.helloWaiter = null;
+        resolve(message);
+      };
+    });
+    if (this.socket !== socket) return;
+    if (hello && !hello.authenticated && !sendAuthMessage) {
+      this.dropSocket();
+      this.handleClose({ code: CLOSE_UNAUTHORIZED, reason: this.token ? 'token rejected' : 'a token is required' });
+      return;
+    }
     if (sendAuthMessage) {
       const id = `c${this.nextId++}`;
       const ok = await new Promise<boolean>((resolve) => {
@@ -419,6 +441,7 @@ export class IExpressionClient {
     this.reconnectTimer = null;
     const socket = this.socket;
     this.socket = null;
+    this.helloWaiter = null;
     if (socket) {
       socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
       try {
@@ -465,7 +488,10 @@ export class IExpressionClient {
       else entry.reject(new IExpressionError(message.code, message.message));
       return;
     }
-    if (message.type === 'hello') this.hello = message;
+    if (message.type === 'hello') {
+      this.hello = message;
+      this.helloWaiter?.(message);
+    }
     this.eventSubject.next(message as ServerEvent);
   }
 }

@@ -1,0 +1,12 @@
+export { IExpressionClient, CLOSE_UNAUTHORIZED } from './client';
+export type { ClientOptions, ConnectionState, EventFilter, SubscribeOptions, Subscription, WebSocketCtor, WebSocketLike } from './client';
+export { IExpressionRest } from './rest';
+export type { RestOptions } from './rest';
+export { IExpressionError, isIExpressionError } from './errors';
+export type { ClientErrorCode, IExpressionErrorCode } from './errors';
+export { decodePreview, encodePreview, encodeBrowserFrame } from './preview';
+export type { PreviewFrame } from './preview';
+export { backoffDelay } from './backoff';
+export type { BackoffOptions } from './backoff';
+export { LABEL_NAMES, ERROR_CODES, PROTOCOL_VERSION, PREVIEW_TAG } from '../../../src/delivery/protocol';
+export type * from './types';

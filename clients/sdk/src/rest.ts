@@ -1,0 +1,122 @@
+import type { CameraInput, CameraView, ErrorCode, LabelName, ModelVersionView, UserView } from '../../../src/delivery/protocol';
+import { ERROR_CODES } from '../../../src/delivery/protocol';
+import { IExpressionError } from './errors';
+
+export interface RestOptions {
+  /** The server's base URL, e.g. `http://localhost:3000`. */
+  baseUrl: string;
+  token?: string | null;
+  /** Defaults to `globalThis.fetch` (Node 20 and browsers have it). */
+  fetch?: typeof fetch;
+}
+
+const STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'bad_message',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'too_large',
+  422: 'bad_message',
+  429: 'rate_limited',
+  503: 'unavailable',
+};
+
+/** REST helpers under `/api`; every failure rejects with an IExpressionError carrying the HTTP status. */
+export class IExpressionRest {
+  private readonly baseUrl: string;
+  private readonly doFetch: typeof fetch;
+  token: string | null;
+
+  constructor(options: RestOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.token = options.token ?? null;
+    this.doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  health(): Promise<Record<string, unknown>> {
+    return this.request('GET', '/api/health');
+  }
+
+  listCameras(): Promise<CameraView[]> {
+    return this.request('GET', '/api/cameras');
+  }
+  getCamera(id: string): Promise<CameraView> {
+    return this.request('GET', `/api/cameras/${encodeURIComponent(id)}`);
+  }
+  addCamera(input: CameraInput): Promise<CameraView> {
+    return this.request('POST', '/api/cameras', input);
+  }
+  removeCamera(id: string): Promise<void> {
+    return this.request('DELETE', `/api/cameras/${encodeURIComponent(id)}`);
+  }
+
+  listUsers(): Promise<UserView[]> {
+    return this.request('GET', '/api/users');
+  }
+  createUser(name: string): Promise<UserView> {
+    return this.request('POST', '/api/users', { name });
+  }
+  deleteUser(id: string): Promise<void> {
+    return this.request('DELETE', `/api/users/${encodeURIComponent(id)}`);
+  }
+
+  /** Uploads one labelled photo; the server detects the face in it exactly as on a stream. */
+  uploadSample(userId: string, label: LabelName, image: Blob, filename = 'sample.jpg'): Promise<Record<string, unknown>> {
+    const form = new FormData();
+    form.append('label', label);
+    form.append('image', image, filename);
+    return this.request('POST', `/api/users/${encodeURIComponent(userId)}/samples`, form);
+  }
+
+  listModels(userId: string): Promise<ModelVersionView[]> {
+    return this.request('GET', `/api/users/${encodeURIComponent(userId)}/models`);
+  }
+  startFinetune(userId: string, options: { epochs?: number } = {}): Promise<Record<string, unknown>> {
+    return this.request('POST', `/api/users/${encodeURIComponent(userId)}/finetune`, options);
+  }
+  /** URL of the single-file ONNX export (trunk + personal head) of a version. */
+  modelExportUrl(userId: string, version: number): string {
+    return `${this.baseUrl}/api/users/${encodeURIComponent(userId)}/models/${version}/onnx`;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let payload: FormData | string | undefined;
+    if (body instanceof FormData) payload = body;
+    else if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body);
+    }
+    let response: Response;
+    try {
+      response = await this.doFetch(`${this.baseUrl}${path}`, { method, headers, body: payload });
+    } catch (err) {
+      throw new IExpressionError('network', `${method} ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const text = await response.text();
+    let json: unknown = undefined;
+    if (text) {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = text;
+      }
+    }
+    if (!response.ok) throw restError(response.status, json);
+    return json as T;
+  }
+}
+
+/** Maps both our `{code,message}` bodies and NestJS's default `{statusCode,message,error}` to an IExpressionError. */
+function restError(status: number, body: unknown): IExpressionError {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const code =
+    typeof b.code === 'string' && (ERROR_CODES as readonly string[]).includes(b.code)
+      ? (b.code as ErrorCode)
+      : (STATUS_CODES[status] ?? 'internal');
+  const raw = b.message ?? (typeof body === 'string' ? body : undefined) ?? `HTTP ${status}`;
+  const message = Array.isArray(raw) ? raw.join('; ') : String(raw);
+  return new IExpressionError(code, message, status);
+}

@@ -1,0 +1,179 @@
+/**
+ * Personalization benchmark: general head vs a per-subject fine-tuned head, on real people.
+ *
+ *   npm run bench:personalization -- --data ../shared/datasets/jaffe [--subjects N] [--json]
+ *   (= tsx scripts/bench-personalization.ts ...)
+ *
+ * Layout: <root>/<subject>/{calibration,test}/<label>/<image>. Every image goes through the live path: YuNet finds
+ * the face (highest score), cropFace() makes the 48x48 classifier input, trunk.onnx makes features. The subject's
+ * head is fine-tuned on `calibration` (the same FinetuneTrainer the worker runs), both heads are scored on `test`.
+ * Images where no face is found are counted in facesMissed and left out of both heads' accuracy.
+ * finetuneSeconds = FinetuneTrainer.train() wall time: augmentation, trunk features of the variants, all steps
+ * (sessions are created once, as in a warm worker).
+ */
+import { Logger } from '@nestjs/common';
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { cropFace } from '../src/inference/face-crop';
+import { LABELS } from '../src/inference/labels';
+import { OrtSessionFactory } from '../src/inference/ort.sessions';
+import { BgrImage, YunetDetector } from '../src/inference/yunet.detector';
+import { DEFAULT_FINETUNE, FinetuneOptions, FinetuneSample, FinetuneTrainer } from '../src/personalization/finetune/finetune.trainer';
+import { generalAssetPaths, loadGeneralHead, loadReplay } from '../src/personalization/finetune/general-assets';
+import { HeadTrainStep } from '../src/personalization/finetune/head-train-step';
+import { OrtTrunk } from '../src/personalization/finetune/trunk-features';
+import { argmaxRows, HeadForward, headTensors } from '../src/personalization/onnx/head-forward';
+
+interface Args {
+  data: string;
+  subjects: number;
+  json: boolean;
+  models: string;
+  threads: number;
+  options: Partial<FinetuneOptions>;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { data: '', subjects: Infinity, json: false, models: resolve(__dirname, '..', 'models'), threads: 2, options: {} };
+  const num = (i: number) => {
+    const v = Number(argv[i]);
+    if (!Number.isFinite(v)) throw new Error(`${argv[i - 1]} needs a number, got ${argv[i]}`);
+    return v;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    if (k === '--data') a.data = argv[++i];
+    else if (k === '--subjects') a.subjects = num(++i);
+    else if (k === '--json') a.json = true;
+    else if (k === '--models') a.models = resolve(argv[++i]);
+    else if (k === '--threads') a.threads = num(++i);
+    else if (k === '--epochs') a.options.epochs = num(++i);
+    else if (k === '--lr') a.options.lr = num(++i);
+    else if (k === '--replay-cap') a.options.replayCap = num(++i);
+    else if (k === '--replay-weight') a.options.replayWeight = num(++i);
+    else if (k === '--rows') a.options.targetUserRows = num(++i);
+    else if (k === '--seed') a.options.seed = num(++i);
+    else if (k === '--user-batch') a.options.userPerBatch = num(++i);
+    else if (k === '--replay-batch') a.options.replayPerBatch = num(++i);
+    else if (k === '--patience') a.options.patience = num(++i);
+    else if (k === '--help' || k === '-h') {
+      console.log('usage: bench-personalization --data <root> [--subjects N] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n] [--user-batch n] [--replay-batch n] [--patience n]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${k}`);
+  }
+  if (!a.data) throw new Error('--data <root> is required');
+  return a;
+}
+
+const dirs = (p: string) => readdirSync(p).filter((n) => statSync(join(p, n)).isDirectory()).sort();
+
+interface Face {
+  label: number;
+  face: Uint8Array;
+}
+
+/** Decoded image -> the 48x48 crop of its best face, or null when the detector finds none. */
+async function loadFaces(dir: string, detector: YunetDetector): Promise<{ faces: Face[]; missed: number; total: number }> {
+  const faces: Face[] = [];
+  let missed = 0;
+  let total = 0;
+  for (const labelName of dirs(dir)) {
+    const label = (LABELS as readonly string[]).indexOf(labelName);
+    if (label < 0) throw new Error(`${join(dir, labelName)}: not one of ${LABELS.join(', ')}`);
+    for (const file of readdirSync(join(dir, labelName)).sort()) {
+      total++;
+      const { data, info } = await sharp(join(dir, labelName, file)).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const bgr = new Uint8Array(info.width * info.height * 3);
+      for (let i = 0; i < bgr.length; i += 3) {
+        bgr[i] = data[i + 2];
+        bgr[i + 1] = data[i + 1];
+        bgr[i + 2] = data[i];
+      }
+      const image: BgrImage = { data: bgr, width: info.width, height: info.height };
+      const [found] = await detector.detect([image]);
+      const best = found.sort((x, y) => y.score - x.score)[0];
+      if (!best) {
+        missed++;
+        continue;
+      }
+      faces.push({ label, face: cropFace(image, best.box).crop48 });
+    }
+  }
+  return { faces, missed, total };
+}
+
+function accuracy(logits: Float32Array, faces: Face[]): number {
+  const pred = argmaxRows(logits, faces.length);
+  let ok = 0;
+  faces.forEach((f, i) => (ok += pred[i] === f.label ? 1 : 0));
+  return faces.length ? ok / faces.length : NaN;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  Logger.overrideLogger(['error']);
+  const paths = generalAssetPaths(args.models);
+  const factory = new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: args.threads });
+  const detector = new YunetDetector(await factory.create(join(args.models, 'face-detection', 'yunet_s_dynamic.onnx')), {
+    size: 320,
+    scoreThreshold: 0.6,
+    nmsIou: 0.3,
+    minFacePixels: 24,
+  });
+  const trunk = await OrtTrunk.create(paths.trunk, { threads: args.threads });
+  const step = await HeadTrainStep.create(paths.trainStep, { threads: args.threads });
+  const forward = await HeadForward.create({ threads: args.threads });
+  const general = loadGeneralHead(paths.head);
+  const generalT = headTensors(general);
+  const replay = loadReplay(paths.replay, paths.replayMeta);
+  const trainer = new FinetuneTrainer({ trunk, step, forward });
+
+  const subjects = dirs(args.data).slice(0, args.subjects);
+  const rows: { id: string; general: number; personal: number; calibration: number; test: number; finetuneSeconds: number }[] = [];
+  let facesMissed = 0;
+  for (const id of subjects) {
+    const cal = await loadFaces(join(args.data, id, 'calibration'), detector);
+    const test = await loadFaces(join(args.data, id, 'test'), detector);
+    facesMissed += cal.missed + test.missed;
+    if (cal.faces.length === 0 || test.faces.length === 0) {
+      if (!args.json) console.log(`${id}: skipped (calibration faces ${cal.faces.length}, test faces ${test.faces.length})`);
+      continue;
+    }
+    const testFeatures = await trunk.extract(test.faces.map((f) => f.face));
+    const g = accuracy(await forward.run(generalT, testFeatures, test.faces.length), test.faces);
+    const t0 = performance.now();
+    const samples: FinetuneSample[] = cal.faces;
+    const result = await trainer.train(samples, general, replay, args.options);
+    const seconds = (performance.now() - t0) / 1000;
+    const p = accuracy(await forward.run(headTensors(result.weights), testFeatures, test.faces.length), test.faces);
+    const row = { id, general: round(g), personal: round(p), calibration: cal.faces.length, test: test.faces.length, finetuneSeconds: round(seconds, 2) };
+    rows.push(row);
+    if (!args.json) {
+      const miss = cal.missed + test.missed ? `  missed ${cal.missed + test.missed}` : '';
+      console.log(
+        `${id.padEnd(6)} general ${pct(g)}  personal ${pct(p)}  (${p >= g ? '+' : ''}${((p - g) * 100).toFixed(1)})  calibration ${row.calibration}  test ${row.test}  fine-tune ${seconds.toFixed(2)} s  epochs ${result.metrics.epochs}${miss}`,
+      );
+    }
+  }
+  const mean = (k: 'general' | 'personal' | 'finetuneSeconds') => rows.reduce((s, r) => s + r[k], 0) / Math.max(1, rows.length);
+  const worse = rows.filter((r) => r.personal < r.general).length;
+  if (args.json) {
+    console.log(JSON.stringify({ subjects: rows, mean: { general: round(mean('general')), personal: round(mean('personal')) }, facesMissed }));
+  } else {
+    console.log(
+      `\nmean over ${rows.length} subjects: general ${pct(mean('general'))}  personal ${pct(mean('personal'))}  (+${((mean('personal') - mean('general')) * 100).toFixed(1)} points)\n` +
+        `worse than general: ${worse} of ${rows.length}   faces missed: ${facesMissed}   mean fine-tune: ${mean('finetuneSeconds').toFixed(2)} s\n` +
+        `options: ${JSON.stringify({ ...DEFAULT_FINETUNE, ...args.options, augment: undefined })}`,
+    );
+  }
+  await Promise.all([detector.release(), trunk.release(), step.release(), forward.release()]);
+}
+
+const round = (v: number, d = 4) => Math.round(v * 10 ** d) / 10 ** d;
+const pct = (v: number) => `${(v * 100).toFixed(1).padStart(5)}%`;
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+/**
+ * Which square crop around a YuNet box gives the general model the best accuracy? Runs the pipeline's own detector,
+ * cropFace (preprocess.ts rules) and models/general/expression.onnx over whole photos of JAFFE and the Taiwanese set
+ * (both splits: the model never saw them), one face per image (the highest score), for a few crop rules.
+ *
+ *   npx tsx scripts/crop-variants.ts [--root ../shared/datasets] [--limit N]
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { cropFace, CropRule } from '../src/inference/face-crop';
+import { LABELS } from '../src/inference/labels';
+import { OrtSessionFactory } from '../src/inference/ort.sessions';
+import { INPUT_SIZE, writeInput } from '../src/inference/preprocess';
+import { YunetDetector } from '../src/inference/yunet.detector';
+
+const { values: args } = parseArgs({
+  options: { root: { type: 'string', default: resolve(__dirname, '../../shared/datasets') }, limit: { type: 'string' } },
+});
+
+export const VARIANTS: Record<string, CropRule> = {
+  'max x1.0': { basis: 'max', scale: 1.0, shiftY: 0 },
+  'max x1.15': { basis: 'max', scale: 1.15, shiftY: 0 },
+  'max x0.9 down 0.05': { basis: 'max', scale: 0.9, shiftY: 0.05 },
+  'mean x1.0': { basis: 'mean', scale: 1.0, shiftY: 0 },
+  'mean x0.9 down 0.05': { basis: 'mean', scale: 0.9, shiftY: 0.05 },
+  'width x0.9': { basis: 'width', scale: 0.9, shiftY: 0 },
+  'width x1.0': { basis: 'width', scale: 1.0, shiftY: 0 },
+  'width x1.0 down 0.05': { basis: 'width', scale: 1.0, shiftY: 0.05 },
+  'width x1.1': { basis: 'width', scale: 1.1, shiftY: 0 },
+  'width x1.2': { basis: 'width', scale: 1.2, shiftY: 0 },
+};
+
+function images(root: string): { path: string; label: number }[] {
+  const out: { path: string; label: number }[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/\.(jpe?g|png|tiff?)$/i.test(name)) {
+        const label = LABELS.indexOf(p.split('/').at(-2) as (typeof LABELS)[number]);
+        if (label >= 0) out.push({ path: p, label });
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+async function main(): Promise<void> {
+  const models = resolve(__dirname, '../models');
+  const factory = new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: 1 });
+  const detector = new YunetDetector(await factory.create(join(models, 'face-detection/yunet_s_dynamic.onnx')), {
+    size: 320, scoreThreshold: 0.6, nmsIou: 0.3, minFacePixels: 24,
+  });
+  const cnn = await factory.create(join(models, 'general/expression.onnx'));
+  const names = Object.keys(VARIANTS);
+  for (const set of ['jaffe', 'taiwanese']) {
+    let list = images(join(args.root!, set));
+    if (args.limit) list = list.filter((_, i) => i % Math.ceil(list.length / Number(args.limit)) === 0);
+    const correct = new Array<number>(names.length).fill(0);
+    let found = 0;
+    for (const { path, label } of list) {
+      const { data, info } = await sharp(path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+      const bgr = Buffer.alloc(info.width * info.height * 3);
+      for (let i = 0, p = 0; i < info.width * info.height; i++, p += info.channels) {
+        bgr[i * 3] = data[p + (info.channels >= 3 ? 2 : 0)];
+        bgr[i * 3 + 1] = data[p + (info.channels >= 3 ? 1 : 0)];
+        bgr[i * 3 + 2] = data[p];
+      }
+      const image = { data: bgr, width: info.width, height: info.height };
+      const [faces] = await detector.detect([image]);
+      if (faces.length === 0) continue;
+      found++;
+      const box = faces.reduce((a, b) => (b.score > a.score ? b : a)).box;
+      const input = new Float32Array(names.length * INPUT_SIZE * INPUT_SIZE);
+      names.forEach((n, i) => writeInput(cropFace(image, box, VARIANTS[n]).crop48, input, i));
+      const { logits } = await cnn.run({ input: { data: input, dims: [names.length, 1, INPUT_SIZE, INPUT_SIZE] } });
+      names.forEach((_, i) => {
+        const row = logits.data.subarray(i * 7, i * 7 + 7);
+        if (row.indexOf(Math.max(...row)) === label) correct[i]++;
+      });
+    }
+    console.log(`${set}: ${list.length} images, face found in ${found}`);
+    names.forEach((n, i) => console.log(`  ${n.padEnd(20)} accuracy ${((100 * correct[i]) / found).toFixed(1)}%  (${correct[i]}/${found})`));
+  }
+}
+
+void main();

@@ -1,0 +1,92 @@
+import 'reflect-metadata';
+import { Test } from '@nestjs/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config';
+import { ConfigModule } from '../config.module';
+import { SqliteDatabase } from '../storage/database';
+import { StorageModule } from '../storage/storage.module';
+import { AuthModule } from './auth.module';
+import { AuthService, scopeAllows } from './auth.service';
+import { hashToken, TOKEN_PREFIX } from './token';
+import { TokenStore } from './token.store';
+
+const dirs: string[] = [];
+async function build(env: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'iex-auth-'));
+  dirs.push(dir);
+  const moduleRef = await Test.createTestingModule({
+    imports: [ConfigModule.forRoot(loadConfig({ DATA_DIR: dir, ...env })), StorageModule, AuthModule],
+  }).compile();
+  return { auth: moduleRef.get(AuthService), store: moduleRef.get(TokenStore), db: moduleRef.get(SqliteDatabase), moduleRef };
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('TokenStore', () => {
+  it('stores only a hash, finds by token, lists without secrets, revokes by id or name', async () => {
+    const { store, db, moduleRef } = await build();
+    const t = store.create('admin', 'ci');
+    expect(t.token.startsWith(TOKEN_PREFIX)).toBe(true);
+    expect(t.token.length).toBeGreaterThan(40);
+    const rows = db.db.prepare('SELECT * FROM tokens').all() as { hash: string }[];
+    expect(rows).toHaveLength(1);
+    expect(JSON.stringify(rows)).not.toContain(t.token);
+    expect(rows[0].hash).toBe(hashToken(t.token));
+    expect(store.find(t.token)).toMatchObject({ id: t.id, scope: 'admin', name: 'ci' });
+    expect(store.find(t.token + 'x')).toBeNull();
+    expect(JSON.stringify(store.list())).not.toContain('sha256');
+    const r = store.create('read');
+    expect(r.name).toBe(`token-${r.id}`);
+    expect(store.count()).toBe(2);
+    expect(store.revoke(r.id)).toBe(1);
+    expect(store.revoke('ci')).toBe(1);
+    expect(store.revoke('ci')).toBe(0);
+    expect(store.find(t.token)).toBeNull();
+    expect(() => store.create('root' as never)).toThrow(/scope/);
+    await moduleRef.close();
+  });
+});
+
+describe('AuthService', () => {
+  it('env tokens give their scope; wrong ones nothing', async () => {
+    const { auth } = await build({ ADMIN_TOKEN: 'admin-secret-1', READ_TOKEN: 'read-secret-1' });
+    expect(auth.verify('admin-secret-1')).toEqual({ scope: 'admin', name: 'env:admin' });
+    expect(auth.verify('read-secret-1')).toEqual({ scope: 'read', name: 'env:read' });
+    expect(auth.verify('admin-secret-')).toBeNull();
+    expect(auth.verify('')).toBeNull();
+    expect(auth.isOpen()).toBe(false);
+    expect(auth.openPrincipal('127.0.0.1')).toBeNull();
+  });
+
+  it('open only while no token exists anywhere, and only for loopback clients', async () => {
+    const { auth, store } = await build();
+    expect(auth.isOpen()).toBe(true);
+    expect(auth.openPrincipal('127.0.0.1')).toMatchObject({ scope: 'admin' });
+    expect(auth.openPrincipal('::ffff:127.0.0.1')).toMatchObject({ scope: 'admin' });
+    expect(auth.openPrincipal('192.168.0.9')).toBeNull();
+    const t = store.create('read');
+    expect(auth.isOpen()).toBe(false);
+    expect(auth.openPrincipal('127.0.0.1')).toBeNull();
+    expect(auth.verify(t.token)).toMatchObject({ scope: 'read' });
+  });
+
+  it('reads bearer tokens from headers and subprotocols', () => {
+    expect(AuthService.bearerFrom({ authorization: 'Bearer abc.DEF-_' })).toBe('abc.DEF-_');
+    expect(AuthService.bearerFrom({ authorization: 'bearer   xyz ' })).toBe('xyz');
+    expect(AuthService.bearerFrom({ authorization: 'Basic Zm9v' })).toBeNull();
+    expect(AuthService.bearerFrom({})).toBeNull();
+    expect(AuthService.subprotocolTokenFrom({ 'sec-websocket-protocol': 'iex.v1, bearer.tok123' })).toBe('tok123');
+    expect(AuthService.subprotocolTokenFrom({ 'sec-websocket-protocol': 'iex.v1, bearer.' })).toBeNull();
+  });
+
+  it('admin covers read, not the other way', () => {
+    expect(scopeAllows('admin', 'admin')).toBe(true);
+    expect(scopeAllows('admin', 'read')).toBe(true);
+    expect(scopeAllows('read', 'read')).toBe(true);
+    expect(scopeAllows('read', 'admin')).toBe(false);
+  });
+});

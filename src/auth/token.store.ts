@@ -1,0 +1,63 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import type { Scope } from '../delivery/protocol';
+import { SqliteDatabase } from '../storage/database';
+import { generateToken, hashToken, safeEqual } from './token';
+
+export interface TokenInfo {
+  id: string;
+  name: string;
+  scope: Scope;
+  createdAt: number;
+}
+
+interface TokenRow {
+  id: string;
+  name: string;
+  scope: Scope;
+  hash: string;
+  created_at: number;
+}
+
+/** Tokens created with `npm run token -- create`: only their hash is stored; the token is shown once. */
+@Injectable()
+export class TokenStore {
+  constructor(@Inject(SqliteDatabase) private readonly database: SqliteDatabase) {}
+
+  create(scope: Scope, name?: string): TokenInfo & { token: string } {
+    if (scope !== 'read' && scope !== 'admin') throw new Error(`scope must be read or admin, not "${String(scope)}"`);
+    const id = randomBytes(6).toString('hex');
+    const token = generateToken();
+    const info: TokenInfo = { id, name: name?.trim() || `token-${id}`, scope, createdAt: Date.now() };
+    this.database.db
+      .prepare('INSERT INTO tokens (id, name, scope, hash, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(info.id, info.name, info.scope, hashToken(token), info.createdAt);
+    return { ...info, token };
+  }
+
+  list(): TokenInfo[] {
+    const rows = this.database.db
+      .prepare('SELECT id, name, scope, created_at FROM tokens ORDER BY created_at, id')
+      .all() as Omit<TokenRow, 'hash'>[];
+    return rows.map((r) => ({ id: r.id, name: r.name, scope: r.scope, createdAt: r.created_at }));
+  }
+
+  /** Removes tokens whose id or name is `idOrName`; returns how many. */
+  revoke(idOrName: string): number {
+    return this.database.db.prepare('DELETE FROM tokens WHERE id = ? OR name = ?').run(idOrName, idOrName).changes;
+  }
+
+  count(): number {
+    return (this.database.db.prepare('SELECT COUNT(*) AS n FROM tokens').get() as { n: number }).n;
+  }
+
+  /** The stored token matching `token`, or null. */
+  find(token: string): TokenInfo | null {
+    const hash = hashToken(token);
+    const row = this.database.db.prepare('SELECT * FROM tokens WHERE hash = ?').get(hash) as TokenRow | undefined;
+    // The lookup is by hash (a preimage, not the token, is what timing could reveal); compare once more in
+    // constant time so a future change to the query cannot turn this into a prefix oracle.
+    if (!row || !safeEqual(row.hash, hash)) return null;
+    return { id: row.id, name: row.name, scope: row.scope, createdAt: row.created_at };
+  }
+}

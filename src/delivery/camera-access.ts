@@ -1,0 +1,47 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CodedError, scrubSecrets } from './coded-error';
+import { CAMERA_API, CameraApi } from './delivery.tokens';
+import { EventFanout } from './event.fanout';
+import type { CameraInput, CameraView } from './protocol';
+
+/** A view with credentials scrubbed from every text field, whatever the source forgot. */
+function safeView(v: CameraView): CameraView {
+  const out: CameraView = { ...v, url: scrubSecrets(v.url), name: scrubSecrets(v.name) };
+  if (v.reason !== undefined) out.reason = scrubSecrets(v.reason);
+  return out;
+}
+
+/** Camera operations shared by the WS commands and the REST controller, so both answer the same way. */
+@Injectable()
+export class CameraAccess {
+  constructor(
+    @Inject(CAMERA_API) private readonly cameras: CameraApi,
+    @Inject(EventFanout) private readonly fanout: EventFanout,
+  ) {}
+
+  async add(input: CameraInput): Promise<CameraView> {
+    return safeView(await this.cameras.add(input));
+  }
+
+  async list(): Promise<CameraView[]> {
+    return (await this.cameras.list()).map(safeView);
+  }
+
+  async get(id: string): Promise<CameraView> {
+    const view = await this.cameras.get(id);
+    if (!view) throw new CodedError('not_found', `no camera "${id}"`);
+    return safeView(view);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.get(id);
+    await this.cameras.remove(id);
+    this.fanout.publish({ type: 'camera.removed', cameraId: id });
+  }
+
+  async retry(id: string): Promise<CameraView> {
+    await this.get(id);
+    await this.cameras.retry(id);
+    return this.get(id);
+  }
+}

@@ -1,0 +1,48 @@
+import { ERROR_CODES, ErrorCode } from './protocol';
+
+/** An error the client should see as `{code, message}`; handlers throw it (ingest's IngestError has the same shape). */
+export class CodedError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const CODES = new Set<string>(ERROR_CODES);
+
+export function isCodedError(err: unknown): err is { code: ErrorCode; message: string } {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    CODES.has((err as { code: string }).code) &&
+    typeof (err as { message?: unknown }).message === 'string'
+  );
+}
+
+/** `scheme://user:pass@host` -> `scheme://***@host`, anywhere in a text. Defence in depth: ingest redacts too. */
+export function scrubSecrets(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@"'<>]*@/gi, '$1***@');
+}
+
+/** HTTP status for an error code. */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  bad_json: 400,
+  bad_message: 400,
+  unknown_type: 400,
+  invalid_url: 400,
+  too_large: 413,
+  rate_limited: 429,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  busy: 409,
+  no_face: 422,
+  several_faces: 422,
+  too_few_samples: 422,
+  unavailable: 503,
+  internal: 500,
+};

@@ -1,0 +1,80 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+import { scopeAllows } from '../auth/auth.service';
+import { isCodedError, scrubSecrets } from './coded-error';
+import type { CommandContext, WsCommandHandler } from './command-handler';
+import { WsCommand } from './command-handler';
+import type { Connection } from './connection';
+import { DeliveryMetrics } from './delivery.metrics';
+import { parseClientMessage } from './message-parser';
+import { CLIENT_MESSAGE_TYPES, ClientMessage, ClientMessageType, COMMAND_SCOPES } from './protocol';
+
+/**
+ * Text message -> parse -> rate limit -> auth/scope -> the one handler for its type -> ack or typed error.
+ * Nothing a client sends closes its connection here (the auth handler may, on a wrong token).
+ */
+@Injectable()
+export class CommandRouter implements OnModuleInit {
+  private readonly logger = new Logger('CommandRouter');
+  private readonly handlers = new Map<ClientMessageType, WsCommandHandler>();
+
+  constructor(
+    @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
+    @Inject(DeliveryMetrics) private readonly metrics: DeliveryMetrics,
+  ) {}
+
+  onModuleInit(): void {
+    for (const wrapper of this.discovery.getProviders({ metadataKey: WsCommand.KEY })) {
+      const type = this.discovery.getMetadataByDecorator(WsCommand, wrapper);
+      if (!type || !wrapper.instance) continue;
+      if (!CLIENT_MESSAGE_TYPES.includes(type)) throw new Error(`@WsCommand('${type}'): not a message type of protocol.ts`);
+      if (this.handlers.has(type)) throw new Error(`two handlers for the WebSocket command "${type}"`);
+      this.handlers.set(type, wrapper.instance as WsCommandHandler);
+    }
+    const missing = CLIENT_MESSAGE_TYPES.filter((t) => !this.handlers.has(t));
+    if (missing.length) this.logger.log(`commands answered "unavailable" (no handler yet): ${missing.join(', ')}`);
+  }
+
+  handledTypes(): ClientMessageType[] {
+    return [...this.handlers.keys()];
+  }
+
+  async handleText(connection: Connection, text: string): Promise<void> {
+    const parsed = parseClientMessage(text);
+    if (!parsed.ok) {
+      this.metrics.messages.inc({ type: 'invalid' });
+      if (!connection.messageBucket.take()) return connection.error(parsed.id, 'rate_limited', 'too many messages');
+      return connection.error(parsed.id, parsed.code, parsed.message);
+    }
+    const message = parsed.message;
+    const id = message.id ?? null;
+    this.metrics.messages.inc({ type: message.type });
+    if (!connection.messageBucket.take()) {
+      return connection.error(id, 'rate_limited', `too many messages (limit ${connection.limits.messagesPerSec}/s)`);
+    }
+    if (message.type !== 'auth') {
+      if (!connection.principal) {
+        return connection.error(id, 'unauthorized', 'not authenticated: send {"type":"auth","token":"…"} first');
+      }
+      const needed = COMMAND_SCOPES[message.type];
+      if (!scopeAllows(connection.principal.scope, needed)) {
+        return connection.error(id, 'forbidden', `${message.type} needs the ${needed} scope`);
+      }
+    }
+    await this.dispatch(message, { connection });
+  }
+
+  private async dispatch(message: ClientMessage, ctx: CommandContext): Promise<void> {
+    const id = message.id ?? null;
+    const handler = this.handlers.get(message.type);
+    if (!handler) return ctx.connection.error(id, 'unavailable', `${message.type} is not available on this server yet`);
+    try {
+      const payload = await handler.handle(message as never, ctx);
+      if (id !== null) ctx.connection.reply({ ...(payload ?? {}), type: 'ack', id });
+    } catch (err) {
+      if (isCodedError(err)) return ctx.connection.error(id, err.code, scrubSecrets(err.message));
+      this.logger.error(`${message.type} failed: ${scrubSecrets(err instanceof Error ? (err.stack ?? err.message) : String(err))}`);
+      ctx.connection.error(id, 'internal', `${message.type} failed on the server`);
+    }
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * What the delivery layer needs from the rest of the server, as small interfaces behind injection tokens. The real
+ * services (ingest's CameraService, the pipeline) are bound to these in AppModule; tests bind fakes.
+ */
+import type { Registry } from 'prom-client';
+import { NEVER, Observable } from 'rxjs';
+import type { CameraStatus, Frame } from '../ingest/frame';
+import type { CameraInput, CameraView, ServerMessage } from './protocol';
+
+/** A camera fed by a browser over the WebSocket: frames are JPEG or WebP bytes. */
+export interface BrowserCamera {
+  id: string;
+  /** May answer later: a `rejected` outcome is reported to the client as a typed error, others are silent. */
+  push(image: Buffer): void | Promise<BrowserPushOutcome | unknown>;
+  /** Stops the camera when its socket goes away; without it the gateway calls CameraApi.remove(id). */
+  close?(): void | Promise<void>;
+}
+
+export type BrowserPushOutcome = { status: 'rejected'; error: { code: string; message: string } } | { status: string };
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** ingest's CameraService, as delivery uses it. Errors are thrown as `{ code: ErrorCode, message }` (IngestError). */
+export interface CameraApi {
+  add(input: CameraInput): MaybePromise<CameraView>;
+  remove(id: string): MaybePromise<unknown>;
+  list(): MaybePromise<CameraView[]>;
+  /** undefined/null or a thrown not_found when there is no such camera. */
+  get(id: string): MaybePromise<CameraView | undefined | null>;
+  retry(id: string): MaybePromise<unknown>;
+  openBrowserCamera(name?: string, fps?: number): MaybePromise<BrowserCamera>;
+  readonly status$: Observable<CameraStatus>;
+  /** Decoded frames of every camera; previews are encoded from them only when a client asked. */
+  readonly frames$: Observable<Frame>;
+}
+export const CAMERA_API = Symbol('CAMERA_API');
+
+export type PipelineEvent = Extract<ServerMessage, { type: 'expression' | 'face.enter' | 'face.leave' }>;
+/** The pipeline's output. `latencyMs` of expression events is recomputed at send time (capture -> socket write). */
+export interface EventSourceApi {
+  readonly events$: Observable<PipelineEvent>;
+}
+export const EVENT_SOURCE = Symbol('EVENT_SOURCE');
+
+/** Extra prom-client registries to expose on /metrics beside the default one and delivery's (e.g. the pipeline's). */
+export const METRICS_REGISTRIES = Symbol('METRICS_REGISTRIES');
+export type MetricsRegistries = Registry[];
+
+class UnavailableError extends Error {
+  readonly code = 'unavailable' as const;
+}
+
+/** Bound until ingest is wired: every call answers `unavailable`. */
+export const UNAVAILABLE_CAMERA_API: CameraApi = {
+  add: () => Promise.reject(new UnavailableError('cameras are not available on this server')),
+  remove: () => Promise.reject(new UnavailableError('cameras are not available on this server')),
+  list: () => [],
+  get: () => null,
+  retry: () => Promise.reject(new UnavailableError('cameras are not available on this server')),
+  openBrowserCamera: () => Promise.reject(new UnavailableError('browser cameras are not available on this server')),
+  status$: NEVER,
+  frames$: NEVER,
+};
+
+export const NO_EVENTS: EventSourceApi = { events$: NEVER };

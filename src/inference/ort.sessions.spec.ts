@@ -1,0 +1,73 @@
+import 'reflect-metadata';
+import { Test } from '@nestjs/testing';
+import { execSync } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../config';
+import { ConfigModule } from '../config.module';
+import { cropRegion } from './face-crop';
+import { InferenceModule } from './inference.module';
+import { ExecutionProviderError, OrtSessionFactory } from './ort.sessions';
+import { ExpressionTrunk, GeneralHead } from './expression.classifier';
+
+const MODELS = resolve(__dirname, '../../models');
+const cudaInstalled = (() => {
+  const bin = dirname(require.resolve('onnxruntime-node/package.json')) + '/bin';
+  try {
+    return execSync(`find ${bin} -name 'libonnxruntime_providers_cuda*'`).toString().trim() !== '';
+  } catch {
+    return false;
+  }
+})();
+
+describe('OrtSessionFactory', () => {
+  it('refuses a provider this onnxruntime-node build does not know, naming it', () => {
+    expect(() => new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: 1 })).not.toThrow();
+    expect(() => new OrtSessionFactory({ EXECUTION_PROVIDER: 'nope' as never, ORT_THREADS: 1 })).toThrow(
+      /EXECUTION_PROVIDER=nope is not supported.*supported: cpu/,
+    );
+  });
+
+  // where the CUDA provider library is installed (ONNXRUNTIME_NODE_INSTALL=cuda12) this failure cannot be provoked
+  it.skipIf(cudaInstalled)(
+    'stops InferenceModule at startup with a clear error when the requested provider cannot start (cuda here)',
+    async () => {
+      const config = loadConfig({ MODELS_DIR: MODELS, EXECUTION_PROVIDER: 'cuda' });
+      const attempt = Test.createTestingModule({ imports: [ConfigModule.forRoot(config), InferenceModule] }).compile();
+      await expect(attempt).rejects.toThrow(ExecutionProviderError);
+      await expect(
+        Test.createTestingModule({ imports: [ConfigModule.forRoot(config), InferenceModule] }).compile(),
+      ).rejects.toThrow(/EXECUTION_PROVIDER=cuda is unavailable.*EXECUTION_PROVIDER=cpu/);
+    },
+  );
+
+  it('loads the trunk and head on cpu: 2048 features, 7 logits per face, batched', async () => {
+    const config = loadConfig({ MODELS_DIR: MODELS });
+    const ref = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), InferenceModule] }).compile();
+    const trunk = ref.get(ExpressionTrunk);
+    const head = ref.get(GeneralHead);
+    const faces = [new Uint8Array(48 * 48).fill(128), new Uint8Array(48 * 48).map((_, i) => i % 256)];
+    const features = await trunk.features(faces);
+    expect(features).toHaveLength(2 * 2048);
+    const logits = await head.run(features, 2);
+    expect(logits).toHaveLength(14);
+    // two different faces give different logits; batch of one gives the same row as in the batch of two
+    expect(Array.from(logits.slice(0, 7))).not.toEqual(Array.from(logits.slice(7)));
+    const single = await head.run(await trunk.features([faces[1]]), 1);
+    single.forEach((v, i) => expect(v).toBeCloseTo(logits[7 + i], 4));
+    await ref.close();
+  });
+});
+
+describe('cropRegion', () => {
+  it('makes a square inside the frame, shifted in when it would cross the border', () => {
+    const r = cropRegion({ x: 0, y: 10, w: 100, h: 140 }, 640, 480, { basis: 'max', scale: 1, shiftY: 0 });
+    expect(r).toEqual({ x: 0, y: 10, w: 140, h: 140 });
+    const m = cropRegion({ x: 200, y: 100, w: 100, h: 140 }, 640, 480, { basis: 'mean', scale: 0.9, shiftY: 0.05 });
+    expect(m.w).toBe(108);
+    expect(m.h).toBe(108);
+    expect(m.y + m.h / 2).toBeCloseTo(170 + 0.05 * 108, 0);
+    const big = cropRegion({ x: 0, y: 0, w: 500, h: 500 }, 320, 240, { basis: 'max', scale: 1, shiftY: 0 });
+    expect(big).toEqual({ x: 0, y: 0, w: 320, h: 240 });
+  });
+});

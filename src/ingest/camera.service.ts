@@ -1,0 +1,285 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { basename } from 'node:path';
+import { Observable, Subject, Subscription } from 'rxjs';
+import { CONFIG, Config } from '../config';
+import { CameraInput, CameraInputSchema, CameraView } from '../delivery/protocol';
+import { CameraRecord, CameraRepository } from '../storage/camera.repository';
+import { BrowserSource, PushOutcome } from './browser.source';
+import { CameraSource, isLiveSource, parseCameraUrl, redactUrl } from './camera-url';
+import { CameraRunner, RunnerSettings } from './camera.runner';
+import { CLOCK, Clock } from './clock';
+import { buildFfmpegArgs } from './ffmpeg.args';
+import { FfmpegLocator } from './ffmpeg.locator';
+import { ffmpegFrames } from './ffmpeg.source';
+import { FileProbe } from './file.probe';
+import { CameraStatus, Frame } from './frame';
+import { IngestError } from './ingest.errors';
+import { ProcessSpawner } from './process.spawner';
+
+/** A camera fed by a browser over the WebSocket: ephemeral, never stored. */
+export interface BrowserCameraHandle {
+  id: string;
+  /** One encoded JPEG/WebP/PNG frame. Never throws: a bad frame resolves `rejected` with a typed error. */
+  push(buf: Buffer): Promise<PushOutcome>;
+  close(): Promise<void>;
+}
+
+interface Managed {
+  record: CameraRecord | { id: string; name: string; url: string; kind: 'browser'; fps: number; loop: false; userId: string | null };
+  runner?: CameraRunner;
+  browser?: BrowserSource;
+  /** Set when the stored URL no longer parses (e.g. rules got stricter): the camera stays listed as failed. */
+  invalid?: string;
+  subs: Subscription[];
+}
+
+const ID_BYTES = 6;
+
+/**
+ * The cameras: add (validate, persist, start), remove (stop — no ffmpeg left — and delete), list, retry, and
+ * ephemeral browser cameras. `frames$` merges every camera's frames; `status$` every state change.
+ * Neither buffers: a subscriber that cannot keep up must sample (the pipeline keeps the latest frame per camera).
+ */
+@Injectable()
+export class CameraService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('CameraService');
+  private readonly cameras = new Map<string, Managed>();
+  private readonly frames = new Subject<Frame>();
+  private readonly statuses = new Subject<CameraStatus>();
+  private shuttingDown = false;
+  readonly frames$: Observable<Frame> = this.frames.asObservable();
+  readonly status$: Observable<CameraStatus> = this.statuses.asObservable();
+
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(CameraRepository) private readonly repo: CameraRepository,
+    @Inject(FfmpegLocator) private readonly locator: FfmpegLocator,
+    @Inject(ProcessSpawner) private readonly spawner: ProcessSpawner,
+    @Inject(FileProbe) private readonly probe: FileProbe,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    for (const record of this.repo.list()) this.startStored(record);
+    if (this.cameras.size) this.log.log(`restarted ${this.cameras.size} stored camera(s)`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    await Promise.all([...this.cameras.keys()].map((id) => this.stopOne(id)));
+    this.cameras.clear();
+    this.frames.complete();
+    this.statuses.complete();
+  }
+
+  /** Validates, stores and starts a camera. Throws IngestError (`bad_message`, `invalid_url`). */
+  async add(input: CameraInput): Promise<CameraView> {
+    const parsed = CameraInputSchema.safeParse(input);
+    if (!parsed.success) {
+      throw new IngestError('bad_message', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    }
+    const inp = parsed.data;
+    const source = parseCameraUrl(inp.url, { loop: inp.loop, transport: inp.transport });
+    if (source.kind === 'file') await this.probe.check(source.path);
+    if (this.shuttingDown) throw new IngestError('unavailable', 'server is shutting down');
+    const record: CameraRecord = {
+      id: this.newId(),
+      name: inp.name ?? defaultName(source),
+      url: inp.url,
+      kind: source.kind,
+      fps: inp.fps ?? this.config.DEFAULT_FPS,
+      loop: source.kind === 'file' ? source.loop : false,
+      transport: source.kind === 'rtsp' ? source.transport : 'tcp',
+      userId: inp.userId ?? null,
+      createdAt: this.clock.now(),
+    };
+    this.repo.insert(record);
+    this.startRunner(record, source);
+    this.log.log(`camera ${record.id} added: ${redactUrl(record.url)}`);
+    return this.view(record.id);
+  }
+
+  /** Stops the camera (its ffmpeg has exited when this resolves) and deletes it. Throws `not_found`. */
+  async remove(id: string): Promise<void> {
+    if (!this.cameras.has(id)) throw notFound(id);
+    await this.stopOne(id);
+    this.cameras.delete(id);
+    this.repo.delete(id);
+  }
+
+  list(): CameraView[] {
+    return [...this.cameras.keys()].map((id) => this.view(id));
+  }
+
+  get(id: string): CameraView {
+    return this.view(id);
+  }
+
+  /** Starts a camera over with a fresh failure count (from `failed`, `stopped`, or any state). */
+  retry(id: string): CameraView {
+    const m = this.cameras.get(id);
+    if (!m) throw notFound(id);
+    if (m.browser) throw new IngestError('conflict', 'a browser camera cannot be retried; open a new one');
+    if (m.invalid) throw new IngestError('invalid_url', m.invalid);
+    m.runner!.retry();
+    return this.view(id);
+  }
+
+  /** Binds the camera to a user (faces on it default to that user's model). */
+  setUser(id: string, userId: string | null): CameraView {
+    const m = this.cameras.get(id);
+    if (!m) throw notFound(id);
+    m.record.userId = userId;
+    if (!m.browser) this.repo.setUser(id, userId);
+    return this.view(id);
+  }
+
+  openBrowserCamera(name?: string, fps?: number): BrowserCameraHandle {
+    if (this.shuttingDown) throw new IngestError('unavailable', 'server is shutting down');
+    const id = this.newId('b');
+    const rate = fps ?? this.config.DEFAULT_FPS;
+    const browser = new BrowserSource({
+      cameraId: id,
+      fps: rate,
+      maxBytes: this.config.BROWSER_FRAME_MAX_BYTES,
+      maxPixels: this.config.BROWSER_FRAME_MAX_PIXELS,
+      maxSide: this.config.FRAME_MAX_SIDE,
+      clock: this.clock,
+    });
+    const m: Managed = {
+      record: { id, name: name ?? `browser ${id}`, url: 'browser:', kind: 'browser', fps: rate, loop: false, userId: null },
+      browser,
+      subs: [],
+    };
+    m.subs.push(browser.frames$.subscribe((f) => this.frames.next(f)));
+    m.subs.push(browser.status$.subscribe((s) => this.statuses.next(s)));
+    this.cameras.set(id, m);
+    this.statuses.next(browser.status());
+    return {
+      id,
+      push: (buf) => browser.push(buf),
+      close: () => (this.cameras.has(id) ? this.remove(id) : Promise.resolve()),
+    };
+  }
+
+  /** Counters for metrics: restarts and failures per ffmpeg camera, frames per browser camera. */
+  stats(id: string): { restarts: number; failures: number } | undefined {
+    const r = this.cameras.get(id)?.runner;
+    return r && { restarts: r.restartCount, failures: r.failureCount };
+  }
+
+  private startStored(record: CameraRecord): void {
+    let source: CameraSource;
+    try {
+      source = parseCameraUrl(record.url, { loop: record.loop, transport: record.transport });
+    } catch (err) {
+      const reason = err instanceof IngestError ? err.message : String(err);
+      this.cameras.set(record.id, { record, invalid: reason, subs: [] });
+      this.statuses.next({ cameraId: record.id, state: 'failed', reason, ts: this.clock.now() });
+      return;
+    }
+    this.startRunner(record, source);
+  }
+
+  private startRunner(record: CameraRecord, source: CameraSource): void {
+    const c = this.config;
+    const settings: RunnerSettings = {
+      watchdogMs: c.WATCHDOG_SECONDS * 1000,
+      startTimeoutMs: c.START_TIMEOUT_SECONDS * 1000,
+      backoffBaseMs: c.BACKOFF_BASE_MS,
+      backoffMaxMs: c.BACKOFF_MAX_MS,
+      healthyMs: c.HEALTHY_SECONDS * 1000,
+      maxRestarts: c.MAX_RESTARTS,
+    };
+    const runner = new CameraRunner(
+      record.id,
+      isLiveSource(source),
+      (ctx) =>
+        ffmpegFrames({
+          spawner: this.spawner,
+          locate: () => this.locator.locate(),
+          args: (info) =>
+            buildFfmpegArgs(source, {
+              fps: record.fps,
+              maxSide: c.FRAME_MAX_SIDE,
+              ioTimeoutUs: Math.round(c.IO_TIMEOUT_SECONDS * 1e6),
+              capabilities: info.capabilities,
+            }),
+          cameraId: record.id,
+          nextFrameId: ctx.nextFrameId,
+          onSpawn: ctx.onSpawn,
+        }),
+      settings,
+      this.clock,
+    );
+    const m: Managed = { record, runner, subs: [] };
+    m.subs.push(runner.frames$.subscribe((f) => this.frames.next(f)));
+    m.subs.push(
+      runner.status$.subscribe((s) => {
+        if (s.state === 'failed' || s.state === 'reconnecting') this.log.warn(`camera ${s.cameraId} ${s.state}: ${s.reason ?? ''}`);
+        this.statuses.next(s);
+      }),
+    );
+    this.cameras.set(record.id, m);
+    runner.start();
+  }
+
+  private async stopOne(id: string): Promise<void> {
+    const m = this.cameras.get(id);
+    if (!m) return;
+    if (m.runner) await m.runner.stop();
+    if (m.browser) m.browser.close();
+    if (m.invalid) this.statuses.next({ cameraId: id, state: 'stopped', ts: this.clock.now() });
+    for (const s of m.subs) s.unsubscribe();
+    m.subs = [];
+  }
+
+  private view(id: string): CameraView {
+    const m = this.cameras.get(id);
+    if (!m) throw notFound(id);
+    const r = m.record;
+    const src = m.runner ?? m.browser;
+    const v: CameraView = {
+      id: r.id,
+      name: r.name,
+      url: redactUrl(r.url),
+      kind: r.kind,
+      fps: r.fps,
+      loop: r.loop,
+      userId: r.userId,
+      status: m.invalid ? 'failed' : src!.state,
+    };
+    const reason = m.invalid ?? m.runner?.reason;
+    if (reason) v.reason = reason;
+    if (src && src.state === 'streaming') v.measuredFps = src.measuredFps;
+    return v;
+  }
+
+  private newId(prefix = 'c'): string {
+    let id: string;
+    do id = `${prefix}${randomBytes(ID_BYTES).toString('hex')}`;
+    while (this.cameras.has(id));
+    return id;
+  }
+}
+
+function notFound(id: string): IngestError {
+  return new IngestError('not_found', `no camera ${JSON.stringify(id.slice(0, 64))}`);
+}
+
+function defaultName(s: CameraSource): string {
+  switch (s.kind) {
+    case 'rtsp':
+    case 'http':
+      try {
+        return new URL(s.url).host || s.kind;
+      } catch {
+        return s.kind;
+      }
+    case 'file':
+      return basename(s.path);
+    case 'device':
+      return s.device;
+  }
+}

@@ -1,0 +1,24 @@
+import { Module } from '@nestjs/common';
+import { CameraRepository } from '../storage/camera.repository';
+import { CameraService } from './camera.service';
+import { CLOCK, systemClock } from './clock';
+import { FfmpegLocator } from './ffmpeg.locator';
+import { FileProbe } from './file.probe';
+import { NodeProcessSpawner, ProcessSpawner } from './process.spawner';
+
+/**
+ * Cameras in, Frames out. Needs CONFIG (ConfigModule) and SqliteDatabase (StorageModule), both global.
+ * Exports CameraService (frames$, status$, add/remove/list/retry, browser cameras) and the locator.
+ */
+@Module({
+  providers: [
+    CameraRepository,
+    CameraService,
+    FfmpegLocator,
+    FileProbe,
+    { provide: ProcessSpawner, useClass: NodeProcessSpawner },
+    { provide: CLOCK, useValue: systemClock },
+  ],
+  exports: [CameraService, FfmpegLocator, CameraRepository],
+})
+export class IngestModule {}

@@ -1,0 +1,84 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { FinetuneMetrics } from '../../delivery/protocol';
+import { FinetuneJob, FromWorker } from './finetune.messages';
+import { FinetuneProgress } from './finetune.trainer';
+import { HeadWeights, splitHead } from './head-weights';
+
+export class FinetuneJobError extends Error {
+  constructor(
+    readonly code: 'too_few_samples' | 'cancelled' | 'bad_job' | 'internal',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface FinetuneRunResult {
+  weights: HeadWeights;
+  metrics: FinetuneMetrics;
+  /** the worker's thread id (never the main thread's 0) */
+  threadId: number;
+}
+
+/**
+ * Where the worker's code is: compiled JS beside this file (dist/), or, when running from sources (tsx, vitest),
+ * the .ts file, required through tsx's CommonJS hook from a one-line eval bootstrap. (`execArgv: ['--import', 'tsx']`
+ * does not reach a worker's entry file on Node 20: its module hooks are registered after the entry is resolved.)
+ */
+export interface WorkerEntry {
+  file: string;
+  eval: boolean;
+}
+
+export function workerEntry(dir: string = __dirname): WorkerEntry {
+  const js = join(dir, 'finetune.worker.js');
+  if (existsSync(js)) return { file: js, eval: false };
+  const ts = join(dir, 'finetune.worker.ts');
+  const tsxCjs = createRequire(join(dir, 'x.js')).resolve('tsx/cjs');
+  return { file: `require(${JSON.stringify(tsxCjs)}); require(${JSON.stringify(ts)});`, eval: true };
+}
+
+/** Runs fine-tuning jobs in worker threads, one worker per job (its memory goes back when it ends). */
+export class FinetuneRunner {
+  constructor(private readonly entry = workerEntry()) {}
+
+  run(job: FinetuneJob, opts: { onProgress?: (p: FinetuneProgress) => void; signal?: AbortSignal } = {}): Promise<FinetuneRunResult> {
+    return new Promise((resolve, reject) => {
+      if (opts.signal?.aborted) return reject(new FinetuneJobError('cancelled', 'fine-tuning was cancelled'));
+      const worker = new Worker(this.entry.file, { workerData: job, eval: this.entry.eval });
+      let settled = false;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        opts.signal?.removeEventListener('abort', onAbort);
+        fn();
+        // the worker releases its sessions and exits on its own after 'done'/'error'; terminate covers a hung one
+        setTimeout(() => void worker.terminate(), 5_000).unref();
+      };
+      const onAbort = () => {
+        worker.postMessage({ type: 'cancel' });
+        // a step in flight finishes first (tens of ms); if the worker does not answer, cut it off
+        setTimeout(() => {
+          finish(() => reject(new FinetuneJobError('cancelled', 'fine-tuning was cancelled')));
+          void worker.terminate();
+        }, 2_000).unref();
+      };
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'progress') {
+          const { type: _t, ...p } = m;
+          opts.onProgress?.(p);
+        } else if (m.type === 'done') {
+          finish(() => resolve({ weights: splitHead(m.weights), metrics: m.metrics, threadId: m.threadId }));
+        } else if (m.type === 'error') {
+          finish(() => reject(new FinetuneJobError(m.code, m.message)));
+        }
+      });
+      worker.on('error', (e) => finish(() => reject(new FinetuneJobError('internal', e.message))));
+      worker.on('exit', (code) => finish(() => reject(new FinetuneJobError('internal', `fine-tune worker exited (${code}) without a result`))));
+    });
+  }
+}

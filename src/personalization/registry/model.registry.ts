@@ -1,0 +1,158 @@
+import { Logger } from '@nestjs/common';
+import { readFile } from 'node:fs/promises';
+import type { FinetuneMetrics, ModelVersionView } from '../../delivery/protocol';
+import type { HeadRunner } from '../../inference/head.resolver';
+import { ModelRecord, ModelRepository } from '../../storage/model.repository';
+import { UserRepository } from '../../storage/user.repository';
+import { HEAD_BYTES, HeadWeights, headFromBytes, headToBytes } from '../finetune/head-weights';
+import { exportPersonalModel } from '../onnx/export-onnx';
+import { HeadForward, HeadTensors, headTensors } from '../onnx/head-forward';
+import { ModelFileStore } from './model-files';
+
+export type RegistryErrorCode = 'not_found' | 'unavailable';
+
+export class RegistryError extends Error {
+  constructor(
+    readonly code: RegistryErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Version 0 in `model.activate` names the general model (personal versions start at 1). */
+export const GENERAL_VERSION = 0;
+
+interface LoadedHead {
+  version: number;
+  runner: HeadRunner;
+}
+
+/**
+ * Per-user head versions: weight files (ModelFileStore) + rows (ModelRepository), and the loaded active heads.
+ * Write order: file durable first, then the row (and the activation) in one transaction, so a version is listed only
+ * when its file is whole and the active model is always either the old one or the complete new one.
+ * headFor() is synchronous (a map look-up on the inference hot path); save/activate load the new head before the
+ * map switches to it.
+ */
+export class ModelRegistry {
+  private readonly logger = new Logger('ModelRegistry');
+  private readonly loaded = new Map<string, LoadedHead>();
+  private expressionBytes: Promise<Uint8Array> | null = null;
+
+  constructor(
+    private readonly files: ModelFileStore,
+    private readonly models: ModelRepository,
+    private readonly users: UserRepository,
+    private readonly forward: HeadForward,
+    private readonly expressionOnnxPath: string,
+  ) {}
+
+  /** Start-up: drop temp/orphaned files, load every user's active head (a broken file falls back to general). */
+  async init(): Promise<void> {
+    const removed = await this.files.sweep(this.models.allFiles());
+    if (removed.length) this.logger.warn(`removed ${removed.length} unfinished model file(s): ${removed.join(', ')}`);
+    for (const u of this.users.list()) {
+      if (u.activeVersion === null) continue;
+      try {
+        await this.load(u.id, u.activeVersion);
+      } catch (e) {
+        this.logger.error(`user ${u.id}: active model v${u.activeVersion} unusable, serving the general head: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** Store a new version (durably) and, by default, make it active for live streams. */
+  async save(userId: string, weights: HeadWeights, metrics: FinetuneMetrics, options: { activate?: boolean } = {}): Promise<ModelVersionView> {
+    const activate = options.activate ?? true;
+    if (!this.users.get(userId)) throw new RegistryError('not_found', `unknown user ${userId}`);
+    const version = this.models.nextVersion(userId);
+    const { file, sha256 } = await this.files.write(userId, version, headToBytes(weights));
+    const record: ModelRecord = { userId, version, file, sha256, metrics, createdAt: Date.now() };
+    // the runner is ready before the row commits, so the switch below is a pointer swap
+    const runner = activate ? this.runnerFor(weights) : null;
+    this.models.insert(record, activate);
+    if (runner) this.loaded.set(userId, { version, runner });
+    return this.view(record, activate);
+  }
+
+  list(userId: string): ModelVersionView[] {
+    const active = this.models.activeVersion(userId);
+    if (active === undefined) throw new RegistryError('not_found', `unknown user ${userId}`);
+    return this.models.list(userId).map((r) => this.view(r, r.version === active));
+  }
+
+  activeVersion(userId: string): number | null {
+    const v = this.models.activeVersion(userId);
+    if (v === undefined) throw new RegistryError('not_found', `unknown user ${userId}`);
+    return v;
+  }
+
+  /** Make `version` active (rollback or forward); GENERAL_VERSION (0) returns the user to the general head. */
+  async activate(userId: string, version: number): Promise<void> {
+    if (!this.users.get(userId)) throw new RegistryError('not_found', `unknown user ${userId}`);
+    if (version === GENERAL_VERSION) {
+      this.models.setActive(userId, null);
+      this.loaded.delete(userId);
+      return;
+    }
+    const record = this.models.get(userId, version);
+    if (!record) throw new RegistryError('not_found', `user ${userId} has no model version ${version}`);
+    const runner = this.runnerFor(await this.readWeights(record));
+    if (!this.models.setActive(userId, version)) throw new RegistryError('not_found', `user ${userId} has no model version ${version}`);
+    this.loaded.set(userId, { version, runner });
+  }
+
+  /** The user's active personal head, or null (general). Synchronous: for HeadResolver.resolve on the hot path. */
+  headFor(userId: string): HeadRunner | null {
+    return this.loaded.get(userId)?.runner ?? null;
+  }
+
+  async weights(userId: string, version: number): Promise<HeadWeights> {
+    const record = this.models.get(userId, version);
+    if (!record) throw new RegistryError('not_found', `user ${userId} has no model version ${version}`);
+    return this.readWeights(record);
+  }
+
+  /** One ONNX file (trunk + this version's head) that runs anywhere ONNX runs. */
+  async exportOnnx(userId: string, version: number): Promise<Uint8Array> {
+    const weights = await this.weights(userId, version);
+    this.expressionBytes ??= readFile(this.expressionOnnxPath).then((b) => new Uint8Array(b));
+    try {
+      return exportPersonalModel(await this.expressionBytes, weights);
+    } catch (e) {
+      this.expressionBytes = null;
+      throw new RegistryError('unavailable', `cannot export: ${(e as Error).message}`);
+    }
+  }
+
+  /** Forget a deleted user's heads and files (the rows go with the user's row, ON DELETE CASCADE). */
+  async removeUser(userId: string): Promise<void> {
+    this.loaded.delete(userId);
+    await this.files.removeUser(userId);
+  }
+
+  private async load(userId: string, version: number): Promise<void> {
+    const record = this.models.get(userId, version);
+    if (!record) throw new RegistryError('not_found', `no model version ${version}`);
+    this.loaded.set(userId, { version, runner: this.runnerFor(await this.readWeights(record)) });
+  }
+
+  private async readWeights(record: ModelRecord): Promise<HeadWeights> {
+    try {
+      return headFromBytes(await this.files.read(record.file, record.sha256, HEAD_BYTES));
+    } catch (e) {
+      throw new RegistryError('unavailable', `model v${record.version} of ${record.userId}: ${(e as Error).message}`);
+    }
+  }
+
+  private runnerFor(weights: HeadWeights): HeadRunner {
+    const tensors: HeadTensors = headTensors(weights);
+    const forward = this.forward;
+    return { run: (features: Float32Array, n: number) => forward.run(tensors, features, n) };
+  }
+
+  private view(r: ModelRecord, active: boolean): ModelVersionView {
+    return { userId: r.userId, version: r.version, createdAt: r.createdAt, active, metrics: r.metrics };
+  }
+}

@@ -1,0 +1,38 @@
+import { map, OperatorFunction } from 'rxjs';
+import { cropFace, CropRule } from '../inference/face-crop';
+import type { FaceObservation, FrameWork } from './pipeline.types';
+
+export interface CropFacesOptions {
+  rule: CropRule;
+  /** Called with each face when someone watches (faces$ has subscribers); `large` asks for the blur-check crop. */
+  observe?: { wanted: () => boolean; next: (face: FaceObservation) => void };
+}
+
+export const LARGE_CROP_SIDE = 96;
+
+/** Cut every face to the classifier's 48x48 gray input (preprocess.ts rules). Pure CPU, never falls behind. */
+export function cropFaces(options: CropFacesOptions): OperatorFunction<FrameWork[], FrameWork[]> {
+  return map((batch) => {
+    const watching = options.observe?.wanted() ?? false;
+    for (const { frame, faces } of batch) {
+      for (const f of faces) {
+        const c = cropFace(frame, f.detection.box, options.rule, watching ? LARGE_CROP_SIDE : 0);
+        f.crop48 = c.crop48;
+        if (watching)
+          options.observe!.next({
+            cameraId: frame.cameraId,
+            frameId: frame.frameId,
+            ts: frame.ts,
+            trackId: f.trackId,
+            box: f.detection.box,
+            region: c.region,
+            confidence: f.detection.score,
+            landmarks: f.detection.landmarks,
+            crop48: c.crop48,
+            cropLarge: c.cropLarge,
+          });
+      }
+    }
+    return batch;
+  });
+}

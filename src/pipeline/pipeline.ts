@@ -1,0 +1,106 @@
+import { catchError, EMPTY, of, OperatorFunction, SchedulerLike, tap } from 'rxjs';
+import type { CropRule } from '../inference/face-crop';
+import type { HeadResolver, HeadRunner } from '../inference/head.resolver';
+import type { Frame } from '../ingest/frame';
+import { batchLatestPerKey } from './batch-latest';
+import { classifyFaces } from './classify-faces';
+import { cropFaces, CropFacesOptions } from './crop-faces';
+import { detectFaces } from './detect-faces';
+import { expressionEvents } from './expression-events';
+import type { TrackerOptions } from './face-tracker';
+import type { PipelineMetrics } from './pipeline.metrics';
+import { FaceDetector, FeatureExtractor, PipelineEvent, StageError } from './pipeline.types';
+import { ScoreSmoother } from './score-smoother';
+import { smoothScores } from './smooth-scores';
+import { TrackerRegistry, trackFaces } from './track-faces';
+
+export interface PipelineDeps {
+  detector: FaceDetector;
+  trunk: FeatureExtractor;
+  generalHead: HeadRunner;
+  heads: HeadResolver;
+  metrics: PipelineMetrics;
+  onError?: (err: StageError, frames: Frame[]) => void;
+}
+
+export interface PipelineOptions {
+  batchSize: number;
+  batchTimeoutMs: number;
+  smoothing: number;
+  tracker: TrackerOptions;
+  crop: CropRule;
+  observe?: CropFacesOptions['observe'];
+  scheduler?: SchedulerLike;
+  now?: () => number;
+}
+
+export interface ExpressionPipeline {
+  operator: OperatorFunction<Frame, PipelineEvent>;
+  /** Close a camera's tracks (camera removed): the face.leave events to send. */
+  forgetCamera(cameraId: string): PipelineEvent[];
+}
+
+/**
+ * The whole pipeline, composed in one place:
+ *   frames -> [latest wins per camera, batch by size/timeout, one batch in flight] -> detect (1 run per batch)
+ *          -> track (per camera) -> crop 48x48 -> trunk (1 run per batch) + heads -> smooth -> events
+ * Every stage after the batcher handles one batch at a time; errors are caught per batch (counted, frames counted as
+ * dropped with reason "error") and the stream goes on.
+ */
+export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions): ExpressionPipeline {
+  const { metrics } = deps;
+  const trackers = new TrackerRegistry(options.tracker);
+  const smoother = new ScoreSmoother(options.smoothing);
+  const users = new Map<string, string | null>();
+
+  const stages: OperatorFunction<Frame[], PipelineEvent> = (frames$) =>
+    frames$.pipe(
+      detectFaces({ detector: deps.detector, metrics }),
+      trackFaces({ trackers }),
+      cropFaces({ rule: options.crop, observe: options.observe }),
+      classifyFaces({ trunk: deps.trunk, generalHead: deps.generalHead, heads: deps.heads, metrics }),
+      smoothScores({ smoother }),
+      expressionEvents({ metrics, now: options.now, users }),
+    );
+
+  const process = (frames: Frame[]) =>
+    of(frames).pipe(
+      stages,
+      catchError((err: unknown) => {
+        const e = err instanceof StageError ? err : new StageError('pipeline', err);
+        metrics.error(e.stage);
+        for (const f of frames) metrics.frameDropped(f.cameraId, 'error');
+        deps.onError?.(e, frames);
+        return EMPTY;
+      }),
+    );
+
+  const operator: OperatorFunction<Frame, PipelineEvent> = (source) =>
+    source.pipe(
+      tap((f) => metrics.frameIn(f.cameraId)),
+      batchLatestPerKey<Frame, PipelineEvent>(
+        {
+          key: (f) => f.cameraId,
+          maxBatch: options.batchSize,
+          timeoutMs: options.batchTimeoutMs,
+          onDrop: (f) => metrics.frameDropped(f.cameraId, 'latest_wins'),
+          scheduler: options.scheduler,
+        },
+        process,
+      ),
+    );
+
+  return {
+    operator,
+    forgetCamera(cameraId) {
+      const ts = (options.now ?? Date.now)();
+      return trackers.remove(cameraId).map((trackId) => {
+        const key = `${cameraId}:${trackId}`;
+        smoother.forget(key);
+        const userId = users.get(key) ?? null;
+        users.delete(key);
+        return { type: 'face.leave' as const, cameraId, trackId, ts, userId };
+      });
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { FinetuneMetrics } from '../delivery/protocol';
+import { SqliteDatabase } from './database';
+
+export interface ModelRecord {
+  userId: string;
+  /** 1, 2, ... per user; version 0 is never stored: it names the general model */
+  version: number;
+  /** path of the weights file, relative to DATA_DIR */
+  file: string;
+  sha256: string;
+  metrics: FinetuneMetrics;
+  createdAt: number;
+}
+
+interface Row {
+  user_id: string;
+  version: number;
+  file: string;
+  sha256: string;
+  metrics: string;
+  created_at: number;
+}
+
+const toRecord = (r: Row): ModelRecord => ({
+  userId: r.user_id,
+  version: r.version,
+  file: r.file,
+  sha256: r.sha256,
+  metrics: JSON.parse(r.metrics) as FinetuneMetrics,
+  createdAt: r.created_at,
+});
+
+/** The `models` table plus users.active_version (migration 0). */
+@Injectable()
+export class ModelRepository {
+  constructor(@Inject(SqliteDatabase) private readonly database: SqliteDatabase) {}
+
+  nextVersion(userId: string): number {
+    const r = this.database.db.prepare('SELECT MAX(version) AS v FROM models WHERE user_id = ?').get(userId) as { v: number | null };
+    return (r.v ?? 0) + 1;
+  }
+
+  /** Insert a version and, if asked, make it the user's active one: one transaction, both or neither. */
+  insert(m: ModelRecord, activate: boolean): void {
+    const db = this.database.db;
+    db.transaction(() => {
+      db.prepare(
+        `INSERT INTO models (user_id, version, file, sha256, metrics, created_at)
+         VALUES (@userId, @version, @file, @sha256, @metrics, @createdAt)`,
+      ).run({ ...m, metrics: JSON.stringify(m.metrics) });
+      if (activate) db.prepare('UPDATE users SET active_version = ? WHERE id = ?').run(m.version, m.userId);
+    })();
+  }
+
+  get(userId: string, version: number): ModelRecord | undefined {
+    const row = this.database.db.prepare('SELECT * FROM models WHERE user_id = ? AND version = ?').get(userId, version) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  list(userId: string): ModelRecord[] {
+    return (this.database.db.prepare('SELECT * FROM models WHERE user_id = ? ORDER BY version').all(userId) as Row[]).map(toRecord);
+  }
+
+  /** Every stored file path (relative to DATA_DIR), for the start-up sweep of orphaned files. */
+  allFiles(): Set<string> {
+    return new Set((this.database.db.prepare('SELECT file FROM models').all() as { file: string }[]).map((r) => r.file));
+  }
+
+  activeVersion(userId: string): number | null | undefined {
+    const r = this.database.db.prepare('SELECT active_version AS v FROM users WHERE id = ?').get(userId) as { v: number | null } | undefined;
+    return r === undefined ? undefined : r.v;
+  }
+
+  /** null = back to the general model. The version must exist (checked in the same transaction). */
+  setActive(userId: string, version: number | null): boolean {
+    const db = this.database.db;
+    return db.transaction(() => {
+      if (version !== null && !db.prepare('SELECT 1 FROM models WHERE user_id = ? AND version = ?').get(userId, version)) return false;
+      return db.prepare('UPDATE users SET active_version = ? WHERE id = ?').run(version, userId).changes === 1;
+    })();
+  }
+}

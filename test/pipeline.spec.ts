@@ -1,0 +1,139 @@
+import 'reflect-metadata';
+import { Test, TestingModule } from '@nestjs/testing';
+import { resolve } from 'node:path';
+import { firstValueFrom, Subject, take, toArray } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config';
+import { ConfigModule } from '../src/config.module';
+import { LABEL_NAMES } from '../src/delivery/protocol';
+import { HEAD_RESOLVER, HeadResolver } from '../src/inference/head.resolver';
+import { YunetDetector } from '../src/inference/yunet.detector';
+import type { Frame } from '../src/ingest/frame';
+import { PipelineModule } from '../src/pipeline/pipeline.module';
+import { FRAME_SOURCE, PipelineService } from '../src/pipeline/pipeline.service';
+import type { ExpressionEvent, PipelineEvent } from '../src/pipeline/pipeline.types';
+import { D6, decodeBgrFrames, hasD6, noD6Reason } from './pipeline.helpers';
+
+const config = loadConfig({ MODELS_DIR: resolve(__dirname, '../models'), BATCH_SIZE: '4', BATCH_TIMEOUT_MS: '20' });
+
+async function boot(extra: { provide: unknown; useValue: unknown }[] = []) {
+  const frames = new Subject<Frame>();
+  const builder = Test.createTestingModule({
+    imports: [
+      ConfigModule.forRoot(config),
+      PipelineModule.forRoot({ providers: [{ provide: FRAME_SOURCE, useValue: frames }, ...(extra as never[])] }),
+    ],
+  });
+  const moduleRef = await builder.compile();
+  await moduleRef.init();
+  return { moduleRef, frames, service: moduleRef.get(PipelineService) };
+}
+
+/** Push frames of two cameras paced like live sources (every `gapMs`), fresh capture timestamps. */
+async function feed(frames: Subject<Frame>, video: ReturnType<typeof decodeBgrFrames>, cameras: string[], gapMs = 60) {
+  for (let i = 0; i < video.frames.length; i++) {
+    for (const cameraId of cameras)
+      frames.next({ cameraId, frameId: i, ts: Date.now(), width: video.width, height: video.height, data: video.frames[i] });
+    await new Promise((r) => setTimeout(r, gapMs));
+  }
+}
+
+const isExpression = (e: PipelineEvent): e is ExpressionEvent => e.type === 'expression';
+
+describe.skipIf(!hasD6)('PipelineService on real frames of d6.mp4', () => {
+  let moduleRef: TestingModule | undefined;
+  afterEach(async () => {
+    await moduleRef?.close();
+    moduleRef = undefined;
+  });
+  const video = hasD6 ? decodeBgrFrames(D6, { start: 3, count: 8, fps: 5 }) : null!;
+
+  it('emits expression events with one tracked face per frame, scores summing to 1, face.enter once per camera', async () => {
+    const booted = await boot();
+    moduleRef = booted.moduleRef;
+    const { service, frames } = booted;
+    const events: PipelineEvent[] = [];
+    const faces: { crop48: Uint8Array; cameraId: string }[] = [];
+    service.events$.subscribe((e) => events.push(e));
+    service.faces$.subscribe((f) => faces.push(f));
+    await feed(frames, video, ['cam-a', 'cam-b']);
+    await new Promise((r) => setTimeout(r, 300));
+
+    const expr = events.filter(isExpression);
+    expect(expr.length).toBeGreaterThanOrEqual(8); // some frames may be replaced by newer ones (latest wins)
+    for (const e of expr) {
+      expect(e.faces).toHaveLength(1);
+      const f = e.faces[0];
+      const sum = LABEL_NAMES.reduce((s, l) => s + f.scores[l], 0);
+      expect(sum).toBeCloseTo(1, 4);
+      expect(f.scores[f.label]).toBe(Math.max(...LABEL_NAMES.map((l) => f.scores[l])));
+      expect(f.box.w).toBeGreaterThan(50);
+      expect(f.box.x + f.box.w).toBeLessThanOrEqual(e.width);
+      expect(f.userId).toBeNull();
+      expect(f.personalized).toBe(false);
+      expect(e.latencyMs).toBeGreaterThanOrEqual(0);
+      expect(e.latencyMs).toBeLessThan(5000);
+    }
+    for (const cam of ['cam-a', 'cam-b']) {
+      const mine = expr.filter((e) => e.cameraId === cam);
+      expect(mine.length).toBeGreaterThan(0);
+      expect(new Set(mine.map((e) => e.faces[0].trackId)).size).toBe(1); // one stable track
+      expect(events.filter((e) => e.type === 'face.enter' && e.cameraId === cam)).toHaveLength(1);
+    }
+    expect(faces.length).toBeGreaterThan(0);
+    expect(faces[0].crop48).toHaveLength(48 * 48);
+
+    const m = service.metrics.snapshot();
+    expect(m.framesIn).toBe(16);
+    expect(m.framesProcessed + m.framesDropped).toBe(16);
+    expect(m.faces).toBe(expr.length);
+    expect(m.errors).toBe(0);
+    expect(await service.metrics.registry.metrics()).toContain('iexpr_frames_in_total{camera="cam-a"} 8');
+
+    service.forgetCamera('cam-a');
+    expect(events.at(-1)).toMatchObject({ type: 'face.leave', cameraId: 'cam-a' });
+  });
+
+  it('turns a failed detector batch into a counted error and keeps the stream going', async () => {
+    const booted = await boot();
+    moduleRef = booted.moduleRef;
+    const detector = moduleRef.get(YunetDetector);
+    const real = detector.detect.bind(detector);
+    let calls = 0;
+    detector.detect = async (images) => {
+      if (calls++ === 0) throw new Error('boom');
+      return real(images);
+    };
+    const got = firstValueFrom(booted.service.events$.pipe(take(3), toArray()));
+    await feed(booted.frames, { ...video, frames: video.frames.slice(0, 4) }, ['cam-a'], 80);
+    const events = await got;
+    expect(events.some(isExpression)).toBe(true);
+    expect(booted.service.metrics.snapshot().errors).toBe(1);
+    expect(await booted.service.metrics.registry.metrics()).toContain('iexpr_pipeline_errors_total{stage="detect"} 1');
+  });
+
+  it('uses the per-user head the HeadResolver picks, and falls back to the general head if it fails', async () => {
+    const personal = { calls: 0, run: async (_f: Float32Array, n: number) => (personal.calls++, Float32Array.from({ length: n * 7 }, (_, i) => (i % 7 === 4 ? 10 : 0))) };
+    const broken = { run: async () => Promise.reject(new Error('bad head')) };
+    const resolver: HeadResolver = {
+      resolve: (cameraId) =>
+        cameraId === 'cam-a' ? { userId: 'u1', head: personal } : { userId: 'u2', head: broken },
+    };
+    const booted = await boot([{ provide: HEAD_RESOLVER, useValue: resolver }]);
+    moduleRef = booted.moduleRef;
+    const events: PipelineEvent[] = [];
+    booted.service.events$.subscribe((e) => events.push(e));
+    await feed(booted.frames, { ...video, frames: video.frames.slice(0, 3) }, ['cam-a', 'cam-b']);
+    await new Promise((r) => setTimeout(r, 300));
+    const a = events.filter(isExpression).filter((e) => e.cameraId === 'cam-a');
+    const b = events.filter(isExpression).filter((e) => e.cameraId === 'cam-b');
+    expect(personal.calls).toBeGreaterThan(0);
+    expect(a.length).toBeGreaterThan(0);
+    for (const e of a) expect(e.faces[0]).toMatchObject({ userId: 'u1', personalized: true, label: 'sad' });
+    expect(b.length).toBeGreaterThan(0);
+    for (const e of b) expect(e.faces[0]).toMatchObject({ userId: 'u2', personalized: false });
+    expect(booted.service.metrics.snapshot().errors).toBeGreaterThan(0);
+  });
+});
+
+if (!hasD6) describe('PipelineService on real frames of d6.mp4', () => it.skip(noD6Reason, () => undefined));
