@@ -3,6 +3,8 @@
  *
  *   npm run bench:personalization -- --data ../shared/datasets/jaffe [--subjects N] [--json]
  *   (= tsx scripts/bench-personalization.ts ...)
+ *   npm run bench:personalization -- --timing ../shared/datasets/fer2013/test [--per-label 20] [--runs 3]
+ *   (the speed target: one user with 7 labels x 20 faces (FER-2013 test crops, already 48x48) + the replay set)
  *
  * Layout: <root>/<subject>/{calibration,test}/<label>/<image>. Every image goes through the live path: YuNet finds
  * the face (highest score), cropFace() makes the 48x48 classifier input, trunk.onnx makes features. The subject's
@@ -27,6 +29,9 @@ import { argmaxRows, HeadForward, headTensors } from '../src/personalization/onn
 
 interface Args {
   data: string;
+  timing: string;
+  perLabel: number;
+  runs: number;
   subjects: number;
   json: boolean;
   models: string;
@@ -35,7 +40,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { data: '', subjects: Infinity, json: false, models: resolve(__dirname, '..', 'models'), threads: 2, options: {} };
+  const a: Args = { data: '', timing: '', perLabel: 20, runs: 3, subjects: Infinity, json: false, models: resolve(__dirname, '..', 'models'), threads: 2, options: {} };
   const num = (i: number) => {
     const v = Number(argv[i]);
     if (!Number.isFinite(v)) throw new Error(`${argv[i - 1]} needs a number, got ${argv[i]}`);
@@ -45,6 +50,9 @@ function parseArgs(argv: string[]): Args {
     const k = argv[i];
     if (k === '--data') a.data = argv[++i];
     else if (k === '--subjects') a.subjects = num(++i);
+    else if (k === '--timing') a.timing = argv[++i];
+    else if (k === '--per-label') a.perLabel = num(++i);
+    else if (k === '--runs') a.runs = num(++i);
     else if (k === '--json') a.json = true;
     else if (k === '--models') a.models = resolve(argv[++i]);
     else if (k === '--threads') a.threads = num(++i);
@@ -62,7 +70,7 @@ function parseArgs(argv: string[]): Args {
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
-  if (!a.data) throw new Error('--data <root> is required');
+  if (!a.data && !a.timing) throw new Error('--data <root> (or --timing <fer2013 split>) is required');
   return a;
 }
 
@@ -129,6 +137,11 @@ async function main(): Promise<void> {
   const replay = loadReplay(paths.replay, paths.replayMeta);
   const trainer = new FinetuneTrainer({ trunk, step, forward });
 
+  if (args.timing) {
+    await timing(args, trainer, general, replay);
+    await Promise.all([detector.release(), trunk.release(), step.release(), forward.release()]);
+    return;
+  }
   const subjects = dirs(args.data).slice(0, args.subjects);
   const rows: { id: string; general: number; personal: number; calibration: number; test: number; finetuneSeconds: number }[] = [];
   let facesMissed = 0;
@@ -168,6 +181,28 @@ async function main(): Promise<void> {
     );
   }
   await Promise.all([detector.release(), trunk.release(), step.release(), forward.release()]);
+}
+
+/** Fine-tune time for one user with perLabel faces of each label (48x48 FER-2013 crops: no detection needed). */
+async function timing(args: Args, trainer: FinetuneTrainer, general: ReturnType<typeof loadGeneralHead>, replay: ReturnType<typeof loadReplay>): Promise<void> {
+  const samples: FinetuneSample[] = [];
+  for (const [label, name] of LABELS.entries()) {
+    for (const file of readdirSync(join(args.timing, name)).sort().slice(0, args.perLabel)) {
+      const { data, info } = await sharp(join(args.timing, name, file)).greyscale().raw().toBuffer({ resolveWithObject: true });
+      if (info.width !== 48 || info.height !== 48) throw new Error(`${file}: not 48x48`);
+      samples.push({ label, face: new Uint8Array(data) });
+    }
+  }
+  const runs: { seconds: number; epochs: number; heldOut: number; general: number | null; personal: number | null }[] = [];
+  for (let r = 0; r < args.runs; r++) {
+    const t0 = performance.now();
+    const res = await trainer.train(samples, general, replay, { ...args.options, seed: (args.options.seed ?? 1) + r });
+    const m = res.metrics;
+    runs.push({ seconds: round((performance.now() - t0) / 1000, 2), epochs: m.epochs, heldOut: m.heldOut, general: m.generalAccuracy, personal: m.personalAccuracy });
+  }
+  const secs = runs.map((r) => r.seconds).sort((a, b) => a - b);
+  const out = { samples: samples.length, replayCap: { ...DEFAULT_FINETUNE, ...args.options }.replayCap, runs, medianSeconds: secs[Math.floor(secs.length / 2)] };
+  console.log(args.json ? JSON.stringify(out) : out);
 }
 
 const round = (v: number, d = 4) => Math.round(v * 10 ** d) / 10 ** d;

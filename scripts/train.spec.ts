@@ -100,7 +100,7 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
       for (let i = 0; i < b.length; i++) b[i] = (i * 2654435761) >>> 24;
       return sharp(b, { raw: { width: w, height: h, channels: c as 1 | 3 } });
     };
-    const made: [string, () => sharp.Sharp][] = [
+    const made: [string, () => ReturnType<typeof sharp>][] = [
       ['gray48.jpg', () => noise(48, 48, 1).jpeg()],
       ['gray48.png', () => noise(48, 48, 1).png()],
       ['rgb100x80.png', () => noise(100, 80, 3).png()],

@@ -1,14 +1,39 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { Config } from './config';
 import { ConfigModule } from './config.module';
+import { DeliveryModule } from './delivery/delivery.module';
+import { CameraService } from './ingest/camera.service';
+import { IngestModule } from './ingest/ingest.module';
+import { PipelineMetrics } from './pipeline/pipeline.metrics';
+import { FRAME_SOURCE, PipelineModule } from './pipeline/pipeline.module';
+import { PipelineService } from './pipeline/pipeline.service';
 import { StorageModule } from './storage/storage.module';
 
+/**
+ * The whole server: cameras (ingest) → pipeline (detect, track, classify) → delivery (WS/REST).
+ * The pipeline's dynamic module is built once and imported wherever its exports are needed.
+ */
 @Module({})
 export class AppModule {
   static forRoot(config: Config): DynamicModule {
+    const pipeline = PipelineModule.forRoot({
+      imports: [IngestModule],
+      providers: [{ provide: FRAME_SOURCE, inject: [CameraService], useFactory: (c: CameraService) => c.frames$ }],
+    });
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), StorageModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        StorageModule,
+        IngestModule,
+        pipeline,
+        DeliveryModule.forRoot({
+          imports: [IngestModule, pipeline],
+          cameras: { useExisting: CameraService },
+          events: { useExisting: PipelineService },
+          metrics: { inject: [PipelineMetrics], useFactory: (m: PipelineMetrics) => [m.registry] },
+        }),
+      ],
     };
   }
 }

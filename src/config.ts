@@ -21,6 +21,8 @@ export const ConfigSchema = z.object({
   /** Exponential smoothing of scores per track: 0 = off, 0.6 = 60% of the previous smoothed value. */
   SMOOTHING: z.coerce.number().min(0).max(0.99).default(0.5),
   // ---- pipeline / inference (docs/PIPELINE.md) ----
+  /** Batches in flight: 2 overlaps the next batch's detection with the previous batch's classification. */
+  PIPELINE_DEPTH: int(1, 4).default(1),
   /** ONNX Runtime intra-op threads per session; 0 = one per core. */
   ORT_THREADS: int(0, 64).default(1),
   // ---- personalization (docs/PERSONALIZATION.md) ----

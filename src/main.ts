@@ -1,12 +1,16 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { AppModule } from './app.module';
 import { checkBinding, UnsafeBindingError } from './auth/binding';
 import { TokenStore } from './auth/token.store';
 import { ConfigError, loadConfig } from './config';
 import { setupOpenApi } from './delivery/openapi';
 import { GatewayWsAdapter } from './delivery/ws.adapter';
+import { SqliteDatabase } from './storage/database';
 
 async function bootstrap(): Promise<void> {
   let config;
@@ -20,13 +24,13 @@ async function bootstrap(): Promise<void> {
     throw err;
   }
   const logger = new Logger('iExpressionNet');
-  const app = await NestFactory.create(AppModule.forRoot(config), { logger: ['error', 'warn', 'log'] });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { logger: ['error', 'warn', 'log'] });
   // No token anywhere -> loopback only; said at startup, refused before listening elsewhere.
   try {
     const line = checkBinding({
       host: config.HOST,
       envTokens: Boolean(config.ADMIN_TOKEN || config.READ_TOKEN),
-      storedTokens: app.get(TokenStore).count(),
+      storedTokens: new TokenStore(app.get(SqliteDatabase)).count(),
     });
     logger.log(line);
   } catch (err) {
@@ -39,10 +43,15 @@ async function bootstrap(): Promise<void> {
   }
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
   setupOpenApi(app);
+  const dashboard = join(__dirname, '..', 'clients', 'dashboard', 'dist');
+  if (config.SERVE_DASHBOARD) {
+    if (existsSync(join(dashboard, 'index.html'))) app.useStaticAssets(dashboard, { index: 'index.html' });
+    else logger.warn(`dashboard not built (${dashboard} missing): run \`npm run build\``);
+  }
   app.enableShutdownHooks();
   await app.listen(config.PORT, config.HOST);
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
-  logger.log(`listening on ${url}`);
+  logger.log(`listening on ${url} (dashboard ${url}/)`);
   logger.log(`WebSocket ${url.replace(/^http/, 'ws')}/ws · API docs ${url}/api/docs · metrics ${url}/metrics`);
 }
 

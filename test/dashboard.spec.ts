@@ -11,7 +11,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeServer } from '../clients/sdk/testing/fake-server';
-import { LABEL_COLORS } from '../clients/dashboard/src/overlay';
+import { LABEL_COLORS } from '../clients/dashboard/src/labels';
 import { requireTool } from './support/require-tool';
 
 const chromiumPath = requireTool('/usr/bin/chromium', 'chromium');

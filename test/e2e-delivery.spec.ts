@@ -202,7 +202,7 @@ describe('delivery end to end (no token configured, loopback)', () => {
     const huge = await http.post('/api/cameras').set('Content-Type', 'application/json').send(JSON.stringify({ url: 'x'.repeat(300_000) }));
     expect(huge.status).toBe(413);
     expect(huge.body.error).toBe('too_large');
-    expect((await http.get('/api/nothing-here').expect(404)).body.statusCode).toBe(404);
+    expect((await http.get('/api/nothing-here').expect(404)).body).toMatchObject({ statusCode: 404, error: 'not_found' });
 
     const health = await http.get('/api/health').expect(200);
     expect(health.body).toMatchObject({ ok: true, version: '0.1.0' });
@@ -225,3 +225,14 @@ async function vi_waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> 
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('shutdown', () => {
+  it('closes sockets with 1001 and a reason when the app closes', async () => {
+    const server = await startTestServer();
+    const c = await TestClient.connect(server.wsUrl);
+    await c.next(isType('hello'));
+    const closing = c.waitClose(5000);
+    await server.close();
+    expect(await closing).toEqual({ code: 1001, reason: 'server shutting down' });
+  });
+});

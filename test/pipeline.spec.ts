@@ -11,19 +11,20 @@ import { YunetDetector } from '../src/inference/yunet.detector';
 import type { Frame } from '../src/ingest/frame';
 import { PipelineModule } from '../src/pipeline/pipeline.module';
 import { FRAME_SOURCE, PipelineService } from '../src/pipeline/pipeline.service';
-import type { ExpressionEvent, PipelineEvent } from '../src/pipeline/pipeline.types';
+import type { ExpressionEvent, FaceDetector, PipelineEvent } from '../src/pipeline/pipeline.types';
 import { D6, decodeBgrFrames, hasD6, noD6Reason } from './pipeline.helpers';
 
 const config = loadConfig({ MODELS_DIR: resolve(__dirname, '../models'), BATCH_SIZE: '4', BATCH_TIMEOUT_MS: '20' });
 
-async function boot(extra: { provide: unknown; useValue: unknown }[] = []) {
+async function boot(extra: { provide: unknown; useValue: unknown }[] = [], cfg = config, detector?: FaceDetector) {
   const frames = new Subject<Frame>();
   const builder = Test.createTestingModule({
     imports: [
-      ConfigModule.forRoot(config),
+      ConfigModule.forRoot(cfg),
       PipelineModule.forRoot({ providers: [{ provide: FRAME_SOURCE, useValue: frames }, ...(extra as never[])] }),
     ],
   });
+  if (detector) builder.overrideProvider(YunetDetector).useValue(Object.assign(detector, { release: async () => undefined }));
   const moduleRef = await builder.compile();
   await moduleRef.init();
   return { moduleRef, frames, service: moduleRef.get(PipelineService) };
@@ -133,6 +134,38 @@ describe.skipIf(!hasD6)('PipelineService on real frames of d6.mp4', () => {
     expect(b.length).toBeGreaterThan(0);
     for (const e of b) expect(e.faces[0]).toMatchObject({ userId: 'u2', personalized: false });
     expect(booted.service.metrics.snapshot().errors).toBeGreaterThan(0);
+  });
+});
+
+describe('PipelineService with PIPELINE_DEPTH=2 (no video needed)', () => {
+  it('overlaps batches but keeps the events of each camera in frame order', async () => {
+    // the first batch's detection is slow, the second's fast: the second must still come out after the first
+    const delays = [150, 5, 5, 5];
+    let call = 0;
+    const detector: FaceDetector = {
+      detect: async (images) => {
+        const wait = delays[call++] ?? 5;
+        await new Promise((r) => setTimeout(r, wait));
+        return images.map(() => [{ box: { x: 40, y: 40, w: 100, h: 120 }, score: 0.9, landmarks: [] }]);
+      },
+    };
+    const cfg = loadConfig({ MODELS_DIR: resolve(__dirname, '../models'), BATCH_SIZE: '1', BATCH_TIMEOUT_MS: '0', PIPELINE_DEPTH: '2' });
+    const { moduleRef, frames, service } = await boot([], cfg, detector);
+    const events: ExpressionEvent[] = [];
+    service.events$.subscribe((e) => isExpression(e) && events.push(e));
+    const data = Buffer.alloc(200 * 200 * 3, 90);
+    for (let i = 0; i < 4; i++) {
+      frames.next({ cameraId: 'c', frameId: i, ts: Date.now(), width: 200, height: 200, data });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 400));
+    await moduleRef.close();
+    const ids = events.map((e) => e.frameId);
+    expect(ids.length).toBeGreaterThanOrEqual(2);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(ids[0]).toBe(0);
+    expect(new Set(events.map((e) => e.faces[0].trackId)).size).toBe(1);
+    expect(service.metrics.snapshot().framesProcessed).toBe(ids.length);
   });
 });
 

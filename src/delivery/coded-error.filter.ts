@@ -1,6 +1,14 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { HTTP_STATUS, isCodedError, scrubSecrets } from './coded-error';
+import { ERROR_CODES, ErrorCode } from './protocol';
+
+const CODES = new Set<string>(ERROR_CODES);
+
+function codeForStatus(status: number): ErrorCode {
+  const byStatus: Record<number, ErrorCode> = { 400: 'bad_message', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'too_large', 429: 'rate_limited', 503: 'unavailable' };
+  return byStatus[status] ?? (status < 500 ? 'bad_message' : 'internal');
+}
 
 /**
  * Registered app-wide (APP_FILTER in DeliveryModule) so every controller answers errors the same way.
@@ -24,13 +32,21 @@ export class CodedErrorFilter implements ExceptionFilter {
       return;
     }
     if (err instanceof HttpException) {
-      const body = err.getResponse();
       const status = err.getStatus();
-      res.status(status).json(
-        typeof body === 'object'
-          ? body
-          : { statusCode: status, error: status === 413 ? 'too_large' : 'bad_message', message: scrubSecrets(body) },
-      );
+      const body = err.getResponse();
+      const fields = typeof body === 'object' && body !== null ? (body as { error?: unknown; message?: unknown }) : {};
+      if (typeof fields.error === 'string' && CODES.has(fields.error)) {
+        res.status(status).json(body);
+        return;
+      }
+      // Nest's generic exceptions (unknown route, body-parser's SyntaxError) in our shape.
+      const raw = typeof body === 'string' ? body : Array.isArray(fields.message) ? fields.message.join('; ') : String(fields.message ?? '');
+      const isJsonSyntax = status === 400 && /JSON/.test(raw);
+      res.status(status).json({
+        statusCode: status,
+        error: isJsonSyntax ? 'bad_json' : codeForStatus(status),
+        message: isJsonSyntax ? 'body is not valid JSON' : scrubSecrets(raw),
+      });
       return;
     }
     if (isCodedError(err)) {

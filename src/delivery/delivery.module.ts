@@ -25,7 +25,7 @@ import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
 import { PreviewService } from './preview.service';
 
-type Binding = Omit<Exclude<Provider, Function>, 'provide'>;
+type Binding = Omit<Exclude<Provider, abstract new (...args: never[]) => unknown>, 'provide'>;
 
 export interface DeliveryOptions {
   /** Modules that export what the bindings below refer to (e.g. IngestModule for `useExisting: CameraService`). */

@@ -69,10 +69,11 @@ export class OrtSessionFactory {
       session = await ort.InferenceSession.create(path, options);
     } catch (err) {
       const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-      if (this.provider === 'cpu') throw new Error(`cannot load model ${path}: ${reason}`);
+      if (this.provider === 'cpu') throw new Error(`cannot load model ${path}: ${reason}`, { cause: err });
       const hint = INSTALL_HINT[this.provider] ?? '';
       throw new ExecutionProviderError(
         `EXECUTION_PROVIDER=${this.provider} is unavailable on this machine (${reason})${hint ? `; ${hint}` : ''}. Use EXECUTION_PROVIDER=cpu to run on the CPU.`,
+        { cause: err },
       );
     }
     this.logger.log(`loaded ${path} on ${this.provider}`);

@@ -83,4 +83,15 @@ describe('batchLatestPerKey', () => {
       expectObservable(out).toBe('x 4ms y', { x: 'failed', y: 'a2' });
     });
   });
+
+  it('with concurrency 2 starts a second batch while the first is still running', () => {
+    setup().run(({ cold, expectObservable }) => {
+      const src = cold('a 2ms b', { a: 'a1', b: 'b1' });
+      const out = src.pipe(
+        batchLatestPerKey({ key: cam, maxBatch: 4, timeoutMs: 0, concurrency: 2 }, (b) => of(b.join('+')).pipe(delay(10))),
+      );
+      // a1 runs 0..10, b1 starts at 3 (not at 10) and ends at 13
+      expectObservable(out).toBe('10ms x 2ms y', { x: 'a1', y: 'b1' });
+    });
+  });
 });

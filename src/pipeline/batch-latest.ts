@@ -9,15 +9,18 @@ export interface BatchLatestOptions<T> {
   timeoutMs: number;
   /** Called with every item that a newer item of the same key replaced before it was processed. */
   onDrop?: (dropped: T) => void;
+  /** Batches in flight at once (default 1). With 2, a new batch may start while the previous one finishes. */
+  concurrency?: number;
   scheduler?: SchedulerLike;
 }
 
 /**
- * Latest-wins per key + batching by size or timeout + one batch in flight at a time.
+ * Latest-wins per key + batching by size or timeout + at most `concurrency` batches in flight (default 1).
  *
  * Overload policy: at most ONE item per key waits; a newer item of that key replaces it (the replaced one is counted
  * through `onDrop`). Nothing queues without bound, so a slow processor lowers the processed rate per camera instead
- * of growing latency. While `process` runs, waiting items accumulate (one per key); when it completes, a full batch
+ * of growing latency. While `process` runs (`concurrency` of them), waiting items accumulate (one per key); when one
+ * completes, a full batch
  * (or one whose oldest item has waited `timeoutMs`) starts at once, otherwise the timer fills the rest. Keys are served
  * oldest-waiting first, so with more cameras than `maxBatch` every camera still gets its turn.
  *
@@ -29,13 +32,14 @@ export function batchLatestPerKey<T, R>(
   process: (batch: T[]) => ObservableInput<R>,
 ): OperatorFunction<T, R> {
   const { key, maxBatch, timeoutMs, onDrop } = options;
+  const concurrency = options.concurrency ?? 1;
   if (maxBatch < 1) throw new RangeError('maxBatch must be >= 1');
   return (source) =>
     new Observable<R>((subscriber) => {
       const scheduler = options.scheduler ?? asyncScheduler;
       /** Insertion order = order in which keys started waiting; a replacement keeps its key's place and age. */
       const waiting = new Map<string, { item: T; since: number }>();
-      let busy = false;
+      let inFlight = 0;
       let sourceDone = false;
       let timer: Subscription | null = null;
       const running = new Subscription();
@@ -49,26 +53,26 @@ export function batchLatestPerKey<T, R>(
           batch.push(w.item);
           waiting.delete(k);
         }
-        busy = true;
-        let sub: Subscription | undefined;
-        let doneSync = false;
-        sub = from(process(batch)).subscribe({
+        inFlight++;
+        // `complete` may run synchronously, before subscribe() has returned the subscription
+        const handle: { sub?: Subscription; doneSync?: boolean } = {};
+        handle.sub = from(process(batch)).subscribe({
           next: (r) => subscriber.next(r),
           error: (err) => subscriber.error(err),
           complete: () => {
-            busy = false;
-            if (sub) running.remove(sub);
-            else doneSync = true;
+            inFlight--;
+            if (handle.sub) running.remove(handle.sub);
+            else handle.doneSync = true;
             decide();
           },
         });
-        if (!doneSync && !sub.closed) running.add(sub);
+        if (!handle.doneSync && !handle.sub.closed) running.add(handle.sub);
       };
 
       const decide = (): void => {
-        if (busy || subscriber.closed) return;
+        if (inFlight >= concurrency || subscriber.closed) return;
         if (waiting.size === 0) {
-          if (sourceDone) subscriber.complete();
+          if (sourceDone && inFlight === 0) subscriber.complete();
           return;
         }
         if (waiting.size >= maxBatch || sourceDone) return flush();

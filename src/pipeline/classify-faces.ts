@@ -42,7 +42,9 @@ export function classifyFaces(options: ClassifyFacesOptions): OperatorFunction<F
       face.userId = r.userId;
       face.personalized = r.head !== null;
       const head = r.head ?? generalHead;
-      groups.get(head)?.push(i) ?? groups.set(head, [i]);
+      const group = groups.get(head);
+      if (group) group.push(i);
+      else groups.set(head, [i]);
     });
 
     const runHead = async (head: HeadRunner, idx: number[]): Promise<void> => {

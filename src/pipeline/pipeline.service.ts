@@ -50,6 +50,7 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
       {
         batchSize: config.BATCH_SIZE,
         batchTimeoutMs: config.BATCH_TIMEOUT_MS,
+        depth: config.PIPELINE_DEPTH,
         smoothing: config.SMOOTHING,
         tracker: { iouThreshold: config.TRACK_IOU, graceFrames: config.TRACK_GRACE_FRAMES },
         crop: DEFAULT_CROP,

@@ -1,4 +1,4 @@
-import { catchError, EMPTY, of, OperatorFunction, SchedulerLike, tap } from 'rxjs';
+import { catchError, concatMap, EMPTY, finalize, of, OperatorFunction, SchedulerLike, tap } from 'rxjs';
 import type { CropRule } from '../inference/face-crop';
 import type { HeadResolver, HeadRunner } from '../inference/head.resolver';
 import type { Frame } from '../ingest/frame';
@@ -9,7 +9,7 @@ import { detectFaces } from './detect-faces';
 import { expressionEvents } from './expression-events';
 import type { TrackerOptions } from './face-tracker';
 import type { PipelineMetrics } from './pipeline.metrics';
-import { FaceDetector, FeatureExtractor, PipelineEvent, StageError } from './pipeline.types';
+import { FaceDetector, FeatureExtractor, FrameWork, PipelineEvent, StageError } from './pipeline.types';
 import { ScoreSmoother } from './score-smoother';
 import { smoothScores } from './smooth-scores';
 import { TrackerRegistry, trackFaces } from './track-faces';
@@ -26,6 +26,11 @@ export interface PipelineDeps {
 export interface PipelineOptions {
   batchSize: number;
   batchTimeoutMs: number;
+  /**
+   * Batches in flight (PIPELINE_DEPTH). 1: one batch at a time. 2: the next batch's detection (letterbox + YuNet)
+   * overlaps the previous batch's crops and classification; the stages after detection still see batches in order.
+   */
+  depth?: number;
   smoothing: number;
   tracker: TrackerOptions;
   crop: CropRule;
@@ -42,7 +47,7 @@ export interface ExpressionPipeline {
 
 /**
  * The whole pipeline, composed in one place:
- *   frames -> [latest wins per camera, batch by size/timeout, one batch in flight] -> detect (1 run per batch)
+ *   frames -> [latest wins per camera, batch by size/timeout, `depth` batches in flight] -> detect (1 run per batch)
  *          -> track (per camera) -> crop 48x48 -> trunk (1 run per batch) + heads -> smooth -> events
  * Every stage after the batcher handles one batch at a time; errors are caught per batch (counted, frames counted as
  * dropped with reason "error") and the stream goes on.
@@ -53,9 +58,9 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
   const smoother = new ScoreSmoother(options.smoothing);
   const users = new Map<string, string | null>();
 
-  const stages: OperatorFunction<Frame[], PipelineEvent> = (frames$) =>
-    frames$.pipe(
-      detectFaces({ detector: deps.detector, metrics }),
+  /** Everything after detection holds per-camera state (tracks, smoothing): it runs one batch at a time, in order. */
+  const ordered: OperatorFunction<FrameWork[], PipelineEvent> = (batches$) =>
+    batches$.pipe(
       trackFaces({ trackers }),
       cropFaces({ rule: options.crop, observe: options.observe }),
       classifyFaces({ trunk: deps.trunk, generalHead: deps.generalHead, heads: deps.heads, metrics }),
@@ -63,9 +68,20 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
       expressionEvents({ metrics, now: options.now, users }),
     );
 
-  const process = (frames: Frame[]) =>
-    of(frames).pipe(
-      stages,
+  /** Resolves when the previous batch has left the ordered part (or failed). */
+  let previousDone: Promise<void> = Promise.resolve();
+
+  const process = (frames: Frame[]) => {
+    const turn = previousDone;
+    let release!: () => void;
+    previousDone = new Promise<void>((r) => (release = r));
+    return of(frames).pipe(
+      detectFaces({ detector: deps.detector, metrics }),
+      concatMap(async (batch) => {
+        await turn;
+        return batch;
+      }),
+      ordered,
       catchError((err: unknown) => {
         const e = err instanceof StageError ? err : new StageError('pipeline', err);
         metrics.error(e.stage);
@@ -73,7 +89,10 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
         deps.onError?.(e, frames);
         return EMPTY;
       }),
+      // a batch that failed early still waits for its predecessor, so the next one cannot overtake it
+      finalize(() => void turn.then(release)),
     );
+  };
 
   const operator: OperatorFunction<Frame, PipelineEvent> = (source) =>
     source.pipe(
@@ -84,6 +103,7 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
           maxBatch: options.batchSize,
           timeoutMs: options.batchTimeoutMs,
           onDrop: (f) => metrics.frameDropped(f.cameraId, 'latest_wins'),
+          concurrency: options.depth ?? 1,
           scheduler: options.scheduler,
         },
         process,

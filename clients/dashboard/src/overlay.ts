@@ -1,25 +1,8 @@
-import type { ExpressionEvent, FaceResult, LabelName } from '../../sdk/src';
+import type { ExpressionEvent, FaceResult } from '../../sdk/src';
 
-/** One colour per expression, always paired with the label text (colour is never the only cue). */
-export const LABEL_COLORS: Record<LabelName, string> = {
-  angry: '#e5484d',
-  disgust: '#8e4ec6',
-  fear: '#f5a524',
-  happy: '#30a46c',
-  sad: '#3e63dd',
-  surprise: '#e54666',
-  neutral: '#8b8d98',
-};
+import { LABEL_COLORS } from './labels';
 
-export const LABEL_EMOJI: Record<LabelName, string> = {
-  angry: '😠',
-  disgust: '😖',
-  fear: '😨',
-  happy: '😄',
-  sad: '😢',
-  surprise: '😮',
-  neutral: '😐',
-};
+export { LABEL_COLORS, LABEL_EMOJI } from './labels';
 
 export function faceCaption(face: FaceResult, userName: string | null): string {
   const score = Math.round((face.scores[face.label] ?? 0) * 100);

@@ -26,7 +26,7 @@ export interface ClientOptions {
   url: string;
   token?: string | null;
   /** WebSocket constructor; defaults to `globalThis.WebSocket`. In Node 20 pass `WebSocket` from the `ws` package. */
-  WebSocket?: WebSocketCtor;
+  WebSocket?: WebSocketCtor | (new (url: string, protocols?: string | string[]) => unknown);
   /** Reconnect backoff, or false to stay closed after the first drop. */
   reconnect?: BackoffOptions | false;
   /** How long a command waits for its ack (including waiting for the connection). Default 10 s. */
@@ -320,7 +320,7 @@ export class IExpressionClient {
   private open(): void {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
-    const Ctor = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketCtor }).WebSocket;
+    const Ctor = (this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketCtor }).WebSocket) as WebSocketCtor | undefined;
     if (!Ctor) throw new Error('no WebSocket implementation: pass options.WebSocket (the `ws` package in Node)');
     this.setState(this.everOpened ? 'reconnecting' : 'connecting');
     const useSubprotocol = this.token !== null && SUBPROTOCOL_TOKEN.test(this.token);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FinetuneMetrics } from '../../delivery/protocol';
-import type { FinetuneOptions, FinetuneProgress } from './finetune.trainer';
+import type { FinetuneOptions, FinetuneProgress, FinetuneSample } from './finetune.trainer';
 
 /** Messages between FinetuneRunner (main thread) and finetune.worker.ts. Validated on arrival in the worker. */
 export const FinetuneJobSchema = z.object({
@@ -38,7 +38,10 @@ export const FinetuneJobSchema = z.object({
   /** ORT intra-op threads in the worker */
   threads: z.number().int().min(0).max(64).optional(),
 });
-export type FinetuneJob = z.infer<typeof FinetuneJobSchema> & { options?: Partial<FinetuneOptions> };
+export type FinetuneJob = Omit<z.infer<typeof FinetuneJobSchema>, 'samples' | 'options'> & {
+  samples: FinetuneSample[];
+  options?: Partial<FinetuneOptions>;
+};
 
 export type ToWorker = { type: 'cancel' };
 

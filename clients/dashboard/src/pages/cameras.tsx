@@ -87,7 +87,7 @@ function FaceList({ cameraId, faces }: { cameraId: string; faces: FaceResult[] }
 
 function CameraTile({ camera }: { camera: CameraView }) {
   const store = useStore();
-  useTick(1000);
+  useTick(500);
   const [busy, setBusy] = useState(false);
   const latest = store.latestExpression(camera.id);
   const remove = async () => {

@@ -1,0 +1,245 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { filter, Subscription } from 'rxjs';
+import { CodedError } from '../../delivery/coded-error';
+import type { Connection } from '../../delivery/connection';
+import { LABEL_NAMES, LabelName } from '../../delivery/protocol';
+import type { FaceObservation } from '../../pipeline/pipeline.types';
+import { IdentityResolver } from '../identity/identity.resolver';
+import { PipelinePort } from '../identity/pipeline.port';
+import { PersonalizationEvent, PersonalizationEvents } from '../personalization.events';
+import { checkQuality, QualityOptions } from '../samples/sample-quality';
+import { SampleStore } from '../samples/sample.store';
+import { chooseFace } from './choose-face';
+
+export interface CalibrationSettings {
+  quality: QualityOptions;
+  defaultSecondsPerLabel: number;
+  defaultFramesPerLabel: number;
+  /** At most one rejection event per reason per this many ms (a camera at 30 fps would flood the client). */
+  rejectIntervalMs: number;
+  /** No processed frame from the camera for this long counts as no face. */
+  staleFrameMs: number;
+}
+export const CALIBRATION_SETTINGS = Symbol('CALIBRATION_SETTINGS');
+
+export interface CalibrationRequest {
+  userId: string;
+  cameraId: string;
+  labels?: LabelName[];
+  secondsPerLabel?: number;
+  framesPerLabel?: number;
+  origin?: Connection | null;
+}
+
+export interface CalibrationPlan {
+  userId: string;
+  cameraId: string;
+  labels: LabelName[];
+  secondsPerLabel: number;
+  framesPerLabel: number;
+}
+
+type RejectReason = 'blurred' | 'too_small' | 'duplicate' | 'no_face' | 'several_faces';
+
+/**
+ * One calibration per user at a time: walks the labels, prompts with a countdown each second, and keeps the crops
+ * of the user's face on that camera that pass the quality checks (docs/CALIBRATION.md). Crops come from the
+ * pipeline's faces$ (the exact classifier input), decisions from its per-frame expression events (which faces are
+ * in view, including none).
+ */
+@Injectable()
+export class CalibrationService implements OnModuleDestroy {
+  private readonly logger = new Logger('Calibration');
+  private readonly sessions = new Map<string, CalibrationSession>();
+
+  constructor(
+    @Inject(IdentityResolver) private readonly identity: IdentityResolver,
+    @Inject(PipelinePort) private readonly pipeline: PipelinePort,
+    @Inject(SampleStore) private readonly store: SampleStore,
+    @Inject(PersonalizationEvents) private readonly events: PersonalizationEvents,
+    @Inject(CALIBRATION_SETTINGS) private readonly settings: CalibrationSettings,
+  ) {}
+
+  start(req: CalibrationRequest): CalibrationPlan {
+    this.identity.requireUser(req.userId);
+    this.identity.requireCamera(req.cameraId);
+    if (this.sessions.has(req.userId)) throw new CodedError('busy', `user "${req.userId}" is already calibrating; calibration.cancel first`);
+    const plan: CalibrationPlan = {
+      userId: req.userId,
+      cameraId: req.cameraId,
+      labels: req.labels?.length ? [...new Set(req.labels)] : [...LABEL_NAMES],
+      secondsPerLabel: req.secondsPerLabel ?? this.settings.defaultSecondsPerLabel,
+      framesPerLabel: req.framesPerLabel ?? this.settings.defaultFramesPerLabel,
+    };
+    const session = new CalibrationSession(plan, {
+      identity: this.identity,
+      pipeline: this.pipeline,
+      store: this.store,
+      settings: this.settings,
+      emit: (msg) => this.events.publish(msg, { origin: req.origin, cameraIds: [plan.cameraId] }),
+      logger: this.logger,
+    });
+    this.sessions.set(plan.userId, session);
+    void session.run().finally(() => this.sessions.delete(plan.userId));
+    return plan;
+  }
+
+  /** true if a session was running. Samples already acknowledged stay stored. */
+  async cancel(userId: string): Promise<boolean> {
+    const s = this.sessions.get(userId);
+    if (!s) return false;
+    await s.cancel();
+    return true;
+  }
+
+  isRunning(userId: string): boolean {
+    return this.sessions.has(userId);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((s) => s.cancel()));
+  }
+}
+
+interface SessionDeps {
+  identity: IdentityResolver;
+  pipeline: PipelinePort;
+  store: SampleStore;
+  settings: CalibrationSettings;
+  emit: (msg: PersonalizationEvent) => void;
+  logger: Logger;
+}
+
+class CalibrationSession {
+  private readonly counts: Partial<Record<LabelName, number>> = {};
+  private readonly crops = new Map<number, FaceObservation[]>();
+  private readonly lastReject = new Map<RejectReason, number>();
+  private readonly pending = new Set<Promise<void>>();
+  private current: { label: LabelName; previous: Uint8Array | null; accepted: number; taken: number } | null = null;
+  private lastFrameAt = Date.now();
+  private cancelled = false;
+  private failed: Error | null = null;
+  private wake: (() => void) | null = null;
+  private done: Promise<void> | null = null;
+
+  constructor(
+    private readonly plan: CalibrationPlan,
+    private readonly deps: SessionDeps,
+  ) {}
+
+  run(): Promise<void> {
+    this.done ??= this.walk();
+    return this.done;
+  }
+
+  async cancel(): Promise<void> {
+    this.cancelled = true;
+    this.wake?.();
+    await this.done;
+  }
+
+  private async walk(): Promise<void> {
+    const { cameraId, userId, labels, secondsPerLabel } = this.plan;
+    const subs = new Subscription();
+    subs.add(
+      this.deps.pipeline.faces$.pipe(filter((f) => f.cameraId === cameraId)).subscribe((f) => {
+        const list = this.crops.get(f.frameId);
+        if (list) list.push(f);
+        else this.crops.set(f.frameId, [f]);
+      }),
+    );
+    subs.add(
+      this.deps.pipeline.events$.subscribe((e) => {
+        if (e.type !== 'expression' || e.cameraId !== cameraId) return;
+        this.lastFrameAt = Date.now();
+        const crops = this.crops.get(e.frameId) ?? [];
+        for (const id of this.crops.keys()) if (id <= e.frameId) this.crops.delete(id);
+        this.onFrame(e.faces.map((f) => f.trackId), crops);
+      }),
+    );
+    try {
+      for (let index = 0; index < labels.length && !this.stopped(); index++) {
+        const label = labels[index];
+        this.current = { label, previous: null, accepted: 0, taken: 0 };
+        this.counts[label] ??= 0;
+        this.lastFrameAt = Date.now();
+        await this.window(label, index, secondsPerLabel * 1000);
+        this.current = null;
+      }
+      this.current = null;
+      await Promise.allSettled([...this.pending]);
+    } finally {
+      subs.unsubscribe();
+      this.crops.clear();
+    }
+    if (this.failed) this.deps.logger.warn(`calibration of ${userId} stopped: ${this.failed.message}`);
+    this.deps.emit({ type: 'calibration.captured', userId, counts: { ...this.counts } });
+  }
+
+  /** One label's window: prompt now and every second, end at the deadline, on framesPerLabel, or on cancel. */
+  private window(label: LabelName, index: number, ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    const prompt = () =>
+      this.deps.emit({ type: 'calibration.prompt', userId: this.plan.userId, label, index, of: this.plan.labels.length, secondsLeft: Math.max(0, Math.ceil((end - Date.now()) / 1000 - 1e-6)) });
+    prompt();
+    return new Promise<void>((resolve) => {
+      const timers: NodeJS.Timeout[] = [];
+      const finish = () => {
+        timers.forEach(clearTimeout);
+        clearInterval(ticker);
+        clearInterval(watchdog);
+        this.wake = null;
+        resolve();
+      };
+      this.wake = finish;
+      for (let t = 1000; t < ms; t += 1000) timers.push(setTimeout(prompt, t));
+      timers.push(setTimeout(finish, ms));
+      const ticker = setInterval(() => {
+        if (this.stopped() || (this.current && this.current.accepted >= this.plan.framesPerLabel)) finish();
+      }, 50);
+      const watchdog = setInterval(() => {
+        if (Date.now() - this.lastFrameAt > this.deps.settings.staleFrameMs) this.reject('no_face');
+      }, Math.max(100, this.deps.settings.staleFrameMs / 2));
+    });
+  }
+
+  private onFrame(inView: number[], crops: FaceObservation[]): void {
+    const cur = this.current;
+    if (!cur || this.stopped() || cur.taken >= this.plan.framesPerLabel) return;
+    const choice = chooseFace(inView, this.plan.userId, this.deps.identity.assignedTracks(this.plan.cameraId));
+    if ('reason' in choice) return this.reject(choice.reason);
+    const crop = crops.find((c) => c.trackId === choice.trackId);
+    if (!crop) return; // the crop stage did not report this frame (nobody watched yet): wait for the next
+    const reason = checkQuality(crop, cur.previous, this.deps.settings.quality);
+    if (reason) return this.reject(reason);
+    cur.previous = crop.crop48;
+    cur.taken++;
+    const label = cur.label;
+    const p = this.deps.store
+      .add(this.plan.userId, label, crop.crop48, 'calibration')
+      .then(() => {
+        cur.accepted++;
+        this.counts[label] = (this.counts[label] ?? 0) + 1;
+        this.deps.emit({ type: 'calibration.sample', userId: this.plan.userId, label, status: 'accepted', count: cur.accepted });
+      })
+      .catch((e: Error) => {
+        cur.taken--;
+        this.failed = e; // the user was deleted, or the disk failed: stop rather than prompt on
+      })
+      .finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+
+  private reject(reason: RejectReason): void {
+    const cur = this.current;
+    if (!cur) return;
+    const now = Date.now();
+    if (now - (this.lastReject.get(reason) ?? 0) < this.deps.settings.rejectIntervalMs) return;
+    this.lastReject.set(reason, now);
+    this.deps.emit({ type: 'calibration.sample', userId: this.plan.userId, label: cur.label, status: 'rejected', reason, count: cur.accepted });
+  }
+
+  private stopped(): boolean {
+    return this.cancelled || this.failed !== null;
+  }
+}

@@ -1,0 +1,160 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Subscription } from 'rxjs';
+import { CodedError } from '../../delivery/coded-error';
+import type { HeadResolver, ResolvedHead } from '../../inference/head.resolver';
+import { CameraService } from '../../ingest/camera.service';
+import { UserRepository } from '../../storage/user.repository';
+import { ModelRegistry } from '../registry/model.registry';
+import { PipelinePort } from './pipeline.port';
+
+/** The slice of CameraService identity needs (tests pass a fake). */
+export type IdentityCameras = Pick<CameraService, 'get' | 'list' | 'setUser' | 'status$'>;
+
+const key = (cameraId: string, trackId: number) => `${cameraId}:${trackId}`;
+
+/**
+ * Which user a face belongs to, and so which head scores it. Precedence: a track assigned to a user (follows the
+ * track, forgotten on face.leave), else the camera's bound user, else nobody. The user's active personal head comes
+ * from the registry; a user without one gets the general head (`userId` set, `personalized: false`).
+ * resolve() is on the inference hot path: two map look-ups, no I/O. Camera bindings are persisted by CameraService
+ * (cameras.user_id); this class keeps a copy, refreshed on bind and on every camera status change (a camera added
+ * with `userId`, a restart after boot).
+ */
+@Injectable()
+export class IdentityResolver implements HeadResolver, OnApplicationBootstrap, OnModuleDestroy {
+  private readonly cameraUsers = new Map<string, string>();
+  private readonly trackUsers = new Map<string, string>();
+  /** Tracks in view per camera (face.enter .. face.leave): track.assign accepts only these. */
+  private readonly liveTracks = new Map<string, Set<number>>();
+  private readonly subscription = new Subscription();
+
+  constructor(
+    @Inject(CameraService) private readonly cameras: IdentityCameras,
+    @Inject(UserRepository) private readonly users: UserRepository,
+    @Inject(ModelRegistry) private readonly registry: Pick<ModelRegistry, 'headFor'>,
+    @Inject(PipelinePort) private readonly pipeline: PipelinePort,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    for (const c of this.cameras.list()) this.remember(c.id, c.userId);
+    this.subscription.add(this.cameras.status$.subscribe((s) => this.refresh(s.cameraId)));
+    this.subscription.add(
+      this.pipeline.events$.subscribe((e) => {
+        if (e.type === 'face.enter') this.tracksOf(e.cameraId).add(e.trackId);
+        else if (e.type === 'face.leave') {
+          this.liveTracks.get(e.cameraId)?.delete(e.trackId);
+          this.trackUsers.delete(key(e.cameraId, e.trackId));
+        } else if (e.type === 'expression') {
+          // a track seen in an expression event is live even if its face.enter came before we subscribed
+          for (const f of e.faces) this.tracksOf(e.cameraId).add(f.trackId);
+        }
+      }),
+    );
+  }
+
+  onModuleDestroy(): void {
+    this.subscription.unsubscribe();
+  }
+
+  resolve(cameraId: string, trackId: number): ResolvedHead {
+    const userId = this.trackUsers.get(key(cameraId, trackId)) ?? this.cameraUsers.get(cameraId) ?? null;
+    return { userId, head: userId === null ? null : this.registry.headFor(userId) };
+  }
+
+  /** The user a face on this camera belongs to (same precedence as resolve). */
+  userOf(cameraId: string, trackId: number): string | null {
+    return this.trackUsers.get(key(cameraId, trackId)) ?? this.cameraUsers.get(cameraId) ?? null;
+  }
+
+  cameraUser(cameraId: string): string | null {
+    return this.cameraUsers.get(cameraId) ?? null;
+  }
+
+  /** Track ids on the camera assigned to someone (by command, not by camera binding). */
+  assignedTracks(cameraId: string): Map<number, string> {
+    const out = new Map<number, string>();
+    const prefix = `${cameraId}:`;
+    for (const [k, u] of this.trackUsers) if (k.startsWith(prefix)) out.set(Number(k.slice(prefix.length)), u);
+    return out;
+  }
+
+  /** Cameras bound to the user (for routing that user's events). */
+  camerasOf(userId: string): string[] {
+    return [...this.cameraUsers].filter(([, u]) => u === userId).map(([c]) => c);
+  }
+
+  /** camera.bind: persists through CameraService. Throws not_found for an unknown camera or user. */
+  bindCamera(cameraId: string, userId: string | null): { cameraId: string; userId: string | null } {
+    this.requireCamera(cameraId);
+    if (userId !== null) this.requireUser(userId);
+    this.cameras.setUser(cameraId, userId);
+    this.remember(cameraId, userId);
+    return { cameraId, userId };
+  }
+
+  /** track.assign: in memory, follows the track until face.leave. null clears it. */
+  assignTrack(cameraId: string, trackId: number, userId: string | null): { cameraId: string; trackId: number; userId: string | null } {
+    this.requireCamera(cameraId);
+    if (userId !== null) this.requireUser(userId);
+    const k = key(cameraId, trackId);
+    if (userId === null) {
+      this.trackUsers.delete(k);
+    } else {
+      if (!this.liveTracks.get(cameraId)?.has(trackId)) throw new CodedError('not_found', `no face with track ${trackId} in view on camera "${cameraId}"`);
+      this.trackUsers.set(k, userId);
+    }
+    return { cameraId, trackId, userId };
+  }
+
+  /** A deleted user: unbind its cameras (persisted) and drop its track assignments. */
+  forgetUser(userId: string): void {
+    for (const cameraId of this.camerasOf(userId)) {
+      try {
+        this.cameras.setUser(cameraId, null);
+      } catch {
+        // the camera is gone already
+      }
+      this.cameraUsers.delete(cameraId);
+    }
+    for (const [k, u] of this.trackUsers) if (u === userId) this.trackUsers.delete(k);
+  }
+
+  requireCamera(cameraId: string): void {
+    try {
+      if (this.cameras.get(cameraId)) return;
+    } catch {
+      // CameraService.get throws not_found
+    }
+    throw new CodedError('not_found', `no camera "${cameraId}"`);
+  }
+
+  requireUser(userId: string): void {
+    if (!this.users.get(userId)) throw new CodedError('not_found', `no user "${userId}"`);
+  }
+
+  private refresh(cameraId: string): void {
+    let userId: string | null = null;
+    let exists = true;
+    try {
+      userId = this.cameras.get(cameraId)?.userId ?? null;
+    } catch {
+      exists = false;
+    }
+    this.remember(cameraId, userId);
+    if (!exists) {
+      this.liveTracks.delete(cameraId);
+      for (const k of this.trackUsers.keys()) if (k.startsWith(`${cameraId}:`)) this.trackUsers.delete(k);
+    }
+  }
+
+  private remember(cameraId: string, userId: string | null): void {
+    if (userId) this.cameraUsers.set(cameraId, userId);
+    else this.cameraUsers.delete(cameraId);
+  }
+
+  private tracksOf(cameraId: string): Set<number> {
+    let s = this.liveTracks.get(cameraId);
+    if (!s) this.liveTracks.set(cameraId, (s = new Set()));
+    return s;
+  }
+}

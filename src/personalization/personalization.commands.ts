@@ -1,0 +1,127 @@
+/** The personalization WebSocket commands: one handler class each (CommandRouter finds them by @WsCommand). */
+import { Inject, Injectable } from '@nestjs/common';
+import { CodedError } from '../delivery/coded-error';
+import { CommandContext, WsCommand, WsCommandHandler } from '../delivery/command-handler';
+import type { CommandOf } from '../delivery/protocol';
+import { CalibrationService } from './calibration/calibration.service';
+import { IdentityResolver } from './identity/identity.resolver';
+import { ModelRegistry, RegistryError } from './registry/model.registry';
+import { FinetuneJobs } from './users/finetune.jobs';
+import { UsersService } from './users/users.service';
+import { UserLifecycle } from './users/user.lifecycle';
+
+@Injectable()
+@WsCommand('user.create')
+export class UserCreateHandler implements WsCommandHandler<'user.create'> {
+  constructor(@Inject(UsersService) private readonly users: UsersService) {}
+  handle({ name }: CommandOf<'user.create'>) {
+    return { user: this.users.create(name) };
+  }
+}
+
+@Injectable()
+@WsCommand('user.list')
+export class UserListHandler implements WsCommandHandler<'user.list'> {
+  constructor(@Inject(UsersService) private readonly users: UsersService) {}
+  handle() {
+    return { users: this.users.list() };
+  }
+}
+
+@Injectable()
+@WsCommand('user.rename')
+export class UserRenameHandler implements WsCommandHandler<'user.rename'> {
+  constructor(@Inject(UsersService) private readonly users: UsersService) {}
+  handle({ userId, name }: CommandOf<'user.rename'>) {
+    return { user: this.users.rename(userId, name) };
+  }
+}
+
+@Injectable()
+@WsCommand('user.delete')
+export class UserDeleteHandler implements WsCommandHandler<'user.delete'> {
+  constructor(@Inject(UserLifecycle) private readonly lifecycle: UserLifecycle) {}
+  async handle({ userId }: CommandOf<'user.delete'>) {
+    await this.lifecycle.delete(userId);
+    return { userId };
+  }
+}
+
+@Injectable()
+@WsCommand('camera.bind')
+export class CameraBindHandler implements WsCommandHandler<'camera.bind'> {
+  constructor(@Inject(IdentityResolver) private readonly identity: IdentityResolver) {}
+  handle({ cameraId, userId }: CommandOf<'camera.bind'>) {
+    return this.identity.bindCamera(cameraId, userId);
+  }
+}
+
+@Injectable()
+@WsCommand('track.assign')
+export class TrackAssignHandler implements WsCommandHandler<'track.assign'> {
+  constructor(@Inject(IdentityResolver) private readonly identity: IdentityResolver) {}
+  handle({ cameraId, trackId, userId }: CommandOf<'track.assign'>) {
+    return this.identity.assignTrack(cameraId, trackId, userId);
+  }
+}
+
+@Injectable()
+@WsCommand('calibration.start')
+export class CalibrationStartHandler implements WsCommandHandler<'calibration.start'> {
+  constructor(@Inject(CalibrationService) private readonly calibration: CalibrationService) {}
+  handle({ type: _t, id: _id, ...req }: CommandOf<'calibration.start'>, ctx: CommandContext) {
+    return { ...this.calibration.start({ ...req, origin: ctx.connection }) };
+  }
+}
+
+@Injectable()
+@WsCommand('calibration.cancel')
+export class CalibrationCancelHandler implements WsCommandHandler<'calibration.cancel'> {
+  constructor(@Inject(CalibrationService) private readonly calibration: CalibrationService) {}
+  async handle({ userId }: CommandOf<'calibration.cancel'>) {
+    if (!(await this.calibration.cancel(userId))) throw new CodedError('not_found', `user "${userId}" is not calibrating`);
+    return { userId, cancelled: true };
+  }
+}
+
+@Injectable()
+@WsCommand('finetune.start')
+export class FinetuneStartHandler implements WsCommandHandler<'finetune.start'> {
+  constructor(@Inject(FinetuneJobs) private readonly jobs: FinetuneJobs) {}
+  async handle({ userId, epochs }: CommandOf<'finetune.start'>, ctx: CommandContext) {
+    return { ...(await this.jobs.start(userId, { epochs, origin: ctx.connection })) };
+  }
+}
+
+@Injectable()
+@WsCommand('model.activate')
+export class ModelActivateHandler implements WsCommandHandler<'model.activate'> {
+  constructor(@Inject(ModelRegistry) private readonly registry: ModelRegistry) {}
+  async handle({ userId, version }: CommandOf<'model.activate'>) {
+    await activate(this.registry, userId, version);
+    return { userId, version };
+  }
+}
+
+/** Shared with the REST controller: registry errors as typed errors. */
+export async function activate(registry: ModelRegistry, userId: string, version: number): Promise<void> {
+  try {
+    await registry.activate(userId, version);
+  } catch (e) {
+    if (e instanceof RegistryError) throw new CodedError(e.code, e.message);
+    throw e;
+  }
+}
+
+export const PERSONALIZATION_COMMANDS = [
+  UserCreateHandler,
+  UserListHandler,
+  UserRenameHandler,
+  UserDeleteHandler,
+  CameraBindHandler,
+  TrackAssignHandler,
+  CalibrationStartHandler,
+  CalibrationCancelHandler,
+  FinetuneStartHandler,
+  ModelActivateHandler,
+];

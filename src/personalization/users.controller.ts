@@ -1,0 +1,138 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Res, UploadedFile, UseInterceptors } from '@nestjs/common';
+import { ApiBearerAuth, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { z } from 'zod';
+import { RequireScope } from '../auth/auth.decorators';
+import { CodedError } from '../delivery/coded-error';
+import { LabelSchema, ModelVersionView, UserView } from '../delivery/protocol';
+import { ZodValidationPipe } from '../delivery/zod-validation.pipe';
+import { activate } from './personalization.commands';
+import { ModelRegistry, RegistryError } from './registry/model.registry';
+import { PhotoUploadInterceptor } from './samples/photo-upload.interceptor';
+import { SamplesService, StoredSample } from './samples/samples.service';
+import { FinetuneJobs, FinetuneStarted } from './users/finetune.jobs';
+import { UserLifecycle } from './users/user.lifecycle';
+import { UsersService } from './users/users.service';
+
+const idPipe = new ZodValidationPipe(z.string().min(1).max(64), 'id');
+const versionPipe = new ZodValidationPipe(z.coerce.number().int().nonnegative().max(1_000_000), 'version');
+const NameBodySchema = z.object({ name: z.string().trim().min(1).max(100) }).strict();
+const FinetuneBodySchema = z.object({ epochs: z.number().int().positive().max(200).optional() }).strict().default({});
+/** Multipart text fields: `label`, and optionally `x`,`y` (image pixels) inside the face to use when there are several. */
+const SampleFieldsSchema = z
+  .object({ label: LabelSchema, x: z.coerce.number().nonnegative().optional(), y: z.coerce.number().nonnegative().optional() })
+  .strict()
+  .refine((b) => (b.x === undefined) === (b.y === undefined), { message: 'give both x and y, or neither' });
+
+@ApiTags('users')
+@ApiBearerAuth()
+@Controller('api/users')
+export class UsersController {
+  constructor(
+    @Inject(UsersService) private readonly users: UsersService,
+    @Inject(UserLifecycle) private readonly lifecycle: UserLifecycle,
+    @Inject(SamplesService) private readonly samples: SamplesService,
+    @Inject(FinetuneJobs) private readonly jobs: FinetuneJobs,
+    @Inject(ModelRegistry) private readonly registry: ModelRegistry,
+  ) {}
+
+  @Post()
+  @RequireScope('admin')
+  @ApiOperation({ summary: 'Create a user' })
+  create(@Body(new ZodValidationPipe(NameBodySchema)) body: { name: string }): UserView {
+    return this.users.create(body.name);
+  }
+
+  @Get()
+  @RequireScope('read')
+  list(): UserView[] {
+    return this.users.list();
+  }
+
+  @Get(':id')
+  @RequireScope('read')
+  get(@Param('id', idPipe) id: string): UserView {
+    return this.users.get(id);
+  }
+
+  @Patch(':id')
+  @RequireScope('admin')
+  rename(@Param('id', idPipe) id: string, @Body(new ZodValidationPipe(NameBodySchema)) body: { name: string }): UserView {
+    return this.users.rename(id, body.name);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @RequireScope('admin')
+  @ApiOperation({ summary: 'Delete a user with their samples and models' })
+  async remove(@Param('id', idPipe) id: string): Promise<void> {
+    await this.lifecycle.delete(id);
+  }
+
+  @Post(':id/samples')
+  @RequireScope('admin')
+  @ApiConsumes('multipart/form-data')
+  @ApiOperation({ summary: 'Add a labelled photo (multipart: image = JPEG/PNG/WebP, label, optional x,y inside the face to use)' })
+  @UseInterceptors(PhotoUploadInterceptor)
+  async addSample(
+    @Param('id', idPipe) id: string,
+    @UploadedFile() file: Express.Multer.File | undefined,
+    @Body() rawFields: unknown,
+  ): Promise<StoredSample> {
+    this.users.require(id);
+    const fields = new ZodValidationPipe(SampleFieldsSchema, 'fields').transform({ ...(rawFields as object) });
+    if (!file) throw new CodedError('bad_message', 'multipart field `image` (the photo) is missing');
+    const hint = fields.x !== undefined && fields.y !== undefined ? { x: fields.x, y: fields.y } : undefined;
+    return this.samples.addPhoto(id, fields.label, file.buffer, { hint });
+  }
+
+  @Post(':id/finetune')
+  @HttpCode(202)
+  @RequireScope('admin')
+  @ApiOperation({ summary: 'Start fine-tuning; progress and the result arrive over the WebSocket' })
+  start(@Param('id', idPipe) id: string, @Body(new ZodValidationPipe(FinetuneBodySchema)) body: { epochs?: number }): Promise<FinetuneStarted> {
+    return this.jobs.start(id, { epochs: body.epochs });
+  }
+
+  @Get(':id/models')
+  @RequireScope('read')
+  models(@Param('id', idPipe) id: string): ModelVersionView[] {
+    return registryCall(() => this.registry.list(id));
+  }
+
+  @Post(':id/models/:version/activate')
+  @HttpCode(200)
+  @RequireScope('admin')
+  @ApiOperation({ summary: 'Make a version active (0 = the general model)' })
+  async activate(@Param('id', idPipe) id: string, @Param('version', versionPipe) version: number): Promise<{ userId: string; version: number }> {
+    await activate(this.registry, id, version);
+    return { userId: id, version };
+  }
+
+  @Get(':id/models/:version/onnx')
+  @RequireScope('read')
+  @ApiOperation({ summary: 'One ONNX file: the general trunk + this version’s personal head' })
+  async onnx(@Param('id', idPipe) id: string, @Param('version', versionPipe) version: number, @Res() res: Response): Promise<void> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.registry.exportOnnx(id, version);
+    } catch (e) {
+      if (e instanceof RegistryError) throw new CodedError(e.code, e.message);
+      throw e;
+    }
+    res
+      .status(200)
+      .type('application/octet-stream')
+      .setHeader('Content-Disposition', `attachment; filename="${id}-v${version}.onnx"`)
+      .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+}
+
+function registryCall<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof RegistryError) throw new CodedError(e.code, e.message);
+    throw e;
+  }
+}
