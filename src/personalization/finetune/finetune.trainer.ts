@@ -49,14 +49,14 @@ export interface FinetuneOptions {
 
 export const DEFAULT_FINETUNE: FinetuneOptions = {
   epochs: 15,
-  userPerBatch: 32,
-  replayPerBatch: 32,
+  userPerBatch: 64,
+  replayPerBatch: 64,
   replayCap: 350,
   replayWeight: 1,
   targetUserRows: 256,
   minVariants: 2,
   maxVariants: 32,
-  lr: 3e-4,
+  lr: 1e-3,
   weightDecay: 1e-4,
   labelSmoothing: 0.1,
   dropout: 0.5,

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import sharp from 'sharp';
+import type { Metadata, OutputInfo } from 'sharp';
 import { CONFIG, Config } from '../../config';
 import { CodedError } from '../../delivery/coded-error';
 import type { Box } from '../../delivery/protocol';
@@ -54,7 +55,7 @@ export class PhotoFaces {
 
   async face(bytes: Buffer, hint?: FaceHint): Promise<PhotoFace> {
     if (bytes.length > this.limits.maxBytes) throw new CodedError('too_large', `image is ${bytes.length} bytes; the limit is ${this.limits.maxBytes}`);
-    let meta: sharp.Metadata;
+    let meta: Metadata;
     try {
       // metadata() reads the header only: the pixel check happens before anything is decoded
       meta = await sharp(bytes, { limitInputPixels: false }).metadata();
@@ -66,7 +67,7 @@ export class PhotoFaces {
     const h = meta.height ?? 0;
     if (w <= 0 || h <= 0) throw new CodedError('bad_message', 'image has no size');
     if (w * h > this.limits.maxPixels) throw new CodedError('too_large', `image is ${w}x${h} pixels; the limit is ${this.limits.maxPixels} pixels`);
-    let decoded: { data: Buffer; info: sharp.OutputInfo };
+    let decoded: { data: Buffer; info: OutputInfo };
     try {
       decoded = await sharp(bytes, { limitInputPixels: this.limits.maxPixels, failOn: 'error' })
         .rotate() // EXIF orientation, as a viewer shows it

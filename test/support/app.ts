@@ -1,0 +1,28 @@
+import { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppModule } from '../../src/app.module';
+import { loadConfig } from '../../src/config';
+import { GatewayWsAdapter } from '../../src/delivery/ws.adapter';
+
+export interface RealApp {
+  app: INestApplication;
+  url: string;
+  wsUrl: string;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/** The whole server (AppModule) on a random loopback port with a fresh data directory and the bundled models. */
+export async function startRealApp(env: Record<string, string> = {}, dataDir?: string): Promise<RealApp> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'iexpr-app-'));
+  const config = loadConfig({ ...process.env, DATA_DIR: dir, MODELS_DIR: join(__dirname, '..', '..', 'models'), ...env });
+  const app = await NestFactory.create(AppModule.forRoot(config), { logger: ['error', 'warn'] });
+  app.useWebSocketAdapter(new GatewayWsAdapter(app));
+  app.enableShutdownHooks();
+  await app.listen(0, '127.0.0.1');
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  return { app, url, wsUrl: `${url.replace(/^http/, 'ws')}/ws`, dataDir: dir, close: () => app.close() };
+}
