@@ -7,6 +7,7 @@ import { IngestModule } from './ingest/ingest.module';
 import { PipelineMetrics } from './pipeline/pipeline.metrics';
 import { FRAME_SOURCE, PipelineModule } from './pipeline/pipeline.module';
 import { PipelineService } from './pipeline/pipeline.service';
+import { PersonalizationApiModule } from './personalization/personalization-api.module';
 import { StorageModule } from './storage/storage.module';
 
 /**
@@ -17,7 +18,8 @@ import { StorageModule } from './storage/storage.module';
 export class AppModule {
   static forRoot(config: Config): DynamicModule {
     const pipeline = PipelineModule.forRoot({
-      imports: [IngestModule],
+      // PersonalizationApiModule exports HEAD_RESOLVER: a bound/assigned user's active head scores their faces
+      imports: [IngestModule, PersonalizationApiModule],
       providers: [{ provide: FRAME_SOURCE, inject: [CameraService], useFactory: (c: CameraService) => c.frames$ }],
     });
     return {
@@ -27,6 +29,7 @@ export class AppModule {
         StorageModule,
         IngestModule,
         pipeline,
+        PersonalizationApiModule,
         DeliveryModule.forRoot({
           imports: [IngestModule, pipeline],
           cameras: { useExisting: CameraService },

@@ -25,6 +25,8 @@ export const ConfigSchema = z.object({
   PIPELINE_DEPTH: int(1, 4).default(1),
   /** ONNX Runtime intra-op threads per session; 0 = one per core. */
   ORT_THREADS: int(0, 64).default(1),
+  /** Let idle ORT worker threads spin (lower latency on a dedicated machine, wasted cores on a shared one). */
+  ORT_SPIN: bool.default(false),
   // ---- personalization (docs/PERSONALIZATION.md) ----
   /** ONNX Runtime intra-op threads of the fine-tuning worker (the ≤ 10 s target was measured with 2). */
   FINETUNE_THREADS: int(0, 64).default(2),

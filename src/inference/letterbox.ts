@@ -67,21 +67,31 @@ export function letterboxInto(
   const xs = taps(srcWidth, w);
   const ys = taps(srcHeight, h);
   const stride = srcWidth * 3;
+  const g = plane;
+  const r = 2 * plane;
   for (let y = 0; y < h; y++) {
     const r0 = ys.i0[y] * stride;
     const r1 = ys.i1[y] * stride;
     const fy = ys.w1[y];
-    const rowOut = offset + (y + t.padY) * size + t.padX;
-    for (let x = 0; x < w; x++) {
+    const gy = 1 - fy;
+    let o = offset + (y + t.padY) * size + t.padX;
+    for (let x = 0; x < w; x++, o++) {
       const c0 = xs.i0[x] * 3;
       const c1 = xs.i1[x] * 3;
       const fx = xs.w1[x];
-      const o = rowOut + x;
-      for (let c = 0; c < 3; c++) {
-        const top = src[r0 + c0 + c] + (src[r0 + c1 + c] - src[r0 + c0 + c]) * fx;
-        const bottom = src[r1 + c0 + c] + (src[r1 + c1 + c] - src[r1 + c0 + c]) * fx;
-        dst[o + c * plane] = top + (bottom - top) * fy;
-      }
+      const gx = 1 - fx;
+      // weights of the 4 neighbours; the channels are unrolled (B, G, R) - this loop is the detector's JS cost
+      const w00 = gx * gy;
+      const w01 = fx * gy;
+      const w10 = gx * fy;
+      const w11 = fx * fy;
+      const a = r0 + c0;
+      const b = r0 + c1;
+      const c = r1 + c0;
+      const d = r1 + c1;
+      dst[o] = src[a] * w00 + src[b] * w01 + src[c] * w10 + src[d] * w11;
+      dst[o + g] = src[a + 1] * w00 + src[b + 1] * w01 + src[c + 1] * w10 + src[d + 1] * w11;
+      dst[o + r] = src[a + 2] * w00 + src[b + 2] * w01 + src[c + 2] * w10 + src[d + 2] * w11;
     }
   }
   return t;
