@@ -64,6 +64,7 @@ describe.skipIf(!hasVideo || !ffmpeg)('streaming end to end (real server)', () =
     const status = await request(server.url).get(`/api/cameras/${id}`);
     expect(status.body.status).toBe('streaming');
     expect((await request(server.url).delete(`/api/cameras/${id}`)).status).toBeLessThan(300);
+    await client.next((m) => m.type === 'face.leave' && m.cameraId === id, 5000);
     await client.next((m) => m.type === 'camera.removed' && m.cameraId === id, 5000);
     const deadline = Date.now() + 5000;
     while (ffmpegProcessesWith(VIDEO).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

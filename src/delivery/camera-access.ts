@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CodedError, scrubSecrets } from './coded-error';
-import { CAMERA_API, CameraApi } from './delivery.tokens';
+import { CAMERA_API, CameraApi, EVENT_SOURCE, EventSourceApi } from './delivery.tokens';
 import { EventFanout } from './event.fanout';
 import type { CameraInput, CameraView } from './protocol';
 
@@ -17,6 +17,7 @@ export class CameraAccess {
   constructor(
     @Inject(CAMERA_API) private readonly cameras: CameraApi,
     @Inject(EventFanout) private readonly fanout: EventFanout,
+    @Inject(EVENT_SOURCE) private readonly events: EventSourceApi,
   ) {}
 
   async add(input: CameraInput): Promise<CameraView> {
@@ -36,6 +37,8 @@ export class CameraAccess {
   async remove(id: string): Promise<void> {
     await this.get(id);
     await this.cameras.remove(id);
+    // Close the camera's tracks (face.leave for each) before saying it is gone.
+    this.events.forgetCamera?.(id);
     this.fanout.publish({ type: 'camera.removed', cameraId: id });
   }
 

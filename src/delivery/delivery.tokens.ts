@@ -39,6 +39,8 @@ export type PipelineEvent = Extract<ServerMessage, { type: 'expression' | 'face.
 /** The pipeline's output. `latencyMs` of expression events is recomputed at send time (capture -> socket write). */
 export interface EventSourceApi {
   readonly events$: Observable<PipelineEvent>;
+  /** A camera was removed: end its tracks (face.leave) and drop its state. */
+  forgetCamera?(cameraId: string): void;
 }
 export const EVENT_SOURCE = Symbol('EVENT_SOURCE');
 
