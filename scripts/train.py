@@ -48,6 +48,9 @@ def parse_args(argv=None):
     p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
                    help="bfloat16 autocast on CPU; auto = on where the CPU has AVX512-BF16 (2.6x faster there)")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--ema", type=float, default=0.999,
+                   help="exponential moving average of the weights (per step); validated beside the raw weights, "
+                        "the better one is kept; 0 turns it off")
     p.add_argument("--stop-after", type=float, default=0, help="stop cleanly after N minutes (resume later)")
     p.add_argument("--export", help="after training, export ONNX + head weights + replay set here")
     p.add_argument("--replay-per-class", type=int, default=100)
@@ -178,6 +181,15 @@ def main(argv=None) -> int:
         start_epoch, history, best = ck["epoch"], ck["history"], ck["best"]
         log(f"resumed from {ckpt_path} at epoch {start_epoch}/{args.epochs} (best val {best['val_acc']:.4f})")
 
+    ema = None
+    if args.ema > 0:
+        ema = SeedCNN().to(device).to(memory_format=torch.channels_last)
+        ema.load_state_dict(model.state_dict())
+        if os.path.exists(ckpt_path) and ck.get("ema") is not None:
+            ema.load_state_dict(ck["ema"])
+        for p_ in ema.parameters():
+            p_.requires_grad_(False)
+
     steps_per_epoch = math.ceil(len(y_tr) / args.batch)
     total_steps = steps_per_epoch * args.epochs
     warmup = steps_per_epoch
@@ -203,6 +215,10 @@ def main(argv=None) -> int:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for pe, pm in zip(ema.parameters(), model.parameters()):
+                        pe.mul_(args.ema).add_(pm.detach(), alpha=1 - args.ema)
             loss_sum += loss.item() * len(yb)
             correct += (logits.argmax(1) == yb).sum().item()
             seen += len(yb)
@@ -211,20 +227,26 @@ def main(argv=None) -> int:
                 log(f"  epoch {epoch + 1} batch {b}/{steps_per_epoch} loss {loss_sum / seen:.4f} "
                     f"acc {correct / seen:.4f} ({el / b * 1000:.0f} ms/batch)")
         val_acc, recall = evaluate(model, x_va, y_va, device)
+        chosen, weights = "raw", model
+        if ema is not None:
+            ema_acc, ema_recall = evaluate(ema, x_va, y_va, device)
+            if ema_acc > val_acc:
+                val_acc, recall, chosen, weights = ema_acc, ema_recall, "ema", ema
         secs = time.time() - t0
         epoch_times.append(secs)
         rec = {"epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen, "val_acc": val_acc,
-               "val_recall": recall, "lr": opt.param_groups[0]["lr"], "seconds": secs}
+               "val_recall": recall, "weights": chosen, "lr": opt.param_groups[0]["lr"], "seconds": secs}
         history.append(rec)
         if val_acc > best["val_acc"]:
-            best = {"val_acc": val_acc, "epoch": epoch + 1,
-                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+            best = {"val_acc": val_acc, "epoch": epoch + 1, "weights": chosen,
+                    "state": {k: v.detach().cpu().clone() for k, v in weights.state_dict().items()}}
         left = (args.epochs - epoch - 1) * (sum(epoch_times[-3:]) / len(epoch_times[-3:]))
         print(f"epoch {epoch + 1}/{args.epochs} loss {rec['loss']:.4f} train_acc {rec['train_acc']:.4f} "
-              f"val_acc {val_acc:.4f} (best {best['val_acc']:.4f} @ {best['epoch']}) "
+              f"val_acc {val_acc:.4f} [{chosen}] (best {best['val_acc']:.4f} @ {best['epoch']}) "
               f"min_recall {min(recall.values()):.3f} {secs:.0f}s/epoch, time left {fmt_time(left)}", flush=True)
         atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                     "torch_rng": torch.get_rng_state(), "epoch": epoch + 1, "history": history, "best": best,
+                     "torch_rng": torch.get_rng_state(), "epoch": epoch + 1,
+                     "ema": ema.state_dict() if ema is not None else None, "history": history, "best": best,
                      "args": vars(args)}, ckpt_path)
         with open(os.path.join(args.run, "history.json"), "w") as f:
             json.dump(history, f, indent=1)
