@@ -193,12 +193,14 @@ async function timing(args: Args, trainer: FinetuneTrainer, general: ReturnType<
       samples.push({ label, face: new Uint8Array(data) });
     }
   }
-  const runs: { seconds: number; epochs: number; heldOut: number; general: number | null; personal: number | null }[] = [];
+  const runs: { seconds: number; cpuSeconds: number; epochs: number; heldOut: number; general: number | null; personal: number | null }[] = [];
   for (let r = 0; r < args.runs; r++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const res = await trainer.train(samples, general, replay, { ...args.options, seed: (args.options.seed ?? 1) + r });
+    const c = process.cpuUsage(c0);
     const m = res.metrics;
-    runs.push({ seconds: round((performance.now() - t0) / 1000, 2), epochs: m.epochs, heldOut: m.heldOut, general: m.generalAccuracy, personal: m.personalAccuracy });
+    runs.push({ seconds: round((performance.now() - t0) / 1000, 2), cpuSeconds: round((c.user + c.system) / 1e6, 2), epochs: m.epochs, heldOut: m.heldOut, general: m.generalAccuracy, personal: m.personalAccuracy });
   }
   const secs = runs.map((r) => r.seconds).sort((a, b) => a - b);
   const out = { samples: samples.length, replayCap: { ...DEFAULT_FINETUNE, ...args.options }.replayCap, runs, medianSeconds: secs[Math.floor(secs.length / 2)] };

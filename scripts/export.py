@@ -103,7 +103,8 @@ def write_manifest(out: str, history, best, args) -> None:
     for name in ("expression.onnx", "trunk.onnx", "head.onnx", "head.f32", "replay.f32", "replay.json"):
         p = os.path.join(out, name)
         files[name] = {"sha256": _sha256(p), "bytes": os.path.getsize(p)}
-    best_rec = next((r for r in history if r["epoch"] == best["epoch"]), None)
+    best_rec = next((r for r in history if r["epoch"] == best["epoch"] and r.get("phase", 1) == best.get("phase", 1)),
+                    None)
     previous = manifest.get("general", {})
     manifest["general"] = {
         "dir": rel,
@@ -122,7 +123,9 @@ def write_manifest(out: str, history, best, args) -> None:
         "data": {"train": "FER-2013 Training (28,709 faces) minus a seeded stratified 10% validation slice",
                  "selection": "best validation accuracy (the test split is never read during training)"},
         "epochsTrained": len(history),
+        "phases": sorted({r.get("phase", 1) for r in history}),
         "bestEpoch": best["epoch"],
+        "bestPhase": best.get("phase", 1),
         "validation": {"accuracy": best["val_acc"], "recall": best_rec["val_recall"] if best_rec else None},
         "metrics": previous.get("metrics", {}),
         "exportedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -12,6 +12,9 @@ import { setupOpenApi } from './delivery/openapi';
 import { GatewayWsAdapter } from './delivery/ws.adapter';
 import { SqliteDatabase } from './storage/database';
 
+/** Hard limit of a graceful shutdown (SIGTERM/SIGINT); below the 10 s that supervisors commonly wait before SIGKILL. */
+const SHUTDOWN_DEADLINE_MS = 8000;
+
 async function bootstrap(): Promise<void> {
   let config;
   try {
@@ -48,7 +51,19 @@ async function bootstrap(): Promise<void> {
     if (existsSync(join(dashboard, 'index.html'))) app.useStaticAssets(dashboard, { index: 'index.html' });
     else logger.warn(`dashboard not built (${dashboard} missing): run \`npm run build\``);
   }
-  app.enableShutdownHooks();
+  // Nest's default re-raises the signal after its hooks, so a clean stop ended by SIGTERM (status 143) or, when a
+  // child-process signal listener was installed, 0: a race. useProcessExit makes a clean shutdown exit 0, a failed one 1.
+  app.enableShutdownHooks([], { useProcessExit: true });
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => {
+      // A hook that hangs (a stuck child, a socket that never drains) must not keep a supervisor waiting:
+      // exit 1 after SHUTDOWN_DEADLINE_MS; the 'exit' handlers still SIGKILL every ffmpeg child.
+      setTimeout(() => {
+        logger.error(`shutdown took over ${SHUTDOWN_DEADLINE_MS} ms: exiting now`);
+        process.exit(1);
+      }, SHUTDOWN_DEADLINE_MS).unref();
+    });
+  }
   await app.listen(config.PORT, config.HOST);
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
   logger.log(`listening on ${url} (dashboard ${url}/)`);

@@ -224,6 +224,45 @@ export type ServerMessage =
 
 export type ServerMessageType = ServerMessage['type'];
 
+/** What `calibration.start` answers at once: the plan the session will walk (docs/CALIBRATION.md). */
+export interface CalibrationPlanView {
+  userId: string;
+  cameraId: string;
+  labels: LabelName[];
+  secondsPerLabel: number;
+  framesPerLabel: number;
+}
+
+/**
+ * The fields of each command's ack beside `type` and `id`. The gateway's handlers are checked against this map
+ * (test/sdk-real-server.spec.ts checks every handler's return type against it at compile time) and clients/sdk types
+ * `command(type)` with it.
+ */
+export interface AckPayloads {
+  auth: { scope: Scope };
+  subscribe: { cameras: '*' | string[]; previews: '*' | string[] };
+  unsubscribe: { cameras: '*' | string[]; previews: '*' | string[] };
+  'camera.add': { camera: CameraView };
+  'camera.remove': { cameraId: string };
+  'camera.list': { cameras: CameraView[] };
+  'camera.retry': { camera: CameraView };
+  /** `channel` is the first byte of this camera's binary frames on this connection. */
+  'browser.open': { cameraId: string; channel: number };
+  'user.create': { user: UserView };
+  'user.rename': { user: UserView };
+  'user.delete': { userId: string };
+  'user.list': { users: UserView[] };
+  'camera.bind': { cameraId: string; userId: string | null };
+  'track.assign': { cameraId: string; trackId: number; userId: string | null };
+  'calibration.start': CalibrationPlanView;
+  'calibration.cancel': { userId: string; cancelled: boolean };
+  /** Training runs in the background: progress and the result arrive as finetune.* / model.updated events. */
+  'finetune.start': { userId: string; samples: number };
+  'model.activate': { userId: string; version: number };
+}
+export type AckPayloadOf<T extends ClientMessageType> = AckPayloads[T];
+
+
 /**
  * Binary messages.
  * client -> server: a browser camera frame = [1 byte channel][JPEG or WebP bytes]; the channel comes from the

@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,12 +16,20 @@ export interface RealApp {
   close(): Promise<void>;
 }
 
-/** The whole server (AppModule) on a random loopback port with a fresh data directory and the bundled models. */
-export async function startRealApp(env: Record<string, string> = {}, dataDir?: string): Promise<RealApp> {
+/**
+ * The whole server (AppModule) on a random loopback port with a fresh data directory and the bundled models.
+ * `beforeListen` may add to the app first (the dashboard tests serve a built dashboard with `useStaticAssets`).
+ */
+export async function startRealApp(
+  env: Record<string, string> = {},
+  dataDir?: string,
+  beforeListen?: (app: NestExpressApplication) => void,
+): Promise<RealApp> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'iexpr-app-'));
   const config = loadConfig({ ...process.env, DATA_DIR: dir, MODELS_DIR: join(__dirname, '..', '..', 'models'), ...env });
-  const app = await NestFactory.create(AppModule.forRoot(config), { logger: ['error', 'warn'] });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { logger: ['error', 'warn'] });
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
+  beforeListen?.(app);
   app.enableShutdownHooks();
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');

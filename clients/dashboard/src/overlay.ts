@@ -6,7 +6,7 @@ export { LABEL_COLORS, LABEL_EMOJI } from './labels';
 
 export function faceCaption(face: FaceResult, userName: string | null): string {
   const score = Math.round((face.scores[face.label] ?? 0) * 100);
-  const who = userName ? ` · ${userName}${face.personalized ? ' ★' : ''}` : '';
+  const who = userName ? ` · ${userName}${face.personalized ? ' (personal)' : ''}` : '';
   return `${face.label} ${score}%${who}`;
 }
 

@@ -15,6 +15,8 @@ import {
   type UserView,
 } from '../../sdk/src';
 
+/** How often camera fps figures are refreshed. */
+const FPS_POLL_MS = 3000;
 const TOKEN_KEY = 'iexpressionnet.token';
 /** Per-track score history kept for the timeline chart. */
 export const HISTORY_MS = 10 * 60_000;
@@ -120,6 +122,26 @@ export class DashboardStore {
     this.client.events$.subscribe((event) => this.handle(event));
     this.client.previews$.subscribe((frame) => this.previews.set(frame.cameraId, frame));
     this.client.reconnected$.subscribe(() => void this.refresh());
+    // camera.status events carry fps only on state changes; the measured rate is polled so tiles show a live number.
+    setInterval(() => void this.pollFps(), FPS_POLL_MS);
+  }
+
+  private async pollFps(): Promise<void> {
+    if (this.connection !== 'open' || this.cameras.size === 0) return;
+    let changed = false;
+    try {
+      const { cameras = [] } = await this.client.command('camera.list', {});
+      for (const c of cameras) {
+        const known = this.cameras.get(c.id);
+        if (known && known.measuredFps !== c.measuredFps) {
+          this.cameras.set(c.id, { ...known, measuredFps: c.measuredFps });
+          changed = true;
+        }
+      }
+    } catch {
+      return; // a lost connection is already shown by the header badge; the next poll tries again
+    }
+    if (changed) this.notify();
   }
 
   async start(): Promise<void> {

@@ -57,7 +57,8 @@ interface Pending {
   type: ClientMessageType;
   message: Record<string, unknown>;
   sent: boolean;
-  resolve(ack: AckOf<ClientMessageType>): void;
+  /** Resolves the caller's typed promise; the ack's shape is the server's promise (AckPayloads), not checked here. */
+  resolve(ack: { type: 'ack'; id: string }): void;
   reject(err: IExpressionError): void;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -484,7 +485,7 @@ export class IExpressionClient {
       if (!entry) return;
       this.pending.delete(message.id!);
       clearTimeout(entry.timer);
-      if (message.type === 'ack') entry.resolve(message as AckOf<ClientMessageType>);
+      if (message.type === 'ack') entry.resolve(message);
       else entry.reject(new IExpressionError(message.code, message.message));
       return;
     }

@@ -109,13 +109,15 @@ export class IExpressionRest {
   }
 }
 
-/** Maps both our `{code,message}` bodies and NestJS's default `{statusCode,message,error}` to an IExpressionError. */
+const isErrorCode = (v: unknown): v is ErrorCode => typeof v === 'string' && (ERROR_CODES as readonly string[]).includes(v);
+
+/**
+ * The server answers `{statusCode, error: <ErrorCode>, message}` (docs/API.md); `{code}` bodies and Nest's default
+ * `{error: "Bad Request"}` (a proxy or an unhandled route) fall back to the HTTP status.
+ */
 function restError(status: number, body: unknown): IExpressionError {
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-  const code =
-    typeof b.code === 'string' && (ERROR_CODES as readonly string[]).includes(b.code)
-      ? (b.code as ErrorCode)
-      : (STATUS_CODES[status] ?? 'internal');
+  const code = isErrorCode(b.error) ? b.error : isErrorCode(b.code) ? b.code : (STATUS_CODES[status] ?? 'internal');
   const raw = b.message ?? (typeof body === 'string' ? body : undefined) ?? `HTTP ${status}`;
   const message = Array.isArray(raw) ? raw.join('; ') : String(raw);
   return new IExpressionError(code, message, status);

@@ -513,7 +513,7 @@ export class FakeServer {
     };
     if (url.pathname.startsWith('/api/')) {
       if (this.token !== null && req.headers.authorization !== `Bearer ${this.token}` && url.pathname !== '/api/health') {
-        return json(401, { code: 'unauthorized', message: 'missing or invalid bearer token' });
+        return json(401, { statusCode: 401, error: 'unauthorized', message: 'missing or invalid bearer token' });
       }
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -523,11 +523,11 @@ export class FakeServer {
       if (parts[1] === 'cameras') {
         if (req.method === 'GET' && parts.length === 2) return json(200, [...this.cameras.values()].map((c) => this.view(c)));
         if (req.method === 'POST' && parts.length === 2) {
-          if (!/^(rtsp|https?|file|device):\/\//.test(body?.url ?? '')) return json(400, { code: 'invalid_url', message: 'unsupported URL' });
+          if (!/^(rtsp|https?|file|device):\/\//.test(body?.url ?? '')) return json(400, { statusCode: 400, error: 'invalid_url', message: 'unsupported URL' });
           return json(201, this.view(this.addCamera(body)));
         }
         const camera = this.cameras.get(parts[2]);
-        if (!camera) return json(404, { statusCode: 404, message: `camera ${parts[2]} does not exist`, error: 'Not Found' });
+        if (!camera) return json(404, { statusCode: 404, message: `camera ${parts[2]} does not exist`, error: 'not_found' });
         if (req.method === 'GET') return json(200, this.view(camera));
         if (req.method === 'DELETE') {
           this.removeCamera(camera.id);
@@ -537,10 +537,10 @@ export class FakeServer {
       }
       if (parts[1] === 'users' && parts.length === 2 && req.method === 'GET') return json(200, [...this.users.values()]);
       if (parts[1] === 'users' && parts[3] === 'models' && req.method === 'GET') {
-        if (!this.users.has(parts[2])) return json(404, { code: 'not_found', message: `user ${parts[2]} does not exist` });
+        if (!this.users.has(parts[2])) return json(404, { statusCode: 404, error: 'not_found', message: `user ${parts[2]} does not exist` });
         return json(200, (this.models.get(parts[2]) ?? []).map((m) => ({ userId: parts[2], createdAt: Date.now(), ...m })));
       }
-      return json(404, { code: 'not_found', message: `${req.method} ${url.pathname}` });
+      return json(404, { statusCode: 404, error: 'not_found', message: `${req.method} ${url.pathname}` });
     }
     if (!this.options.staticDir) return json(404, { message: 'no static dir' });
     const rel = normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.[/\\])+/, '');

@@ -56,7 +56,7 @@ export const DEFAULT_FINETUNE: FinetuneOptions = {
   targetUserRows: 256,
   minVariants: 2,
   maxVariants: 32,
-  lr: 1e-3,
+  lr: 2e-3,
   weightDecay: 1e-4,
   labelSmoothing: 0.1,
   dropout: 0.5,

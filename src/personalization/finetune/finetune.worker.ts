@@ -44,6 +44,7 @@ async function main(): Promise<void> {
     else post({ type: 'error', code: 'internal', message: e instanceof Error ? e.message : String(e) });
   } finally {
     await Promise.all([trunk.release(), step.release(), forward.release()]);
+    port.close(); // lets the worker exit (the cancel listener would keep it alive)
   }
 }
 

@@ -37,7 +37,7 @@ export function CameraStatus({ state, fps, reason }: { state: CameraStateName; f
   return (
     <span class={`badge cam-${state}`} title={reason}>
       <span aria-hidden="true">{CAMERA_ICON[state]}</span> {state}
-      {state === 'streaming' && fps !== undefined ? ` · ${fps.toFixed(1)} fps` : ''}
+      {state === 'streaming' && fps ? ` · ${fps.toFixed(1)} fps` : ''}
       {reason ? ` — ${reason}` : ''}
     </span>
   );

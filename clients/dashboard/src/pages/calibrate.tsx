@@ -36,7 +36,7 @@ function UserStep({ store }: { store: DashboardStore }) {
     setError(null);
     try {
       const ack = await store.client.command('user.create', { name });
-      const id = ack.user?.id ?? ack.userId ?? null;
+      const id = ack.user.id;
       setName('');
       await store.refresh();
       store.selectedUserId = id;
@@ -267,7 +267,8 @@ function CaptureStep({ store, userId, cameraId }: { store: DashboardStore; userI
 }
 
 function TrainStep({ store, userId }: { store: DashboardStore; userId: string }) {
-  const [epochs, setEpochs] = useState('20');
+  // Coming back to the page shows the epochs of the run on screen, not the default.
+  const [epochs, setEpochs] = useState(() => String(store.calibrationOf(userId).progress.at(-1)?.of ?? 20));
   const [error, setError] = useState<string | null>(null);
   const [versions, setVersions] = useState<ModelVersionView[] | null>(null);
   const state = store.calibrationOf(userId);
@@ -310,7 +311,7 @@ function TrainStep({ store, userId }: { store: DashboardStore; userId: string })
       ? [{ version: result.version, active: user?.activeVersion === result.version, general: result.metrics.generalAccuracy, personal: result.metrics.personalAccuracy }]
       : [];
   return (
-    <section class="card step" aria-labelledby="step-train">
+    <section class="card step step-wide" aria-labelledby="step-train">
       <h2 id="step-train">4 · Train your personal model</h2>
       <div class="row">
         <label class="inline">
@@ -324,8 +325,15 @@ function TrainStep({ store, userId }: { store: DashboardStore; userId: string })
       {state.training || state.progress.length ? (
         <div class="training">
           <label>
-            <span>{last ? `Epoch ${last.epoch} of ${last.of}${state.training ? ` · about ${Math.ceil(last.etaSeconds)} s left` : ''}` : 'Starting…'}</span>
-            <progress max={last?.of ?? 1} value={last?.epoch ?? 0} />
+            <span>
+              {result && !state.training
+                ? `✓ Done: ${result.metrics.epochs} epochs in ${Math.max(1, Math.round(result.metrics.seconds))} s`
+                : last
+                  ? `Epoch ${last.epoch} of ${last.of} · about ${Math.ceil(last.etaSeconds)} s left`
+                  : 'Starting…'}
+            </span>
+            {/* The trainer may stop before the last epoch (no more improvement): a finished run is a full bar. */}
+            <progress max={last?.of ?? 1} value={result && !state.training ? (last?.of ?? 1) : (last?.epoch ?? 0)} />
           </label>
           <Chart
             label="Training loss and accuracy by epoch"
@@ -339,9 +347,10 @@ function TrainStep({ store, userId }: { store: DashboardStore; userId: string })
             options={(width) => ({
               width,
               height: 180,
+              legend: { live: false },
               scales: { x: { time: false }, acc: { range: [0, 1] } },
               axes: [
-                { stroke: '#aab', label: 'epoch' },
+                { stroke: '#aab', label: 'epoch', incrs: [1, 2, 5, 10, 20, 50] },
                 { stroke: '#aab', label: 'loss' },
                 { stroke: '#aab', scale: 'acc', side: 1, label: 'accuracy', values: (_u, v) => v.map((x) => `${Math.round(x * 100)}%`) },
               ],
@@ -355,6 +364,12 @@ function TrainStep({ store, userId }: { store: DashboardStore; userId: string })
           General {pct(result.metrics.generalAccuracy)} → personal <strong>{pct(result.metrics.personalAccuracy)}</strong> on your{' '}
           {result.metrics.heldOut} held-out samples (model v{result.version}
           {result.active ? ', now active' : ''}).
+        </p>
+      ) : null}
+      {result && (result.metrics.personalAccuracy ?? 0) < (result.metrics.generalAccuracy ?? 0) ? (
+        <p class="warn" role="status">
+          ⚠ The personal model scored lower than the general one on your held-out samples. Calibrate again (follow each
+          prompt, good light), or use the general model below.
         </p>
       ) : null}
       {state.failure ? (

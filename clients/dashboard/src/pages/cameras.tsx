@@ -148,6 +148,8 @@ export function AddCameraForm() {
   const [url, setUrl] = useState('');
   const [name, setName] = useState('');
   const [fps, setFps] = useState('10');
+  const [loop, setLoop] = useState(true);
+  const isFile = /^\s*file:/i.test(url);
   const [errors, setErrors] = useState<Partial<Record<Field, string>>>({});
   const [busy, setBusy] = useState(false);
   const [added, setAdded] = useState<string | null>(null);
@@ -163,6 +165,8 @@ export function AddCameraForm() {
         url: url.trim(),
         ...(name.trim() ? { name: name.trim() } : {}),
         ...(fps ? { fps: Number(fps) } : {}),
+        // A video file ends; looping it keeps a demo or test camera streaming.
+        ...(isFile ? { loop } : {}),
       });
       if (ack.camera) store.cameras.set(ack.camera.id, ack.camera);
       setAdded(ack.camera?.name ?? name ?? url);
@@ -229,6 +233,12 @@ export function AddCameraForm() {
           {fieldError('fps')}
         </label>
       </div>
+      {isFile ? (
+        <label class="check">
+          <input type="checkbox" name="loop" checked={loop} onChange={(e) => setLoop((e.target as HTMLInputElement).checked)} />
+          Loop the video file
+        </label>
+      ) : null}
       {fieldError('form')}
       <div class="row">
         <button type="submit" class="primary" disabled={busy}>

@@ -89,8 +89,14 @@ export function FacePage({ route }: { route: Route }) {
               options={(width) => ({
                 width,
                 height: 240,
-                scales: { x: { time: true }, y: { range: [0, 1] } },
-                axes: [{ stroke: '#aab' }, { stroke: '#aab', values: (_u, v) => v.map((x) => `${Math.round(x * 100)}%`) }],
+                // Names only: values at the cursor read "–" most of the time, which looks like missing data.
+                legend: { live: false },
+                // At least 30 s wide, so the first seconds of a face do not fill the chart with millisecond ticks.
+                scales: { x: { time: true, range: (_u, min, max) => [Math.min(min, max - 30), max] }, y: { range: [0, 1] } },
+                axes: [
+                  { stroke: '#aab', space: 80, values: (_u, v) => v.map((t) => clock(t)) },
+                  { stroke: '#aab', values: (_u, v) => v.map((x) => `${Math.round(x * 100)}%`) },
+                ],
                 series: [
                   {},
                   ...LABEL_NAMES.map((l, i) => ({
@@ -130,4 +136,9 @@ export function FacePage({ route }: { route: Route }) {
       )}
     </div>
   );
+}
+
+/** uPlot time (seconds since epoch) as a local wall-clock time, HH:MM:SS. */
+function clock(seconds: number): string {
+  return new Date(seconds * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 }
