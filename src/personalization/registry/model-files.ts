@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { writeFileAtomic } from '../../storage/atomic-file';
 
 export class ModelFileError extends Error {}
 
@@ -25,22 +25,7 @@ export class ModelFileStore {
   async write(userId: string, version: number, bytes: Uint8Array): Promise<{ file: string; sha256: string }> {
     const file = this.relPath(userId, version);
     const final = join(this.dataDir, file);
-    const dir = join(this.dataDir, 'models', userId);
-    await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.${version}.head.f32.${randomBytes(6).toString('hex')}.tmp`);
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-    try {
-      let off = 0;
-      while (off < bytes.byteLength) off += (await fh.write(bytes, off, bytes.byteLength - off)).bytesWritten;
-      await fh.sync();
-    } catch (e) {
-      await fh.close();
-      await rm(tmp, { force: true });
-      throw e;
-    }
-    await fh.close();
-    await rename(tmp, final);
-    await syncDir(dir);
+    await writeFileAtomic(final, bytes);
     return { file, sha256: sha256(bytes) };
   }
 
@@ -90,13 +75,4 @@ export class ModelFileStore {
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

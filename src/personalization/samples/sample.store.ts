@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../storage/atomic-file';
 import sharp from 'sharp';
 import { CONFIG, Config } from '../../config';
 import type { LabelName } from '../../delivery/protocol';
@@ -48,24 +48,14 @@ export class SampleStore implements OnModuleInit {
     const dir = join(this.root, userId);
     const file = join('samples', userId, `${id}.png`);
     const png = await sharp(Buffer.from(crop48), { raw: { width: INPUT_SIZE, height: INPUT_SIZE, channels: 1 } }).png().toBuffer();
-    await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.${id}.png.tmp`);
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    const final = join(dir, `${id}.png`);
+    await writeFileAtomic(final, png);
     try {
-      await fh.writeFile(png);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await rename(tmp, join(dir, `${id}.png`));
-      await syncDir(dir);
       const record: SampleRecord = { id, userId, label, file, source, sha1: sha1(crop48), createdAt: Date.now() };
       this.samples.insert(record); // throws if the user was deleted meanwhile (foreign key): the file goes below
       return record;
     } catch (e) {
-      await rm(tmp, { force: true });
-      await rm(join(dir, `${id}.png`), { force: true });
+      await rm(final, { force: true });
       throw e;
     }
   }
@@ -130,13 +120,4 @@ export class SampleStore implements OnModuleInit {
 
 export function sha1(bytes: Uint8Array): string {
   return createHash('sha1').update(bytes).digest('hex');
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
