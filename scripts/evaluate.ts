@@ -10,11 +10,19 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { DataError, USAGES, Usage, loadFer } from '../src/inference/fer-dataset';
-import { LABELS } from '../src/inference/labels';
+import { LABELS, softmaxInPlace } from '../src/inference/labels';
 import { evaluatePredictions, formatReport } from '../src/inference/metrics';
 import { INPUT_SIZE, writeInput } from '../src/inference/preprocess';
 
 const PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'webgpu'] as const;
+
+function flipFace(face: Uint8Array): Uint8Array {
+  const out = new Uint8Array(face.length);
+  for (let y = 0; y < INPUT_SIZE; y++) {
+    for (let x = 0; x < INPUT_SIZE; x++) out[y * INPUT_SIZE + x] = face[y * INPUT_SIZE + INPUT_SIZE - 1 - x];
+  }
+  return out;
+}
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`error: ${message}\n`);
@@ -32,6 +40,7 @@ async function main(): Promise<void> {
         provider: { type: 'string', default: 'cpu' },
         batch: { type: 'string', default: '256' },
         strict: { type: 'boolean', default: false },
+        tta: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -84,11 +93,19 @@ async function main(): Promise<void> {
   const px = INPUT_SIZE * INPUT_SIZE;
   for (let start = 0; start < data.images.length; start += batch) {
     const n = Math.min(batch, data.images.length - start);
-    const input = new Float32Array(n * px);
+    const views = args.tta ? 2 : 1;
+    const input = new Float32Array(views * n * px);
     for (let i = 0; i < n; i++) writeInput(data.images[start + i], input, i);
-    const out = await session.run({ [inputName]: new ort.Tensor('float32', input, [n, 1, INPUT_SIZE, INPUT_SIZE]) });
-    const logits = out[outputName].data as Float32Array;
-    if (logits.length !== n * k) fail(`model output has ${logits.length / n} values per image, expected ${k}`);
+    if (args.tta) for (let i = 0; i < n; i++) writeInput(flipFace(data.images[start + i]), input, n + i);
+    const out = await session.run({ [inputName]: new ort.Tensor('float32', input, [views * n, 1, INPUT_SIZE, INPUT_SIZE]) });
+    let logits = out[outputName].data as Float32Array;
+    if (logits.length !== views * n * k) fail(`model output has ${logits.length / n / views} values per image, expected ${k}`);
+    if (args.tta) {
+      // average the probabilities of the image and its mirror image
+      const p = softmaxInPlace(Float32Array.from(logits), views * n);
+      logits = new Float32Array(n * k);
+      for (let j = 0; j < n * k; j++) logits[j] = p[j] + p[n * k + j];
+    }
     for (let i = 0; i < n; i++) {
       let best = 0;
       for (let c = 1; c < k; c++) if (logits[i * k + c] > logits[i * k + best]) best = c;

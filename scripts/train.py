@@ -45,9 +45,9 @@ def parse_args(argv=None):
     p.add_argument("--limit", type=int, default=0, help="use only N training images (smoke tests)")
     p.add_argument("--strict", action="store_true", help="first bad input row/file is fatal")
     p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--augment", choices=["full", "light"], default="full",
+    p.add_argument("--augment", choices=["full", "light", "flip"], default="full",
                    help="full: flip, rotation +-10, scale 0.9-1.1, shift +-4 px, brightness/contrast; "
-                        "light: flip, rotation +-5, scale 0.95-1.05, shift +-2 px")
+                        "light: flip, rotation +-5, scale 0.95-1.05, shift +-2 px; flip: horizontal flip only")
     p.add_argument("--init-from", help="start a NEW run from the best weights of this checkpoint (phase 2 of a "
                                        "recipe); ignored when --run already has a checkpoint to resume")
     p.add_argument("--warmup-epochs", type=float, default=1.0)
@@ -87,6 +87,7 @@ def split_indices(labels: np.ndarray, fraction: float, seed: int):
 AUGMENT = {
     "full": {"rot": 10, "scale": 0.1, "shift": 4, "contrast": 0.2, "bright": 0.1},
     "light": {"rot": 5, "scale": 0.05, "shift": 2, "contrast": 0.0, "bright": 0.0},
+    "flip": {"rot": 0, "scale": 0.0, "shift": 0, "contrast": 0.0, "bright": 0.0},
 }
 
 
@@ -192,13 +193,15 @@ def main(argv=None) -> int:
         gen.set_state(ck["generator"])
         torch.set_rng_state(ck["torch_rng"])
         start_epoch, history, best = ck["epoch"], ck["history"], ck["best"]
+        args.phase = ck["args"].get("phase", 1)
         log(f"resumed from {ckpt_path} at epoch {start_epoch}/{args.epochs} (best val {best['val_acc']:.4f})")
     elif args.init_from:
         init = torch.load(args.init_from, map_location=device)
         model.load_state_dict(init["best"]["state"])
-        history = [dict(h, phase=1) for h in init["history"]]
-        best = dict(init["best"], phase=1)
-        log(f"phase 2: starting from the best weights of {args.init_from} (epoch {init['best']['epoch']}, "
+        history = [dict(h, phase=h.get("phase", 1)) for h in init["history"]]
+        args.phase = max(h["phase"] for h in history) + 1 if history else 1
+        best = dict(init["best"], phase=init["best"].get("phase", 1))
+        log(f"phase {args.phase}: starting from the best weights of {args.init_from} (epoch {init['best']['epoch']}, "
             f"val {init['best']['val_acc']:.4f})")
 
     ema = None
@@ -255,7 +258,8 @@ def main(argv=None) -> int:
         secs = time.time() - t0
         epoch_times.append(secs)
         rec = {"epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen, "val_acc": val_acc,
-               "val_recall": recall, "weights": chosen, "phase": 2 if args.init_from else 1, "lr": opt.param_groups[0]["lr"], "seconds": secs}
+               "val_recall": recall, "weights": chosen, "phase": getattr(args, "phase", 1),
+               "lr": opt.param_groups[0]["lr"], "seconds": secs}
         history.append(rec)
         if val_acc > best["val_acc"]:
             best = {"val_acc": val_acc, "epoch": epoch + 1, "weights": chosen, "phase": rec["phase"],
