@@ -68,6 +68,17 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     expect(manifest.general.files['expression.onnx'].sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('starts a second phase from the best weights of the first (--init-from)', () => {
+    const out2 = join(dir, 'phase2', 'models', 'general');
+    const r = run(['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', join(dir, 'run2'), '--epochs', '1',
+      '--batch', '16', '--init-from', join(runDir, 'checkpoint.pt'), '--augment', 'flip', '--export', out2, '--replay-per-class', '2']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/phase 2: starting from the best weights/);
+    const manifest = JSON.parse(readFileSync(join(dir, 'phase2', 'models', 'manifest.json'), 'utf8'));
+    expect(manifest.general.phases).toEqual([1, 2]);
+    expect(manifest.general.epochsTrained).toBe(3);
+  });
+
   it('rejects bad data with a clear message and exit code 2', () => {
     writeFileSync(join(dir, 'bad.csv'), 'label,pixels\n1,2\n');
     const r = run(['scripts/train.py', '--data', join(dir, 'bad.csv'), '--run', join(dir, 'bad-run'), '--epochs', '1']);
