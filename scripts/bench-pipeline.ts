@@ -17,15 +17,16 @@ import { NestFactory } from '@nestjs/core';
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Subject } from 'rxjs';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config';
 import { ConfigModule } from '../src/config.module';
 import type { Frame } from '../src/ingest/frame';
 import { PipelineModule } from '../src/pipeline/pipeline.module';
 import { FRAME_SOURCE, PipelineService } from '../src/pipeline/pipeline.service';
+import { cliArgs, numberArg } from './cli';
 
-const { values: args } = parseArgs({
-  options: {
+const args = cliArgs(
+  'npm run bench:pipeline -- --source <video> --cameras N [--fps F] [--duration S] [--warmup S] [--batch N] [--timeout MS] [--frames N] [--only batched|unbatched] [--json]',
+  {
     source: { type: 'string', default: resolve(__dirname, '../../shared/videos/d6.mp4') },
     cameras: { type: 'string', default: '8' },
     fps: { type: 'string' },
@@ -37,12 +38,12 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
-});
+);
 
-const cameras = Number(args.cameras);
-const fps = args.fps ? Number(args.fps) : null;
-const duration = Number(args.duration);
-const warmup = Number(args.warmup);
+const cameras = numberArg('cameras', args.cameras, { min: 1, max: 64, int: true });
+const fps = args.fps !== undefined ? numberArg('fps', args.fps, { min: 0.1, max: 120 }) : null;
+const duration = numberArg('duration', args.duration, { min: 1, max: 3600 });
+const warmup = numberArg('warmup', args.warmup, { min: 0, max: 600 });
 const log = (s: string) => (args.json ? process.stderr.write(s + '\n') : console.log(s));
 
 function decode(path: string, count: number): { width: number; height: number; frames: Buffer[] } {

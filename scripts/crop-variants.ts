@@ -7,17 +7,18 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { cropFace, CropRule } from '../src/inference/face-crop';
 import { LABELS } from '../src/inference/labels';
 import { OrtSessionFactory } from '../src/inference/ort.sessions';
 import { INPUT_SIZE, writeInput } from '../src/inference/preprocess';
 import { YunetDetector } from '../src/inference/yunet.detector';
+import { cliArgs, numberArg } from './cli';
 
-const { values: args } = parseArgs({
-  options: { root: { type: 'string', default: resolve(__dirname, '../../shared/datasets') }, limit: { type: 'string' } },
-});
+const args = cliArgs(
+  'npm run crop:variants -- [--root <datasets folder>] [--limit N]',
+  { root: { type: 'string', default: resolve(__dirname, '../../shared/datasets') }, limit: { type: 'string' } },
+);
 
 export const VARIANTS: Record<string, CropRule> = {
   'max x1.0': { basis: 'max', scale: 1.0, shiftY: 0 },

@@ -12,13 +12,14 @@
 import { copyFileSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { ChildServer, childProcesses, openFds, rssKiB, startChildServer } from '../test/support/child-server';
 import { ffmpegProcessesWith, requireRtspServer, RtspServer, startRtspServer } from '../test/support/rtsp';
+import { cliArgs, numberArg } from './cli';
 
-const { values: opt } = parseArgs({
-  options: {
+const opt = cliArgs(
+  'npm run soak -- --cameras N --minutes M [--json] [--source <video>] [--restart-every S] [--sample-every S] [--fps F] [--clients N] [--files]',
+  {
     cameras: { type: 'string', default: '4' },
     minutes: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
@@ -29,12 +30,12 @@ const { values: opt } = parseArgs({
     clients: { type: 'string', default: '2' },
     files: { type: 'boolean', default: false },
   },
-});
-const N = Number(opt.cameras);
-const MINUTES = Number(opt.minutes);
-const RESTART_EVERY_S = Number(opt['restart-every']);
-const SAMPLE_S = Number(opt['sample-every']);
-const FPS = Number(opt.fps);
+);
+const N = numberArg('cameras', opt.cameras, { min: 1, max: 64, int: true });
+const MINUTES = numberArg('minutes', opt.minutes, { min: 0.1, max: 24 * 60 });
+const RESTART_EVERY_S = numberArg('restart-every', opt['restart-every'], { min: 0 });
+const SAMPLE_S = numberArg('sample-every', opt['sample-every'], { min: 1 });
+const FPS = numberArg('fps', opt.fps, { min: 0.1, max: 60 });
 const CLIENTS = Math.max(1, Number(opt.clients));
 const SOURCE = resolve(opt.source!);
 const say = (line: string) => (opt.json ? process.stderr : process.stdout).write(line + '\n');
