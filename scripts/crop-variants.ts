@@ -13,7 +13,7 @@ import { LABELS } from '../src/inference/labels';
 import { OrtSessionFactory } from '../src/inference/ort.sessions';
 import { INPUT_SIZE, writeInput } from '../src/inference/preprocess';
 import { YunetDetector } from '../src/inference/yunet.detector';
-import { cliArgs, numberArg } from './cli';
+import { cliArgs } from './cli';
 
 const args = cliArgs(
   'npm run crop:variants -- [--root <datasets folder>] [--limit N]',
