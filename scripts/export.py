@@ -3,6 +3,7 @@
 a replay set of general training features for personal fine-tuning, plus models/manifest.json.
 
   python3 scripts/export.py --run runs/general --data ../shared/datasets/fer2013/train --out models/general
+  python3 scripts/export.py --run runs/general --data ... --out models/general --metrics publicTest eval.json
 
 Files written to --out (each written to a temp name and renamed, so a crash never leaves half a model):
   expression.onnx  input [N,1,48,48] float32 0..1 -> logits [N,7]
@@ -100,8 +101,11 @@ def write_manifest(out: str, history, best, args) -> None:
             manifest = json.load(f)
     rel = os.path.basename(out.rstrip("/"))
     files = {}
-    for name in ("expression.onnx", "trunk.onnx", "head.onnx", "head.f32", "replay.f32", "replay.json"):
+    for name in ("expression.onnx", "trunk.onnx", "head.onnx", "head.f32", "replay.f32", "replay.json",
+                 "head-train-step.onnx"):
         p = os.path.join(out, name)
+        if not os.path.exists(p):  # head-train-step.onnx comes from scripts/build_head_train_graph.py
+            continue
         files[name] = {"sha256": _sha256(p), "bytes": os.path.getsize(p)}
     best_rec = next((r for r in history if r["epoch"] == best["epoch"] and r.get("phase", 1) == best.get("phase", 1)),
                     None)
@@ -138,13 +142,34 @@ def write_manifest(out: str, history, best, args) -> None:
     _replace(tmp, manifest_path)
 
 
+def record_metrics(manifest_path: str, eval_json: str, name: str) -> None:
+    """Store an `npm run evaluate -- --json` result under general.metrics[name] in the manifest."""
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    with open(eval_json) as f:
+        ev = json.load(f)
+    manifest["general"].setdefault("metrics", {})[name] = {
+        k: ev[k] for k in ("accuracy", "macroF1", "count", "perClass", "confusion", "labels")}
+    tmp = manifest_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    _replace(tmp, manifest_path)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, help="run folder with checkpoint.pt")
     p.add_argument("--data", required=True, help="the training data the run used (for the replay set)")
     p.add_argument("--out", default="models/general")
     p.add_argument("--replay-per-class", type=int, default=100)
+    p.add_argument("--metrics", nargs=2, metavar=("NAME", "EVAL_JSON"),
+                   help="only record an `npm run evaluate -- --json` result as general.metrics.NAME in the manifest")
     a = p.parse_args(argv)
+    if a.metrics:
+        record_metrics(os.path.join(os.path.dirname(os.path.abspath(a.out.rstrip("/"))), "manifest.json"), a.metrics[1],
+                       a.metrics[0])
+        return 0
     from train import split_indices  # noqa: E402
     from fer.data import load  # noqa: E402
 

@@ -25,10 +25,15 @@ def main() -> int:
     hist = json.load(open(a.history))
     ev = json.load(open(a.eval))
 
-    ep = [h["epoch"] for h in hist]
+    # epochs counted across phases (a phase = one --init-from run with its own schedule and augmentation)
+    ep = list(range(1, len(hist) + 1))
+    bounds = [i + 0.5 for i in range(1, len(hist)) if hist[i].get("phase", 1) != hist[i - 1].get("phase", 1)]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for ax in (ax1, ax2):
+        for b in bounds:
+            ax.axvline(b, color="#999", lw=0.8, ls="-.")
     ax1.plot(ep, [h["loss"] for h in hist], label="train loss (smoothed CE, augmented)")
-    ax1.set_xlabel("epoch")
+    ax1.set_xlabel("epoch (dash-dot lines: next training phase)")
     ax1.set_ylabel("loss")
     ax1.legend()
     ax2.plot(ep, [h["train_acc"] for h in hist], label="train accuracy (augmented)")
