@@ -82,6 +82,7 @@ export const ConfigSchema = z.object({
   PREVIEW_FPS: z.coerce.number().positive().max(10).default(2),
   PREVIEW_WIDTH: int(32, 4096).default(320),
   PREVIEW_BYTES_PER_SEC: int(1024, 1024 * 1024 * 1024).default(512 * 1024),
+  /** Least severe log level printed: error < warn < log < debug < verbose. */
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   SERVE_DASHBOARD: bool.default(true),
 });

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import { Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { existsSync } from 'node:fs';
@@ -27,7 +27,10 @@ async function bootstrap(): Promise<void> {
     throw err;
   }
   const logger = new Logger('iExpressionNet');
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { logger: ['error', 'warn', 'log'] });
+  const levels = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    logger: levels.slice(0, levels.indexOf(config.LOG_LEVEL) + 1) as LogLevel[],
+  });
   // No token anywhere -> loopback only; said at startup, refused before listening elsewhere.
   try {
     const line = checkBinding({
