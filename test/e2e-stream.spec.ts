@@ -99,6 +99,16 @@ describe.skipIf(!hasVideo || !ffmpeg)('streaming end to end (real server)', () =
     const nv = await request(server.url).post('/api/cameras').send({ url: `file://${notVideo}` });
     expect(nv.status).toBe(400);
     expect(nv.body.message).toMatch(/video|invalid|ffmpeg/i);
+    // an unreachable host is accepted (it may come back) and says why it cannot stream
+    const unreachable = await request(server.url).post('/api/cameras').send({ url: 'rtsp://127.0.0.1:1/nothing' });
+    expect(unreachable.status).toBe(201);
+    await client.request({ type: 'subscribe', id: 's-unreachable', cameras: [unreachable.body.id] });
+    const down = await client.next<Extract<Received, { type: 'camera.status' }>>(
+      (m) => m.type === 'camera.status' && m.cameraId === unreachable.body.id && (m.state === 'reconnecting' || m.state === 'failed'),
+      10_000,
+    );
+    expect(down.reason).toMatch(/refused|ffmpeg|exited|connect/i);
+    expect((await request(server.url).delete(`/api/cameras/${unreachable.body.id}`)).status).toBeLessThan(300);
     client.send('{not json');
     expect((await client.next((m) => m.type === 'error')).type).toBe('error');
     const e = await client.request({ type: 'camera.add', id: 'x1', url: 42 });
