@@ -181,15 +181,22 @@ describe.skipIf(!ready)('personalization end to end (real app, d6.mp4)', () => {
     expect((await http.get(`/api/users/${user.id}`).expect(200)).body.samples).toEqual({});
     expect(existsSync(join(server.dataDir, 'samples', user.id)) ? readdirSync(join(server.dataDir, 'samples', user.id)) : []).toEqual([]);
 
+    // path traversal: an uploaded file name is never used for storage, and ids that name paths are refused
+    await upload(user.id, frame, { label: 'happy' }, '../../../evil.jpg').expect(201);
+    expect(readdirSync(join(server.dataDir, 'samples', user.id)).every((f) => /^s[0-9a-z]+\.png$/.test(f))).toBe(true);
+    expect(existsSync(join(server.dataDir, '..', 'evil.jpg'))).toBe(false);
+    expect([400, 404]).toContain((await upload('..%2F..%2Fetc', frame)).status);
+    const before = readdirSync(join(server.dataDir, 'samples', user.id)).length;
+
     const ok = await upload(user.id, frame).expect(201);
-    expect(ok.body).toMatchObject({ userId: user.id, label: 'happy', source: 'upload', counts: { happy: 1 } });
+    expect(ok.body).toMatchObject({ userId: user.id, label: 'happy', source: 'upload', counts: { happy: 2 } });
     expect(ok.body.box.w).toBeGreaterThan(48);
     // several faces and a hint inside the right-hand one
     const cx = 480 + ok.body.box.x + ok.body.box.w / 2;
     const cy = ok.body.box.y + ok.body.box.h / 2;
     const hinted = await upload(user.id, twoFaces, { label: 'sad', x: String(cx), y: String(cy) }).expect(201);
     expect(hinted.body.box.x).toBeGreaterThan(480);
-    expect(readdirSync(join(server.dataDir, 'samples', user.id))).toHaveLength(2);
+    expect(readdirSync(join(server.dataDir, 'samples', user.id))).toHaveLength(before + 2);
     await bad(await http.post(`/api/users/${user.id}/finetune`).send({}), 422, 'too_few_samples');
     await http.delete(`/api/users/${user.id}`).expect(204);
     expect(existsSync(join(server.dataDir, 'samples', user.id))).toBe(false);
