@@ -50,6 +50,8 @@ def parse_args(argv=None):
                         "light: flip, rotation +-5, scale 0.95-1.05, shift +-2 px; flip: horizontal flip only")
     p.add_argument("--init-from", help="start a NEW run from the best weights of this checkpoint (phase 2 of a "
                                        "recipe); ignored when --run already has a checkpoint to resume")
+    p.add_argument("--init-weights", choices=["best", "last"], default="best",
+                   help="with --init-from: the checkpoint's best-validation weights or its last epoch's weights")
     p.add_argument("--warmup-epochs", type=float, default=1.0)
     p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
                    help="bfloat16 autocast on CPU; auto = on where the CPU has AVX512-BF16 (2.6x faster there)")
@@ -197,12 +199,15 @@ def main(argv=None) -> int:
         log(f"resumed from {ckpt_path} at epoch {start_epoch}/{args.epochs} (best val {best['val_acc']:.4f})")
     elif args.init_from:
         init = torch.load(args.init_from, map_location=device)
-        model.load_state_dict(init["best"]["state"])
+        model.load_state_dict(init["best"]["state"] if args.init_weights == "best" else init["model"])
         history = [dict(h, phase=h.get("phase", 1)) for h in init["history"]]
         args.phase = max(h["phase"] for h in history) + 1 if history else 1
         best = dict(init["best"], phase=init["best"].get("phase", 1))
-        log(f"phase {args.phase}: starting from the best weights of {args.init_from} (epoch {init['best']['epoch']}, "
-            f"val {init['best']['val_acc']:.4f})")
+        if args.init_weights == "best":
+            log(f"phase {args.phase}: starting from the best weights of {args.init_from} (epoch {init['best']['epoch']}, "
+                f"val {init['best']['val_acc']:.4f})")
+        else:
+            log(f"phase {args.phase}: starting from the last weights of {args.init_from} (epoch {init['epoch']})")
 
     ema = None
     if args.ema > 0:

@@ -71,9 +71,9 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
   it('starts a second phase from the best weights of the first (--init-from)', () => {
     const out2 = join(dir, 'phase2', 'models', 'general');
     const r = run(['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', join(dir, 'run2'), '--epochs', '1',
-      '--batch', '16', '--init-from', join(runDir, 'checkpoint.pt'), '--augment', 'flip', '--export', out2, '--replay-per-class', '2']);
+      '--batch', '16', '--init-from', join(runDir, 'checkpoint.pt'), '--init-weights', 'last', '--augment', 'flip', '--export', out2, '--replay-per-class', '2']);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/phase 2: starting from the best weights/);
+    expect(r.stderr).toMatch(/phase 2: starting from the last weights of .* \(epoch 2\)/);
     const manifest = JSON.parse(readFileSync(join(dir, 'phase2', 'models', 'manifest.json'), 'utf8'));
     expect(manifest.general.phases).toEqual([1, 2]);
     expect(manifest.general.epochsTrained).toBe(3);
