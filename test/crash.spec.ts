@@ -74,7 +74,7 @@ describe.skipIf(!hasTools)('kill -9 under load (child process, one data director
     json<{ id: string }>(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   async function start(): Promise<void> {
-    server = await startChildServer({ dataDir, env: { DEFAULT_FPS: '2', FINETUNE_THREADS: '1', LOG_LEVEL: 'warn' } });
+    server = await startChildServer({ dataDir, env: { DEFAULT_FPS: '2', FINETUNE_THREADS: '1' } });
   }
 
   /** SIGKILL, then start over the same data directory and run the checks every restart must pass. */

@@ -54,6 +54,7 @@ export async function startChildServer(opts: ChildServerOptions): Promise<ChildS
       DATA_DIR: opts.dataDir,
       MODELS_DIR: join(ROOT, 'models'),
       SERVE_DASHBOARD: 'false',
+      LOG_LEVEL: 'log', // the "listening on" line below is a `log`-level message
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
