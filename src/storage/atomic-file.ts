@@ -3,6 +3,9 @@ import { constants } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
+/** An id that may name a file or folder under DATA_DIR (user ids, sample ids): no separators, no dots. */
+export const SAFE_PATH_SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
+
 /**
  * Writes `bytes` to `path` so that a crash leaves either no file or the whole one: a temp file in the same folder
  * (`.<name>.<random>.tmp`, which start-up sweeps remove), fsync, rename over the final name, fsync the folder.

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { writeFileAtomic } from '../../storage/atomic-file';
+import { SAFE_PATH_SEGMENT as SAFE_ID, writeFileAtomic } from '../../storage/atomic-file';
 
 export class ModelFileError extends Error {}
 
-const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * Weight files under DATA_DIR/models/<userId>/<version>.head.f32, written atomically: a temp file in the same folder,

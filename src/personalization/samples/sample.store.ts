@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../storage/atomic-file';
+import { SAFE_PATH_SEGMENT as SAFE_ID, writeFileAtomic } from '../../storage/atomic-file';
 import sharp from 'sharp';
 import { CONFIG, Config } from '../../config';
 import type { LabelName } from '../../delivery/protocol';
@@ -12,7 +12,6 @@ import { UserRepository } from '../../storage/user.repository';
 
 export type SampleSource = 'calibration' | 'upload' | 'browser';
 
-const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * The user's labelled face crops: DATA_DIR/samples/<userId>/<id>.png (48x48 gray, lossless: exactly the classifier
