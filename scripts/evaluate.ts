@@ -8,10 +8,11 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
+import { Logger } from '@nestjs/common';
 import { DataError, USAGES, Usage, loadFer } from '../src/inference/fer-dataset';
 import { LABELS, softmaxInPlace } from '../src/inference/labels';
 import { evaluatePredictions, formatReport } from '../src/inference/metrics';
+import { ExecutionProviderError, ModelSession, OrtSessionFactory } from '../src/inference/ort.sessions';
 import { INPUT_SIZE, writeInput } from '../src/inference/preprocess';
 
 const PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'webgpu'] as const;
@@ -57,15 +58,26 @@ async function main(): Promise<void> {
   }
   if (args.usage && !(USAGES as readonly string[]).includes(args.usage)) fail(`--usage must be one of ${USAGES.join(', ')}`);
   if (!(PROVIDERS as readonly string[]).includes(args.provider!)) fail(`--provider must be one of ${PROVIDERS.join(', ')}`);
-  const available = ort.listSupportedBackends().map((b) => b.name as string);
-  if (!available.includes(args.provider!)) {
-    fail(`execution provider '${args.provider}' is not available in this onnxruntime-node install (available: ${available.join(', ')}); CUDA/TensorRT need ONNXRUNTIME_NODE_INSTALL=cuda12 at npm install`);
+  // The server's session factory: same provider checks and messages; its logs must not reach stdout (--json).
+  Logger.overrideLogger(['error']);
+  let sessions: OrtSessionFactory;
+  try {
+    sessions = new OrtSessionFactory({ EXECUTION_PROVIDER: args.provider as (typeof PROVIDERS)[number], ORT_THREADS: 0 });
+  } catch (err) {
+    if (err instanceof ExecutionProviderError) fail(err.message);
+    throw err;
   }
   const batch = Number(args.batch);
   if (!Number.isInteger(batch) || batch < 1 || batch > 4096) fail('--batch must be an integer 1..4096');
   const log = (s: string) => process.stderr.write(s);
   const modelPath = resolve(args.model!);
 
+  let session: ModelSession;
+  try {
+    session = await sessions.create(modelPath);
+  } catch (err) {
+    fail((err as Error).message);
+  }
   const t0 = performance.now();
   log(`loading ${args.data} ...\n`);
   let data;
@@ -80,12 +92,6 @@ async function main(): Promise<void> {
   if (data.skipped) log(`skipped ${data.skipped} bad rows/files\n`);
   const tLoad = performance.now();
 
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(modelPath, { executionProviders: [args.provider!], graphOptimizationLevel: 'all' });
-  } catch (err) {
-    fail(`cannot load model ${modelPath}: ${(err as Error).message.split('\n')[0]}`);
-  }
   const inputName = session.inputNames[0];
   const outputName = session.outputNames[0];
   const predicted = new Array<number>(data.images.length);
@@ -97,8 +103,8 @@ async function main(): Promise<void> {
     const input = new Float32Array(views * n * px);
     for (let i = 0; i < n; i++) writeInput(data.images[start + i], input, i);
     if (args.tta) for (let i = 0; i < n; i++) writeInput(flipFace(data.images[start + i]), input, n + i);
-    const out = await session.run({ [inputName]: new ort.Tensor('float32', input, [views * n, 1, INPUT_SIZE, INPUT_SIZE]) });
-    let logits = out[outputName].data as Float32Array;
+    const out = await session.run({ [inputName]: { data: input, dims: [views * n, 1, INPUT_SIZE, INPUT_SIZE] } });
+    let logits = out[outputName].data;
     if (logits.length !== views * n * k) fail(`model output has ${logits.length / n / views} values per image, expected ${k}`);
     if (args.tta) {
       // average the probabilities of the image and its mirror image
