@@ -45,8 +45,9 @@ def parse_args(argv=None):
     p.add_argument("--limit", type=int, default=0, help="use only N training images (smoke tests)")
     p.add_argument("--strict", action="store_true", help="first bad input row/file is fatal")
     p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--augment", choices=["full", "light", "flip"], default="full",
+    p.add_argument("--augment", choices=["full", "medium", "light", "flip"], default="full",
                    help="full: flip, rotation +-10, scale 0.9-1.1, shift +-4 px, brightness/contrast; "
+                        "medium: flip, rotation +-8, scale 0.92-1.08, shift +-3 px, half the jitter; "
                         "light: flip, rotation +-5, scale 0.95-1.05, shift +-2 px; flip: horizontal flip only")
     p.add_argument("--init-from", help="start a NEW run from the best weights of this checkpoint (phase 2 of a "
                                        "recipe); ignored when --run already has a checkpoint to resume")
@@ -88,6 +89,7 @@ def split_indices(labels: np.ndarray, fraction: float, seed: int):
 
 AUGMENT = {
     "full": {"rot": 10, "scale": 0.1, "shift": 4, "contrast": 0.2, "bright": 0.1},
+    "medium": {"rot": 8, "scale": 0.08, "shift": 3, "contrast": 0.1, "bright": 0.05},
     "light": {"rot": 5, "scale": 0.05, "shift": 2, "contrast": 0.0, "bright": 0.0},
     "flip": {"rot": 0, "scale": 0.0, "shift": 0, "contrast": 0.0, "bright": 0.0},
 }

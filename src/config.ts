@@ -23,6 +23,11 @@ export const ConfigSchema = z.object({
   // ---- pipeline / inference (docs/PIPELINE.md) ----
   /** Batches in flight: 2 overlaps the next batch's detection with the previous batch's classification. */
   PIPELINE_DEPTH: int(1, 4).default(1),
+  /**
+   * Worker threads that run the detector and trunk off the event loop; a batch is split across them. `auto` = one
+   * per core up to 4 on cpu, 1 on a GPU provider; 0 = run inference on the main thread (blocks the event loop).
+   */
+  INFERENCE_WORKERS: z.union([z.literal('auto'), int(0, 64)]).default('auto'),
   /** ONNX Runtime intra-op threads per session; 0 = one per core. */
   ORT_THREADS: int(0, 64).default(1),
   /** Let idle ORT worker threads spin (lower latency on a dedicated machine, wasted cores on a shared one). */

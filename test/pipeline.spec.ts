@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config';
 import { ConfigModule } from '../src/config.module';
 import { LABEL_NAMES } from '../src/delivery/protocol';
 import { HEAD_RESOLVER, HeadResolver } from '../src/inference/head.resolver';
-import { YunetDetector } from '../src/inference/yunet.detector';
+import { FACE_DETECTOR, FaceDetectorModel } from '../src/inference/inference.module';
 import type { Frame } from '../src/ingest/frame';
 import { PipelineModule } from '../src/pipeline/pipeline.module';
 import { FRAME_SOURCE, PipelineService } from '../src/pipeline/pipeline.service';
@@ -24,7 +24,7 @@ async function boot(extra: { provide: unknown; useValue: unknown }[] = [], cfg =
       PipelineModule.forRoot({ providers: [{ provide: FRAME_SOURCE, useValue: frames }, ...(extra as never[])] }),
     ],
   });
-  if (detector) builder.overrideProvider(YunetDetector).useValue(Object.assign(detector, { release: async () => undefined }));
+  if (detector) builder.overrideProvider(FACE_DETECTOR).useValue(Object.assign(detector, { release: async () => undefined }));
   const moduleRef = await builder.compile();
   await moduleRef.init();
   return { moduleRef, frames, service: moduleRef.get(PipelineService) };
@@ -98,7 +98,7 @@ describe.skipIf(!hasD6)('PipelineService on real frames of d6.mp4', () => {
   it('turns a failed detector batch into a counted error and keeps the stream going', async () => {
     const booted = await boot();
     moduleRef = booted.moduleRef;
-    const detector = moduleRef.get(YunetDetector);
+    const detector = moduleRef.get<FaceDetectorModel>(FACE_DETECTOR);
     const real = detector.detect.bind(detector);
     let calls = 0;
     detector.detect = async (images) => {

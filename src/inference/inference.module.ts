@@ -1,37 +1,86 @@
-import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Logger, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { CONFIG, Config } from '../config';
 import { ExpressionTrunk, GeneralHead } from './expression.classifier';
 import { GeneralHeadResolver, HEAD_RESOLVER } from './head.resolver';
 import { OrtSessionFactory } from './ort.sessions';
-import { YunetDetector } from './yunet.detector';
+import { InferencePool, PooledFaceDetector, PooledFeatureExtractor } from './pool/inference.pool';
+import type { Detection } from './yunet.decode';
+import { BgrImage, YunetDetector, YunetOptions } from './yunet.detector';
 
 export const detectorPath = (c: Config): string => join(c.modelsDir, 'face-detection', `yunet_${c.DETECTOR_MODEL}_dynamic.onnx`);
 export const trunkPath = (c: Config): string => join(c.modelsDir, 'general', 'trunk.onnx');
 export const headPath = (c: Config): string => join(c.modelsDir, 'general', 'head.onnx');
 
+/** What the pipeline and the photo path need of a face detector (YunetDetector in-process, or on the pool). */
+export interface FaceDetectorModel {
+  readonly options: YunetOptions;
+  detect(images: readonly BgrImage[]): Promise<Detection[][]>;
+  release(): Promise<void>;
+}
+/** 48x48 faces -> 2048 features each (ExpressionTrunk in-process, or on the pool). */
+export interface FeatureExtractorModel {
+  features(faces: readonly Uint8Array[]): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+export const FACE_DETECTOR = Symbol('FACE_DETECTOR');
+export const FEATURE_EXTRACTOR = Symbol('FEATURE_EXTRACTOR');
+const INFERENCE_POOL = Symbol('INFERENCE_POOL');
+
+/** INFERENCE_WORKERS resolved: `auto` = one per core up to 4 on cpu (each session single-threaded), 1 on a GPU. */
+export function inferenceWorkers(c: Pick<Config, 'INFERENCE_WORKERS' | 'EXECUTION_PROVIDER'>, cores = availableParallelism()): number {
+  if (c.INFERENCE_WORKERS !== 'auto') return c.INFERENCE_WORKERS;
+  return c.EXECUTION_PROVIDER === 'cpu' ? Math.max(1, Math.min(4, cores)) : 1;
+}
+
+const detectorOptions = (c: Config): YunetOptions => ({
+  size: c.DETECTOR_INPUT_SIZE,
+  scoreThreshold: c.DETECTOR_SCORE_THRESHOLD,
+  nmsIou: c.DETECTOR_NMS_IOU,
+  minFacePixels: c.MIN_FACE_PIXELS,
+});
+
 /**
  * ONNX Runtime sessions, loaded once at startup (a missing model or an unavailable execution provider stops the
- * server with a message naming it) and shared by every camera.
+ * server with a message naming it) and shared by every camera. The detector and trunk run on an InferencePool of
+ * worker threads (INFERENCE_WORKERS); the small heads stay on the main thread.
  */
 @Module({
   providers: [
     OrtSessionFactory,
     {
-      provide: YunetDetector,
+      provide: INFERENCE_POOL,
       inject: [OrtSessionFactory, CONFIG],
-      useFactory: async (f: OrtSessionFactory, c: Config) =>
-        new YunetDetector(await f.create(detectorPath(c)), {
-          size: c.DETECTOR_INPUT_SIZE,
-          scoreThreshold: c.DETECTOR_SCORE_THRESHOLD,
-          nmsIou: c.DETECTOR_NMS_IOU,
-          minFacePixels: c.MIN_FACE_PIXELS,
-        }),
+      useFactory: async (_f: OrtSessionFactory, c: Config): Promise<InferencePool | null> => {
+        const size = inferenceWorkers(c);
+        if (size === 0) return null;
+        const pool = await InferencePool.start({
+          size,
+          init: {
+            session: { EXECUTION_PROVIDER: c.EXECUTION_PROVIDER, ORT_THREADS: c.ORT_THREADS, ORT_SPIN: c.ORT_SPIN },
+            detectorPath: detectorPath(c),
+            trunkPath: trunkPath(c),
+            detector: detectorOptions(c),
+          },
+        });
+        new Logger('InferenceModule').log(
+          `${size} inference worker(s) on ${c.EXECUTION_PROVIDER}: ${detectorPath(c)}, ${trunkPath(c)} (${c.ORT_THREADS || 'all'} thread(s) each)`,
+        );
+        return pool;
+      },
     },
     {
-      provide: ExpressionTrunk,
-      inject: [OrtSessionFactory, CONFIG],
-      useFactory: async (f: OrtSessionFactory, c: Config) => new ExpressionTrunk(await f.create(trunkPath(c))),
+      provide: FACE_DETECTOR,
+      inject: [INFERENCE_POOL, OrtSessionFactory, CONFIG],
+      useFactory: async (pool: InferencePool | null, f: OrtSessionFactory, c: Config): Promise<FaceDetectorModel> =>
+        pool ? new PooledFaceDetector(pool, detectorOptions(c)) : new YunetDetector(await f.create(detectorPath(c)), detectorOptions(c)),
+    },
+    {
+      provide: FEATURE_EXTRACTOR,
+      inject: [INFERENCE_POOL, OrtSessionFactory, CONFIG],
+      useFactory: async (pool: InferencePool | null, f: OrtSessionFactory, c: Config): Promise<FeatureExtractorModel> =>
+        pool ? new PooledFeatureExtractor(pool) : new ExpressionTrunk(await f.create(trunkPath(c))),
     },
     {
       provide: GeneralHead,
@@ -39,17 +88,18 @@ export const headPath = (c: Config): string => join(c.modelsDir, 'general', 'hea
       useFactory: async (f: OrtSessionFactory, c: Config) => new GeneralHead(await f.create(headPath(c))),
     },
   ],
-  exports: [OrtSessionFactory, YunetDetector, ExpressionTrunk, GeneralHead],
+  exports: [OrtSessionFactory, FACE_DETECTOR, FEATURE_EXTRACTOR, GeneralHead],
 })
 export class InferenceModule implements OnApplicationShutdown {
   constructor(
-    @Inject(YunetDetector) private readonly detector: YunetDetector,
-    @Inject(ExpressionTrunk) private readonly trunk: ExpressionTrunk,
+    @Inject(FACE_DETECTOR) private readonly detector: FaceDetectorModel,
+    @Inject(FEATURE_EXTRACTOR) private readonly trunk: FeatureExtractorModel,
     @Inject(GeneralHead) private readonly head: GeneralHead,
+    @Optional() @Inject(INFERENCE_POOL) private readonly pool: InferencePool | null,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([this.detector.release(), this.trunk.release(), this.head.release()]);
+    await Promise.allSettled([this.detector.release(), this.trunk.release(), this.head.release(), this.pool?.close()]);
   }
 }
 

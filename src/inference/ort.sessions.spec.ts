@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config';
 import { ConfigModule } from '../config.module';
 import { cropRegion } from './face-crop';
-import { InferenceModule } from './inference.module';
+import { FEATURE_EXTRACTOR, FeatureExtractorModel, InferenceModule } from './inference.module';
 import { ExecutionProviderError, OrtSessionFactory } from './ort.sessions';
-import { ExpressionTrunk, GeneralHead } from './expression.classifier';
+import { GeneralHead } from './expression.classifier';
 
 const MODELS = resolve(__dirname, '../../models');
 const cudaInstalled = (() => {
@@ -44,7 +44,7 @@ describe('OrtSessionFactory', () => {
   it('loads the trunk and head on cpu: 2048 features, 7 logits per face, batched', async () => {
     const config = loadConfig({ MODELS_DIR: MODELS });
     const ref = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), InferenceModule] }).compile();
-    const trunk = ref.get(ExpressionTrunk);
+    const trunk = ref.get<FeatureExtractorModel>(FEATURE_EXTRACTOR);
     const head = ref.get(GeneralHead);
     const faces = [new Uint8Array(48 * 48).fill(128), new Uint8Array(48 * 48).map((_, i) => i % 256)];
     const features = await trunk.features(faces);

@@ -41,9 +41,12 @@ export class OrtSessionFactory {
   private readonly provider: ExecutionProviderName;
   private readonly intraOpThreads: number;
   private readonly allowSpinning: boolean;
+  private readonly quiet: boolean;
 
-  constructor(@Inject(CONFIG) config: Pick<Config, 'EXECUTION_PROVIDER' | 'ORT_THREADS'> & { ORT_SPIN?: boolean }) {
+  /** `quiet`: do not log each loaded model (inference workers load the same models the main thread reports once). */
+  constructor(@Inject(CONFIG) config: Pick<Config, 'EXECUTION_PROVIDER' | 'ORT_THREADS'> & { ORT_SPIN?: boolean; quiet?: boolean }) {
     this.provider = config.EXECUTION_PROVIDER;
+    this.quiet = config.quiet ?? false;
     this.intraOpThreads = config.ORT_THREADS;
     this.allowSpinning = config.ORT_SPIN ?? false;
     if (!supportedBackends().includes(this.provider)) {
@@ -81,7 +84,7 @@ export class OrtSessionFactory {
         { cause: err },
       );
     }
-    this.logger.log(`loaded ${path} on ${this.provider}`);
+    if (!this.quiet) this.logger.log(`loaded ${path} on ${this.provider}`);
     return new OrtModelSession(session);
   }
 }

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { Observable, Subject, Subscription } from 'rxjs';
 import { CONFIG, Config } from '../config';
-import { ExpressionTrunk, GeneralHead } from '../inference/expression.classifier';
+import { GeneralHead } from '../inference/expression.classifier';
 import { DEFAULT_CROP } from '../inference/face-crop';
 import { GeneralHeadResolver, HEAD_RESOLVER, HeadResolver } from '../inference/head.resolver';
-import { YunetDetector } from '../inference/yunet.detector';
+import { FACE_DETECTOR, FaceDetectorModel, FEATURE_EXTRACTOR, FeatureExtractorModel } from '../inference/inference.module';
 import type { Frame } from '../ingest/frame';
 import { expressionPipeline, ExpressionPipeline } from './pipeline';
 import { PipelineMetrics } from './pipeline.metrics';
@@ -31,8 +31,8 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
   constructor(
     @Inject(FRAME_SOURCE) private readonly frames$: Observable<Frame>,
     @Inject(CONFIG) config: Config,
-    @Inject(YunetDetector) detector: YunetDetector,
-    @Inject(ExpressionTrunk) trunk: ExpressionTrunk,
+    @Inject(FACE_DETECTOR) detector: FaceDetectorModel,
+    @Inject(FEATURE_EXTRACTOR) trunk: FeatureExtractorModel,
     @Inject(GeneralHead) generalHead: GeneralHead,
     @Inject(PipelineMetrics) readonly metrics: PipelineMetrics,
     @Optional() @Inject(HEAD_RESOLVER) heads: HeadResolver | null,

@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { FinetuneMetrics } from '../../delivery/protocol';
+import { WorkerEntry, workerEntryFor } from '../../inference/worker-entry';
 import { FinetuneJob, FromWorker } from './finetune.messages';
 import { FinetuneProgress } from './finetune.trainer';
 import { HeadWeights, splitHead } from './head-weights';
@@ -23,22 +21,10 @@ export interface FinetuneRunResult {
   threadId: number;
 }
 
-/**
- * Where the worker's code is: compiled JS beside this file (dist/), or, when running from sources (tsx, vitest),
- * the .ts file, required through tsx's CommonJS hook from a one-line eval bootstrap. (`execArgv: ['--import', 'tsx']`
- * does not reach a worker's entry file on Node 20: its module hooks are registered after the entry is resolved.)
- */
-export interface WorkerEntry {
-  file: string;
-  eval: boolean;
-}
+export type { WorkerEntry };
 
 export function workerEntry(dir: string = __dirname): WorkerEntry {
-  const js = join(dir, 'finetune.worker.js');
-  if (existsSync(js)) return { file: js, eval: false };
-  const ts = join(dir, 'finetune.worker.ts');
-  const tsxCjs = createRequire(join(dir, 'x.js')).resolve('tsx/cjs');
-  return { file: `require(${JSON.stringify(tsxCjs)}); require(${JSON.stringify(ts)});`, eval: true };
+  return workerEntryFor(dir, 'finetune.worker');
 }
 
 /** Runs fine-tuning jobs in worker threads, one worker per job (its memory goes back when it ends). */

@@ -6,7 +6,7 @@ import { CodedError } from '../../delivery/coded-error';
 import type { Box } from '../../delivery/protocol';
 import { cropFace, DEFAULT_CROP } from '../../inference/face-crop';
 import type { Detection } from '../../inference/yunet.decode';
-import { YunetDetector } from '../../inference/yunet.detector';
+import { FACE_DETECTOR } from '../../inference/inference.module';
 
 export interface PhotoLimits {
   /** Encoded bytes of one uploaded image. */
@@ -48,7 +48,7 @@ export interface PhotoDetector {
 @Injectable()
 export class PhotoFaces {
   constructor(
-    @Inject(YunetDetector) private readonly detector: PhotoDetector,
+    @Inject(FACE_DETECTOR) private readonly detector: PhotoDetector,
     @Inject(PHOTO_LIMITS) private readonly limits: PhotoLimits,
     @Inject(CONFIG) private readonly config: Pick<Config, 'FRAME_MAX_SIDE'>,
   ) {}

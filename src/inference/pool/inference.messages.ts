@@ -1,0 +1,35 @@
+import type { Config } from '../../config';
+import type { YunetOptions } from '../yunet.detector';
+import type { Detection } from '../yunet.decode';
+
+/** workerData of an inference worker: which models to load, and how. */
+export interface InferenceWorkerInit {
+  session: Pick<Config, 'EXECUTION_PROVIDER' | 'ORT_THREADS' | 'ORT_SPIN'>;
+  detectorPath: string;
+  trunkPath: string;
+  detector: YunetOptions;
+}
+
+/** Frames packed one after another in `buffer` (transferred, not copied, to the worker). */
+export interface PackedFrame {
+  offset: number;
+  length: number;
+  width: number;
+  height: number;
+}
+
+export type ToInferenceWorker =
+  | { type: 'detect'; id: number; buffer: ArrayBuffer; frames: PackedFrame[] }
+  /** `count` 48x48 uint8 faces, back to back in `buffer`. */
+  | { type: 'features'; id: number; buffer: ArrayBuffer; count: number }
+  /** Finish the requests already sent, release the sessions, exit. (Terminating a worker inside session.run aborts the
+   * whole process: the native call returns into a dying environment.) */
+  | { type: 'close' };
+
+export type FromInferenceWorker =
+  | { type: 'ready' }
+  /** The worker could not start (model missing, execution provider unavailable); `name` is the error's class. */
+  | { type: 'fatal'; name: string; message: string }
+  | { type: 'detections'; id: number; detections: Detection[][] }
+  | { type: 'features'; id: number; features: Float32Array }
+  | { type: 'error'; id: number; message: string };

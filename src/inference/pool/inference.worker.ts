@@ -1,0 +1,61 @@
+/**
+ * Worker-thread entry of the inference pool: owns one YuNet session and one trunk session and runs them off the
+ * event loop (onnxruntime-node's session.run is synchronous on the calling thread). Letterboxing and YuNet decoding
+ * happen here too, so the main thread only packs frames and reads detections back.
+ * workerData = InferenceWorkerInit; answers every request with exactly one message carrying its id.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { ExpressionTrunk } from '../expression.classifier';
+import { OrtSessionFactory } from '../ort.sessions';
+import { INPUT_SIZE } from '../preprocess';
+import { YunetDetector } from '../yunet.detector';
+import type { FromInferenceWorker, InferenceWorkerInit, ToInferenceWorker } from './inference.messages';
+
+async function main(): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('inference.worker must run in a worker thread');
+  const post = (m: FromInferenceWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+  const init = workerData as InferenceWorkerInit;
+  // every session creation settles before the worker reports or exits: a create still running when the thread goes
+  // away would call back into a dead environment and abort the whole process
+  const factory = new OrtSessionFactory({ ...init.session, quiet: true });
+  const [d, t] = await Promise.allSettled([factory.create(init.detectorPath), factory.create(init.trunkPath)]);
+  if (d.status === 'rejected' || t.status === 'rejected') {
+    await Promise.allSettled([d, t].map((r) => (r.status === 'fulfilled' ? r.value.release() : undefined)));
+    const reason: unknown = d.status === 'rejected' ? d.reason : (t as PromiseRejectedResult).reason;
+    const e = reason instanceof Error ? reason : new Error(String(reason));
+    post({ type: 'fatal', name: e.constructor.name, message: e.message });
+    port.close();
+    return;
+  }
+  const detector = new YunetDetector(d.value, init.detector);
+  const trunk = new ExpressionTrunk(t.value);
+  // requests are served one at a time, in arrival order: a session is never run concurrently with itself
+  let queue = Promise.resolve();
+  port.on('message', (m: ToInferenceWorker) => {
+    queue = queue.then(async () => {
+      try {
+        if (m.type === 'close') {
+          await Promise.allSettled([detector.release(), trunk.release()]);
+          port.close();
+          process.exit(0);
+        } else if (m.type === 'detect') {
+          const images = m.frames.map((f) => ({ data: new Uint8Array(m.buffer, f.offset, f.length), width: f.width, height: f.height }));
+          post({ type: 'detections', id: m.id, detections: await detector.detect(images) });
+        } else if (m.type === 'features') {
+          const size = INPUT_SIZE * INPUT_SIZE;
+          const faces = Array.from({ length: m.count }, (_, i) => new Uint8Array(m.buffer, i * size, size));
+          const features = await trunk.features(faces);
+          // ORT's output may be a view of a larger buffer: send a compact copy, transferred
+          const compact = features.byteOffset === 0 && features.byteLength === features.buffer.byteLength ? features : features.slice();
+          post({ type: 'features', id: m.id, features: compact }, [compact.buffer as ArrayBuffer]);
+        }
+      } catch (err) {
+        if (m.type !== 'close') post({ type: 'error', id: m.id, message: err instanceof Error ? err.message : String(err) });
+      }
+    });
+  });
+  post({ type: 'ready' });
+}
+
+void main();
