@@ -53,6 +53,12 @@ def parse_args(argv=None):
                                        "recipe); ignored when --run already has a checkpoint to resume")
     p.add_argument("--init-weights", choices=["best", "last"], default="best",
                    help="with --init-from: the checkpoint's best-validation weights or its last epoch's weights")
+    p.add_argument("--teachers", default="",
+                   help="comma-separated checkpoints of earlier runs: their averaged probabilities (on each image and "
+                        "its mirror, computed once) become soft targets (knowledge distillation from an ensemble); "
+                        "needs --augment flip")
+    p.add_argument("--distill", type=float, default=0.7,
+                   help="with --teachers: weight of the soft-target loss (the labelled loss gets 1 - this)")
     p.add_argument("--warmup-epochs", type=float, default=1.0)
     p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
                    help="bfloat16 autocast on CPU; auto = on where the CPU has AVX512-BF16 (2.6x faster there)")
@@ -135,6 +141,24 @@ def evaluate(model, x, y, device, batch=512):
     return acc, recall
 
 
+@torch.no_grad()
+def teacher_probs(paths, x, device, use_bf16, batch=512):
+    """Average softmax of the teachers' best weights on x and on its mirror image: two [N,7] tensors."""
+    plain = torch.zeros(len(x), len(LABELS))
+    mirror = torch.zeros(len(x), len(LABELS))
+    m = SeedCNN().to(device).to(memory_format=torch.channels_last)
+    for path in paths:
+        ck = torch.load(path, map_location=device)
+        m.load_state_dict(ck["best"]["state"])
+        m.eval()
+        for i in range(0, len(x), batch):
+            xb = x[i:i + batch].to(device).contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+                plain[i:i + batch] += m(xb).float().softmax(1).cpu()
+                mirror[i:i + batch] += m(torch.flip(xb, [3])).float().softmax(1).cpu()
+    return plain / len(paths), mirror / len(paths)
+
+
 def atomic_save(obj, path: str) -> None:
     tmp = path + ".tmp"
     torch.save(obj, tmp)
@@ -185,6 +209,18 @@ def main(argv=None) -> int:
     else:
         w = torch.ones(len(LABELS))
     w = w.to(device)
+    teachers = [t for t in args.teachers.split(",") if t]
+    if teachers:
+        if args.augment != "flip" or args.no_augment:
+            log("error: --teachers needs --augment flip (soft targets are computed once, for each image and its mirror)")
+            return 2
+        t0 = time.time()
+        soft, soft_mirror = teacher_probs(teachers, x_tr, device, use_bf16)
+        va_plain, va_mirror = teacher_probs(teachers, x_va, device, use_bf16)
+        log(f"distillation from {len(teachers)} teacher(s), soft targets in {time.time() - t0:.0f}s; teacher ensemble "
+            f"validation {(va_plain.argmax(1) == y_va).float().mean().item():.4f} "
+            f"(with mirror {((va_plain + va_mirror).argmax(1) == y_va).float().mean().item():.4f})")
+        soft, soft_mirror = soft.to(device), soft_mirror.to(device)
     gen = torch.Generator().manual_seed(args.seed)
     start_epoch, history, best = 0, [], {"val_acc": -1.0, "epoch": -1, "state": None}
     if os.path.exists(ckpt_path):
@@ -236,12 +272,19 @@ def main(argv=None) -> int:
                 g["lr"] = lr_at(step, total_steps, warmup, args.lr)
             idx = perm[b * args.batch:(b + 1) * args.batch]
             xb, yb = x_tr[idx].to(device), y_tr[idx].to(device)
-            if not args.no_augment:
+            if teachers:
+                flip = (torch.rand(len(idx), generator=gen) < 0.5).to(device)
+                xb = torch.where(flip.view(-1, 1, 1, 1), torch.flip(xb, [3]), xb)
+                target = torch.where(flip.view(-1, 1), soft_mirror[idx.to(device)], soft[idx.to(device)])
+            elif not args.no_augment:
                 xb = augment(xb, gen, args.augment)
             xb = xb.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
                 logits = model(xb)
             loss = F.cross_entropy(logits.float(), yb, weight=w, label_smoothing=args.label_smoothing)
+            if teachers:
+                kd = -(target * F.log_softmax(logits.float(), 1)).sum(1).mean()
+                loss = (1 - args.distill) * loss + args.distill * kd
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

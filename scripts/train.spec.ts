@@ -79,6 +79,18 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     expect(manifest.general.epochsTrained).toBe(3);
   });
 
+  it('distils from earlier runs (--teachers): soft targets on each image and its mirror; other augmentation refused', () => {
+    const common = ['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--epochs', '1', '--batch', '16',
+      '--init-from', join(runDir, 'checkpoint.pt'), '--teachers', `${join(runDir, 'checkpoint.pt')},${join(dir, 'run2', 'checkpoint.pt')}`];
+    const r = run([...common, '--run', join(dir, 'run3'), '--augment', 'flip', '--distill', '0.5']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/distillation from 2 teacher\(s\), soft targets in \d+s; teacher ensemble validation [\d.]+ \(with mirror [\d.]+\)/);
+    expect(r.stdout).toMatch(/epoch 1\/1 loss [\d.]+ /);
+    const refused = run([...common, '--run', join(dir, 'run4'), '--augment', 'light']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('--teachers needs --augment flip');
+  });
+
   it('rejects bad data with a clear message and exit code 2', () => {
     writeFileSync(join(dir, 'bad.csv'), 'label,pixels\n1,2\n');
     const r = run(['scripts/train.py', '--data', join(dir, 'bad.csv'), '--run', join(dir, 'bad-run'), '--epochs', '1']);
