@@ -121,9 +121,11 @@ def write_manifest(out: str, history, best, args) -> None:
         "architecture": "atulapra/Emotion-detection seed CNN: Conv32-Conv64-Pool-Drop.25-Conv128-Pool-Conv128-Pool-"
                         "Drop.25-Flatten(2048)-Dense1024-Drop.5-Dense7, 3x3 valid convs, ReLU",
         "recipe": {k: args.get(k) for k in ("epochs", "batch", "lr", "weight_decay", "label_smoothing",
-                                            "class_weight_power", "val_fraction", "seed", "no_augment", "bf16")},
-        "optimizer": "AdamW, 1 epoch linear warmup then cosine decay to 1% of the peak; batch augmentation: "
-                     "h-flip, rotation +-10 deg, scale 0.9-1.1, shift +-4 px, brightness/contrast jitter",
+                                            "class_weight_power", "augment", "ema", "val_fraction", "seed", "no_augment",
+                                            "bf16")},
+        "phaseRecipes": args.get("recipes") or {},
+        "optimizer": "AdamW; per phase a linear warm-up then cosine decay to 1% of the peak; EMA of the weights validated "
+                     "beside them; augmentation and distillation per phase in phaseRecipes (docs/MODEL.md)",
         "data": {"train": "FER-2013 Training (28,709 faces) minus a seeded stratified 10% validation slice",
                  "selection": "best validation accuracy (the test split is never read during training)"},
         "epochsTrained": len(history),
@@ -182,7 +184,7 @@ def main(argv=None) -> int:
         rng = np.random.default_rng(args["seed"])
         keep = np.sort(rng.permutation(len(labels))[: args["limit"]])
         images, labels = images[keep], labels[keep]
-    tr, _ = split_indices(labels, args["val_fraction"], args["seed"])
+    tr, _ = split_indices(labels, args["val_fraction"], args.get("split_seed", args["seed"]))
     x = torch.from_numpy(images[tr]).float().div_(255).unsqueeze(1)
     export_all(model, a.out, x, torch.from_numpy(labels[tr]), ck["history"], ck["best"], args, a.replay_per_class,
                seed=args["seed"])

@@ -24,6 +24,20 @@ from fer.data import LABELS, DataError, load  # noqa: E402
 from fer.model import SeedCNN  # noqa: E402
 
 
+RECIPE_KEYS = ("epochs", "batch", "lr", "weight_decay", "label_smoothing", "class_weight_power", "augment",
+               "no_augment", "ema", "warmup_epochs", "init_weights", "teachers", "distill", "seed", "split_seed",
+               "val_fraction")
+
+
+def recipe_of(args: dict) -> dict:
+    """What a phase was trained with (recorded per phase in the checkpoint and the manifest)."""
+    r = {k: args.get(k) for k in RECIPE_KEYS}
+    r["teachers"] = [os.path.basename(os.path.dirname(t)) or t for t in (args.get("teachers") or "").split(",") if t]
+    if not r["teachers"]:
+        r.pop("distill")
+    return r
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -41,7 +55,9 @@ def parse_args(argv=None):
     p.add_argument("--class-weight-power", type=float, default=0.5,
                    help="class weight = (count)^-power, normalised; 0 turns weighting off")
     p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--seed", type=int, default=1337, help="initialisation, batch order, augmentation")
+    p.add_argument("--split-seed", type=int, default=1337,
+                   help="the validation slice (keep it fixed across runs that teach each other or are compared)")
     p.add_argument("--limit", type=int, default=0, help="use only N training images (smoke tests)")
     p.add_argument("--strict", action="store_true", help="first bad input row/file is fatal")
     p.add_argument("--no-augment", action="store_true")
@@ -193,7 +209,7 @@ def main(argv=None) -> int:
         rng = np.random.default_rng(args.seed)
         keep = np.sort(rng.permutation(len(labels))[: args.limit])
         images, labels = images[keep], labels[keep]
-    tr_idx, va_idx = split_indices(labels, args.val_fraction, args.seed)
+    tr_idx, va_idx = split_indices(labels, args.val_fraction, args.split_seed)
     x = torch.from_numpy(images).float().div_(255).unsqueeze(1)
     y = torch.from_numpy(labels)
     x_tr, y_tr, x_va, y_va = x[tr_idx], y[tr_idx], x[va_idx], y[va_idx]
@@ -234,6 +250,7 @@ def main(argv=None) -> int:
         torch.set_rng_state(ck["torch_rng"])
         start_epoch, history, best = ck["epoch"], ck["history"], ck["best"]
         args.phase = ck["args"].get("phase", 1)
+        args.recipes = ck["args"].get("recipes") or {str(args.phase): recipe_of(vars(args))}
         log(f"resumed from {ckpt_path} at epoch {start_epoch}/{args.epochs} (best val {best['val_acc']:.4f})")
     elif args.init_from:
         init = torch.load(args.init_from, map_location=device)
@@ -241,12 +258,16 @@ def main(argv=None) -> int:
         history = [dict(h, phase=h.get("phase", 1)) for h in init["history"]]
         args.phase = max(h["phase"] for h in history) + 1 if history else 1
         best = dict(init["best"], phase=init["best"].get("phase", 1))
+        prev = init["args"].get("recipes") or {str(init["args"].get("phase", 1)): recipe_of(init["args"])}
+        args.recipes = {**prev, str(args.phase): recipe_of(vars(args))}
         if args.init_weights == "best":
             log(f"phase {args.phase}: starting from the best weights of {args.init_from} (epoch {init['best']['epoch']}, "
                 f"val {init['best']['val_acc']:.4f})")
         else:
             log(f"phase {args.phase}: starting from the last weights of {args.init_from} (epoch {init['epoch']})")
 
+    if not getattr(args, "recipes", None):
+        args.recipes = {str(getattr(args, "phase", 1)): recipe_of(vars(args))}
     ema = None
     if args.ema > 0:
         ema = SeedCNN().to(device).to(memory_format=torch.channels_last)
