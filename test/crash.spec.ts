@@ -91,7 +91,19 @@ describe.skipIf(!hasTools)('kill -9 under load (child process, one data director
     const deadline = Date.now() + 20_000;
     let status = '';
     while (Date.now() < deadline) {
-      status = (await json<{ status: string }>(`/api/cameras/${sentinel}`)).status;
+      try {
+        status = (await json<{ status: string }>(`/api/cameras/${sentinel}`)).status;
+      } catch (err) {
+        // A server that died after listening is a failure, with its last words. A live one can still reset a
+        // request: fetch keeps sockets alive per origin, and a restarted server may get the killed one's port back.
+        await Promise.race([server.exited, sleep(500)]);
+        const gone = server.process.exitCode !== null || server.process.signalCode !== null;
+        if (gone) {
+          throw new Error(`restart #${tally.kills}: ${String(err)}; the server exited (${server.process.exitCode ?? server.process.signalCode}); log tail:\n${server.log().slice(-3000)}`, { cause: err });
+        }
+        await sleep(200);
+        continue;
+      }
       if (status === 'streaming') break;
       await sleep(200);
     }
