@@ -260,8 +260,6 @@ export interface AckPayloads {
   'finetune.start': { userId: string; samples: number };
   'model.activate': { userId: string; version: number };
 }
-export type AckPayloadOf<T extends ClientMessageType> = AckPayloads[T];
-
 
 /**
  * Binary messages.

@@ -15,7 +15,6 @@ export const headPath = (c: Config): string => join(c.modelsDir, 'general', 'hea
 
 /** What the pipeline and the photo path need of a face detector (YunetDetector in-process, or on the pool). */
 export interface FaceDetectorModel {
-  readonly options: YunetOptions;
   detect(images: readonly BgrImage[]): Promise<Detection[][]>;
   release(): Promise<void>;
 }
@@ -74,7 +73,7 @@ const detectorOptions = (c: Config): YunetOptions => ({
       provide: FACE_DETECTOR,
       inject: [INFERENCE_POOL, OrtSessionFactory, CONFIG],
       useFactory: async (pool: InferencePool | null, f: OrtSessionFactory, c: Config): Promise<FaceDetectorModel> =>
-        pool ? new PooledFaceDetector(pool, detectorOptions(c)) : new YunetDetector(await f.create(detectorPath(c)), detectorOptions(c)),
+        pool ? new PooledFaceDetector(pool) : new YunetDetector(await f.create(detectorPath(c)), detectorOptions(c)),
     },
     {
       provide: FEATURE_EXTRACTOR,

@@ -84,7 +84,7 @@ describe.skipIf(!hasD6)('InferencePool on real frames', () => {
   const images = () => video.frames.map((data) => ({ data, width: video.width, height: video.height }));
 
   it('gives exactly the detections and features of the in-process models, with the batch split over both workers', async () => {
-    const detector = new PooledFaceDetector(pool, INIT.detector);
+    const detector = new PooledFaceDetector(pool);
     const pending = detector.detect(images());
     expect(pool.load()).toEqual([1, 1]); // 6 frames went out as 3 + 3, one request per worker
     const pooled = await pending;
@@ -98,7 +98,7 @@ describe.skipIf(!hasD6)('InferencePool on real frames', () => {
   });
 
   it('fails only the requests of a worker that crashes, starts it again, and keeps serving', async () => {
-    const detector = new PooledFaceDetector(pool, INIT.detector);
+    const detector = new PooledFaceDetector(pool);
     const worker0 = (pool as unknown as { slots: { worker: { postMessage(m: unknown): void } }[] }).slots[0].worker;
     const doomed = pool.detect(images().slice(0, 1)); // goes to worker 0 (both idle, lowest index first)
     worker0.postMessage({ type: 'crash' });

@@ -207,10 +207,8 @@ export function splitEven<T>(items: readonly T[], parts: number): T[][] {
 
 /** YuNet on the pool: a batch is split evenly across the workers and detected in parallel. */
 export class PooledFaceDetector {
-  constructor(
-    private readonly pool: InferencePool,
-    readonly options: InferenceWorkerInit['detector'],
-  ) {}
+  /** The detector's options travel to the workers in InferenceWorkerInit. */
+  constructor(private readonly pool: InferencePool) {}
 
   async detect(images: readonly BgrImage[]): Promise<Detection[][]> {
     if (images.length === 0) return [];

@@ -5,7 +5,6 @@ import { SAFE_PATH_SEGMENT as SAFE_ID, writeFileAtomic } from '../../storage/ato
 
 export class ModelFileError extends Error {}
 
-
 /**
  * Weight files under DATA_DIR/models/<userId>/<version>.head.f32, written atomically: a temp file in the same folder,
  * fsync, rename over the final name, fsync the folder. A crash leaves either no file or a whole one (plus, at worst,

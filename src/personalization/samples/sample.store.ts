@@ -12,7 +12,6 @@ import { UserRepository } from '../../storage/user.repository';
 
 export type SampleSource = 'calibration' | 'upload' | 'browser';
 
-
 /**
  * The user's labelled face crops: DATA_DIR/samples/<userId>/<id>.png (48x48 gray, lossless: exactly the classifier
  * input) + a `samples` row. Write order: temp file in the same folder, fsync, rename, fsync the folder, THEN the row.
