@@ -158,7 +158,7 @@ async function run(video: ReturnType<typeof decode>, batchSize: number): Promise
   const inference = await service.metrics.registry.getSingleMetric('iexpr_inference_ms')!.get();
   const inferenceMsPerBatch: Record<string, number> = {};
   const values = inference.values as { labels: Record<string, unknown>; value: number; metricName?: string }[];
-  for (const model of ['detector', 'trunk', 'head']) {
+  for (const model of ['detector', 'detector+crop+trunk', 'trunk', 'head']) {
     const sum = values.find((v) => v.labels.model === model && v.metricName?.endsWith('_sum'))?.value ?? 0;
     const count = values.find((v) => v.labels.model === model && v.metricName?.endsWith('_count'))?.value ?? 0;
     if (count) inferenceMsPerBatch[model] = r1(sum / count);

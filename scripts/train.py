@@ -21,12 +21,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fer.data import LABELS, DataError, load  # noqa: E402
-from fer.model import SeedCNN  # noqa: E402
+from fer.model import SeedCNN, fold_batchnorm  # noqa: E402
 
 
 RECIPE_KEYS = ("epochs", "batch", "lr", "weight_decay", "label_smoothing", "class_weight_power", "augment",
                "no_augment", "ema", "warmup_epochs", "init_weights", "teachers", "distill", "seed", "split_seed",
-               "val_fraction")
+               "val_fraction", "batchnorm")
 
 
 def recipe_of(args: dict) -> dict:
@@ -75,6 +75,9 @@ def parse_args(argv=None):
                         "needs --augment flip")
     p.add_argument("--distill", type=float, default=0.7,
                    help="with --teachers: weight of the soft-target loss (the labelled loss gets 1 - this)")
+    p.add_argument("--batchnorm", action="store_true",
+                   help="train with a BatchNorm after every conv and fc1, folded into their weights whenever the best "
+                        "weights are kept: the stored and exported model is the seed architecture exactly")
     p.add_argument("--warmup-epochs", type=float, default=1.0)
     p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
                    help="bfloat16 autocast on CPU; auto = on where the CPU has AVX512-BF16 (2.6x faster there)")
@@ -216,8 +219,13 @@ def main(argv=None) -> int:
     counts = torch.bincount(y_tr, minlength=len(LABELS)).float()
     log(f"train {len(y_tr)}  validation {len(y_va)}  per class {counts.int().tolist()}  device {device}{' (bf16 autocast)' if use_bf16 else ''}")
 
+    if os.path.exists(ckpt_path):
+        args.batchnorm = bool(torch.load(ckpt_path, map_location="cpu")["args"].get("batchnorm", False))
+    elif args.batchnorm and args.init_from:
+        log("error: --batchnorm trains a new model from scratch; --init-from starts from plain (folded) weights")
+        return 2
     torch.manual_seed(args.seed)
-    model = SeedCNN().to(device).to(memory_format=torch.channels_last)
+    model = SeedCNN(args.batchnorm).to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     if args.class_weight_power > 0:
         w = counts.clamp(min=1).pow(-args.class_weight_power)
@@ -270,7 +278,7 @@ def main(argv=None) -> int:
         args.recipes = {str(getattr(args, "phase", 1)): recipe_of(vars(args))}
     ema = None
     if args.ema > 0:
-        ema = SeedCNN().to(device).to(memory_format=torch.channels_last)
+        ema = SeedCNN(args.batchnorm).to(device).to(memory_format=torch.channels_last)
         ema.load_state_dict(model.state_dict())
         if os.path.exists(ckpt_path) and ck.get("ema") is not None:
             ema.load_state_dict(ck["ema"])
@@ -313,6 +321,11 @@ def main(argv=None) -> int:
                 with torch.no_grad():
                     for pe, pm in zip(ema.parameters(), model.parameters()):
                         pe.mul_(args.ema).add_(pm.detach(), alpha=1 - args.ema)
+                    for be, bm in zip(ema.buffers(), model.buffers()):  # BatchNorm running statistics
+                        if be.is_floating_point():
+                            be.mul_(args.ema).add_(bm, alpha=1 - args.ema)
+                        else:
+                            be.copy_(bm)
             loss_sum += loss.item() * len(yb)
             correct += (logits.argmax(1) == yb).sum().item()
             seen += len(yb)
@@ -334,7 +347,7 @@ def main(argv=None) -> int:
         history.append(rec)
         if val_acc > best["val_acc"]:
             best = {"val_acc": val_acc, "epoch": epoch + 1, "weights": chosen, "phase": rec["phase"],
-                    "state": {k: v.detach().cpu().clone() for k, v in weights.state_dict().items()}}
+                    "state": fold_batchnorm(weights)}
         left = (args.epochs - epoch - 1) * (sum(epoch_times[-3:]) / len(epoch_times[-3:]))
         print(f"epoch {epoch + 1}/{args.epochs} loss {rec['loss']:.4f} train_acc {rec['train_acc']:.4f} "
               f"val_acc {val_acc:.4f} [{chosen}] (best {best['val_acc']:.4f} @ {best['epoch']}) "
@@ -352,6 +365,7 @@ def main(argv=None) -> int:
     if args.export:
         from export import export_all  # noqa: E402
 
+        model = SeedCNN()
         model.load_state_dict(best["state"])
         export_all(model, args.export, train_x=x_tr, train_y=y_tr, history=history, best=best, args=vars(args),
                    replay_per_class=args.replay_per_class)

@@ -40,8 +40,8 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
 
   beforeAll(() => tinyCsv(join(dir, 'tiny.csv')));
 
-  it('passes its loader unit tests', () => {
-    const r = run(['-m', 'unittest', 'scripts/fer/test_data.py']);
+  it('passes its loader and model unit tests', () => {
+    const r = run(['-m', 'unittest', 'scripts/fer/test_data.py', 'scripts/fer/test_model.py']);
     expect(r.stderr).toMatch(/OK/);
     expect(r.status).toBe(0);
   });
@@ -89,6 +89,31 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     const refused = run([...common, '--run', join(dir, 'run4'), '--augment', 'light']);
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain('--teachers needs --augment flip');
+  });
+
+  it('trains with --batchnorm, resumes it without the flag, and exports the plain seed architecture (BatchNorm folded)', () => {
+    const bnRun = join(dir, 'run-bn');
+    const bnOut = join(dir, 'bn', 'models', 'general');
+    const common = ['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', bnRun, '--epochs', '2', '--batch', '16'];
+    const first = run([...common, '--batchnorm', '--stop-after', '0.00001']);
+    expect(first.status, first.stderr).toBe(0);
+    const second = run([...common, '--export', bnOut, '--replay-per-class', '2']); // the checkpoint remembers --batchnorm
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/epoch 2\/2/);
+    const manifest = JSON.parse(readFileSync(join(dir, 'bn', 'models', 'manifest.json'), 'utf8'));
+    expect(JSON.stringify(manifest.general)).toContain('"batchnorm":true');
+    // same operators and weight shapes as the plain export of the first test: no BatchNormalization left
+    const graph = (path: string) =>
+      run(['-c', `import onnx,json;m=onnx.load(${JSON.stringify(path)});print(json.dumps([sorted(n.op_type for n in m.graph.node),sorted([list(i.dims) for i in m.graph.initializer])]))`]);
+    const bn = graph(join(bnOut, 'expression.onnx'));
+    const plain = graph(join(out, 'expression.onnx'));
+    expect(bn.status, bn.stderr).toBe(0);
+    expect(bn.stdout).not.toContain('BatchNormalization');
+    expect(bn.stdout).toBe(plain.stdout);
+    const refused = run(['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', join(dir, 'run-bn2'), '--epochs', '1',
+      '--batchnorm', '--init-from', join(runDir, 'checkpoint.pt')]);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('--batchnorm trains a new model from scratch');
   });
 
   it('rejects bad data with a clear message and exit code 2', () => {

@@ -99,18 +99,61 @@ describe.skipIf(!hasD6)('PipelineService on real frames of d6.mp4', () => {
     const booted = await boot();
     moduleRef = booted.moduleRef;
     const detector = moduleRef.get<FaceDetectorModel>(FACE_DETECTOR);
-    const real = detector.detect.bind(detector);
     let calls = 0;
-    detector.detect = async (images) => {
-      if (calls++ === 0) throw new Error('boom');
-      return real(images);
-    };
+    // the pooled detector is called through analyze() (detect + crop + trunk), the in-process one through detect()
+    if (detector.analyze) {
+      const real = detector.analyze.bind(detector);
+      detector.analyze = async (images, request) => {
+        if (calls++ === 0) throw new Error('boom');
+        return real(images, request);
+      };
+    } else {
+      const real = detector.detect.bind(detector);
+      detector.detect = async (images) => {
+        if (calls++ === 0) throw new Error('boom');
+        return real(images);
+      };
+    }
     const got = firstValueFrom(booted.service.events$.pipe(take(3), toArray()));
     await feed(booted.frames, { ...video, frames: video.frames.slice(0, 4) }, ['cam-a'], 80);
     const events = await got;
     expect(events.some(isExpression)).toBe(true);
     expect(booted.service.metrics.snapshot().errors).toBe(1);
     expect(await booted.service.metrics.registry.metrics()).toContain('iexpr_pipeline_errors_total{stage="detect"} 1');
+  });
+
+  it('gives the same events whether crops and trunk run in the inference workers (analyze) or on the main thread', async () => {
+    const run = async (workers: string) => {
+      // no smoothing: each event then depends on its own frame only, so runs can be compared frame by frame even if
+      // a loaded machine lets latest-wins replace a frame in one of them
+      const cfg = loadConfig({ MODELS_DIR: resolve(__dirname, '../models'), BATCH_SIZE: '2', BATCH_TIMEOUT_MS: '20', SMOOTHING: '0', INFERENCE_WORKERS: workers });
+      const booted = await boot([], cfg);
+      const events: ExpressionEvent[] = [];
+      const crops: number[][] = [];
+      booted.service.events$.subscribe((e) => isExpression(e) && events.push(e));
+      booted.service.faces$.subscribe((f) => crops.push([f.frameId, f.region.x, f.region.w, f.crop48.reduce((a, b) => a + b, 0), f.cropLarge?.width ?? 0]));
+      await feed(booted.frames, video, ['cam-a'], 150);
+      await new Promise((r) => setTimeout(r, 300));
+      const metrics = await booted.service.metrics.registry.metrics();
+      await booted.moduleRef.close();
+      return { events, crops, metrics };
+    };
+    const pooled = await run('2');
+    const inProcess = await run('0');
+    const both = pooled.events.filter((e) => inProcess.events.some((o) => o.frameId === e.frameId));
+    expect(both.length).toBeGreaterThanOrEqual(6);
+    for (const e of both) {
+      const o = inProcess.events.find((x) => x.frameId === e.frameId)!;
+      expect(e.faces.map((f) => [f.box, f.label])).toEqual(o.faces.map((f) => [f.box, f.label]));
+      for (const l of LABEL_NAMES) expect(e.faces[0].scores[l]).toBeCloseTo(o.faces[0].scores[l], 5);
+      const crop = (c: number[][]) => c.find((x) => x[0] === e.frameId);
+      expect(crop(pooled.crops)).toEqual(crop(inProcess.crops));
+    }
+    expect(pooled.crops[0][4]).toBe(96); // faces$ had a subscriber: the workers made the large crop too
+    // the pooled run never called the trunk from the main thread; the in-process run did
+    expect(pooled.metrics).toMatch(/iexpr_inference_ms_count\{model="detector\+crop\+trunk"\} [1-9]/);
+    expect(pooled.metrics).not.toMatch(/iexpr_inference_ms_count\{model="trunk"\}/);
+    expect(inProcess.metrics).toMatch(/iexpr_inference_ms_count\{model="trunk"\} [1-9]/);
   });
 
   it('uses the per-user head the HeadResolver picks, and falls back to the general head if it fails', async () => {

@@ -6,6 +6,7 @@ import { ExpressionTrunk, GeneralHead } from './expression.classifier';
 import { GeneralHeadResolver, HEAD_RESOLVER } from './head.resolver';
 import { OrtSessionFactory } from './ort.sessions';
 import { InferencePool, PooledFaceDetector, PooledFeatureExtractor } from './pool/inference.pool';
+import type { AnalyzedFace, AnalyzeRequest } from '../pipeline/pipeline.types';
 import type { Detection } from './yunet.decode';
 import { BgrImage, YunetDetector, YunetOptions } from './yunet.detector';
 
@@ -16,6 +17,8 @@ export const headPath = (c: Config): string => join(c.modelsDir, 'general', 'hea
 /** What the pipeline and the photo path need of a face detector (YunetDetector in-process, or on the pool). */
 export interface FaceDetectorModel {
   detect(images: readonly BgrImage[]): Promise<Detection[][]>;
+  /** Detect + crop + trunk in one call off the main thread (the pool has it; the in-process detector does not). */
+  analyze?(images: readonly BgrImage[], request: AnalyzeRequest): Promise<AnalyzedFace[][]>;
   release(): Promise<void>;
 }
 /** 48x48 faces -> 2048 features each (ExpressionTrunk in-process, or on the pool). */

@@ -28,13 +28,24 @@ export function classifyFaces(options: ClassifyFacesOptions): OperatorFunction<F
     if (faces.length === 0) return batch;
 
     let t0 = performance.now();
-    let features: Float32Array;
-    try {
-      features = await trunk.features(faces.map((f) => f.face.crop48!));
-    } catch (err) {
-      throw new StageError('trunk', err);
+    // faces whose features the detector already computed (analyze() in the pool's workers) skip the trunk
+    const missing = faces.flatMap((f, i) => (f.face.features?.length === FEATURES ? [] : [i]));
+    let computed: Float32Array | null = null;
+    if (missing.length > 0) {
+      try {
+        computed = await trunk.features(missing.map((i) => faces[i].face.crop48!));
+      } catch (err) {
+        throw new StageError('trunk', err);
+      }
+      metrics.inference('trunk', performance.now() - t0);
     }
-    metrics.inference('trunk', performance.now() - t0);
+    let features: Float32Array;
+    if (computed && missing.length === faces.length) features = computed;
+    else {
+      features = new Float32Array(faces.length * FEATURES);
+      faces.forEach((f, i) => f.face.features?.length === FEATURES && features.set(f.face.features, i * FEATURES));
+      missing.forEach((i, k) => features.set(computed!.subarray(k * FEATURES, (k + 1) * FEATURES), i * FEATURES));
+    }
 
     const groups = new Map<HeadRunner, number[]>();
     faces.forEach(({ fw, face }, i) => {

@@ -10,14 +10,21 @@ export interface CropFacesOptions {
 
 export const LARGE_CROP_SIDE = 96;
 
-/** Cut every face to the classifier's 48x48 gray input (preprocess.ts rules). Pure CPU, never falls behind. */
+/**
+ * Cut every face to the classifier's 48x48 gray input (preprocess.ts rules), unless the detector already did it in
+ * its workers (analyze()); tell observers about each face. Pure CPU, never falls behind.
+ */
 export function cropFaces(options: CropFacesOptions): OperatorFunction<FrameWork[], FrameWork[]> {
   return map((batch) => {
     const watching = options.observe?.wanted() ?? false;
     for (const { frame, faces } of batch) {
       for (const f of faces) {
-        const c = cropFace(frame, f.detection.box, options.rule, watching ? LARGE_CROP_SIDE : 0);
-        f.crop48 = c.crop48;
+        if (!f.crop48 || !f.region || (watching && !f.cropLarge)) {
+          const c = cropFace(frame, f.detection.box, options.rule, watching ? LARGE_CROP_SIDE : 0);
+          f.crop48 = c.crop48;
+          f.region = c.region;
+          f.cropLarge = c.cropLarge;
+        }
         if (watching)
           options.observe!.next({
             cameraId: frame.cameraId,
@@ -25,11 +32,11 @@ export function cropFaces(options: CropFacesOptions): OperatorFunction<FrameWork
             ts: frame.ts,
             trackId: f.trackId,
             box: f.detection.box,
-            region: c.region,
+            region: f.region,
             confidence: f.detection.score,
             landmarks: f.detection.landmarks,
-            crop48: c.crop48,
-            cropLarge: c.cropLarge,
+            crop48: f.crop48,
+            cropLarge: f.cropLarge,
           });
       }
     }

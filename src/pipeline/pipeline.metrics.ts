@@ -33,7 +33,7 @@ export class PipelineMetrics {
   });
   private readonly inferenceMs = new Histogram({
     name: 'iexpr_inference_ms',
-    help: 'Wall time of one batched model call (detector includes letterbox and decode)',
+    help: 'Wall time of one batched model call (detector includes letterbox and decode; detector+crop+trunk is the inference pool doing all three in one call)',
     labelNames: ['model'] as const,
     buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
     registers: [this.registry],
@@ -82,7 +82,7 @@ export class PipelineMetrics {
     this.totals.batchSizes.set(size, (this.totals.batchSizes.get(size) ?? 0) + 1);
   }
 
-  inference(model: 'detector' | 'trunk' | 'head', ms: number): void {
+  inference(model: 'detector' | 'detector+crop+trunk' | 'trunk' | 'head', ms: number): void {
     this.inferenceMs.observe({ model }, ms);
   }
 

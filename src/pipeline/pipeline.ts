@@ -4,7 +4,7 @@ import type { HeadResolver, HeadRunner } from '../inference/head.resolver';
 import type { Frame } from '../ingest/frame';
 import { batchLatestPerKey } from './batch-latest';
 import { classifyFaces } from './classify-faces';
-import { cropFaces, CropFacesOptions } from './crop-faces';
+import { cropFaces, CropFacesOptions, LARGE_CROP_SIDE } from './crop-faces';
 import { detectFaces } from './detect-faces';
 import { expressionEvents } from './expression-events';
 import type { TrackerOptions } from './face-tracker';
@@ -49,6 +49,8 @@ export interface ExpressionPipeline {
  * The whole pipeline, composed in one place:
  *   frames -> [latest wins per camera, batch by size/timeout, `depth` batches in flight] -> detect (1 run per batch)
  *          -> track (per camera) -> crop 48x48 -> trunk (1 run per batch) + heads -> smooth -> events
+ * A detector with analyze() (the inference pool) crops and runs the trunk in its workers as part of the detect call
+ * (the batch split across workers, one round trip); the crop and trunk stages then only pass those results on.
  * Every stage after the batcher handles one batch at a time; errors are caught per batch (counted, frames counted as
  * dropped with reason "error") and the stream goes on.
  */
@@ -76,7 +78,11 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
     let release!: () => void;
     previousDone = new Promise<void>((r) => (release = r));
     return of(frames).pipe(
-      detectFaces({ detector: deps.detector, metrics }),
+      detectFaces({
+        detector: deps.detector,
+        metrics,
+        analyze: () => ({ crop: options.crop, largeSide: options.observe?.wanted() ? LARGE_CROP_SIDE : 0, features: true }),
+      }),
       concatMap(async (batch) => {
         await turn;
         return batch;

@@ -1,4 +1,5 @@
 import type { Config } from '../../config';
+import type { AnalyzedFace, AnalyzeRequest } from '../../pipeline/pipeline.types';
 import type { YunetOptions } from '../yunet.detector';
 import type { Detection } from '../yunet.decode';
 
@@ -20,6 +21,8 @@ export interface PackedFrame {
 
 export type ToInferenceWorker =
   | { type: 'detect'; id: number; buffer: ArrayBuffer; frames: PackedFrame[] }
+  /** detect + crop + (request.features) trunk, in one call: answered with `analysis`. */
+  | { type: 'analyze'; id: number; buffer: ArrayBuffer; frames: PackedFrame[]; request: AnalyzeRequest }
   /** `count` 48x48 uint8 faces, back to back in `buffer`. */
   | { type: 'features'; id: number; buffer: ArrayBuffer; count: number }
   /** Finish the requests already sent, release the sessions, exit. (Terminating a worker inside session.run aborts the
@@ -32,4 +35,6 @@ export type FromInferenceWorker =
   | { type: 'fatal'; name: string; message: string }
   | { type: 'detections'; id: number; detections: Detection[][] }
   | { type: 'features'; id: number; features: Float32Array }
+  /** Faces per frame without their features; `features` holds 2048 per face in the same order (empty if not asked). */
+  | { type: 'analysis'; id: number; faces: Omit<AnalyzedFace, 'features'>[][]; features: Float32Array }
   | { type: 'error'; id: number; message: string };

@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { D6, decodeBgrFrames, hasD6, noD6Reason } from '../../../test/pipeline.helpers';
 import { loadConfig } from '../../config';
-import { ExpressionTrunk } from '../expression.classifier';
+import { ExpressionTrunk, FEATURES } from '../expression.classifier';
+import { cropFace, DEFAULT_CROP } from '../face-crop';
 import { inferenceWorkers } from '../inference.module';
 import { ExecutionProviderError, OrtSessionFactory } from '../ort.sessions';
 import { YunetDetector } from '../yunet.detector';
@@ -95,6 +96,29 @@ describe.skipIf(!hasD6)('InferencePool on real frames', () => {
     const faces = [new Uint8Array(48 * 48).fill(90), new Uint8Array(48 * 48).map((_, i) => (i * 7) % 256), new Uint8Array(48 * 48).fill(200)];
     const features = await new PooledFeatureExtractor(pool).features(faces);
     expect(Array.from(features)).toEqual(Array.from(await trunk.features(faces)));
+  });
+
+  it('analyze: detection, crops and trunk features in one call per worker, equal to the in-process models', async () => {
+    const detector = new PooledFaceDetector(pool);
+    const pending = detector.analyze(images(), { crop: DEFAULT_CROP, largeSide: 96, features: true });
+    expect(pool.load()).toEqual([1, 1]); // 6 frames as 3 + 3, one round trip per worker
+    const pooled = await pending;
+    const detections = await local.detect(images());
+    expect(pooled.map((faces) => faces.map((f) => f.detection))).toEqual(detections);
+    const flat = pooled.flat();
+    expect(flat).toHaveLength(6);
+    const expected = images().flatMap((im, i) => detections[i].map((d) => cropFace(im, d.box, DEFAULT_CROP, 96)));
+    expect(flat.map((f) => f.region)).toEqual(expected.map((c) => c.region));
+    expect(flat.map((f) => Array.from(f.crop48))).toEqual(expected.map((c) => Array.from(c.crop48)));
+    expect(flat.map((f) => f.cropLarge)).toEqual(expected.map((c) => c.cropLarge));
+    const features = await trunk.features(expected.map((c) => c.crop48));
+    flat.forEach((f, i) => {
+      expect(f.features).toHaveLength(FEATURES);
+      expect(Array.from(f.features!)).toEqual(Array.from(features.subarray(i * FEATURES, (i + 1) * FEATURES)));
+    });
+
+    const lean = await detector.analyze(images().slice(0, 2), { crop: DEFAULT_CROP, largeSide: 0, features: false });
+    expect(lean.flat().every((f) => f.features === undefined && f.cropLarge === undefined && f.crop48.length === 48 * 48)).toBe(true);
   });
 
   it('fails only the requests of a worker that crashes, starts it again, and keeps serving', async () => {

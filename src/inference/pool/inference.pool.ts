@@ -6,6 +6,8 @@ import { INPUT_SIZE } from '../preprocess';
 import { WorkerEntry, workerEntryFor } from '../worker-entry';
 import type { Detection } from '../yunet.decode';
 import type { BgrImage } from '../yunet.detector';
+import type { AnalyzedFace, AnalyzeRequest } from '../../pipeline/pipeline.types';
+import { FEATURES } from '../expression.classifier';
 import type { FromInferenceWorker, InferenceWorkerInit, PackedFrame, ToInferenceWorker } from './inference.messages';
 
 export const inferenceWorkerEntry = (): WorkerEntry => workerEntryFor(join(__dirname), 'inference.worker');
@@ -75,20 +77,24 @@ export class InferencePool {
 
   /** Detect faces in `images` on one worker (the caller splits batches; see PooledFaceDetector). */
   async detect(images: readonly BgrImage[]): Promise<Detection[][]> {
-    const total = images.reduce((n, im) => n + im.data.byteLength, 0);
-    const buffer = new ArrayBuffer(total);
-    const bytes = new Uint8Array(buffer);
-    const frames: PackedFrame[] = [];
-    let offset = 0;
-    for (const im of images) {
-      if (im.data.byteLength !== im.width * im.height * 3) throw new Error(`frame is ${im.data.byteLength} bytes, expected ${im.width}x${im.height}x3`);
-      bytes.set(im.data, offset);
-      frames.push({ offset, length: im.data.byteLength, width: im.width, height: im.height });
-      offset += im.data.byteLength;
-    }
+    const { buffer, frames } = pack(images);
     const reply = await this.request((id) => ({ type: 'detect', id, buffer, frames }), [buffer]);
     if (reply.type !== 'detections') throw new InferenceWorkerError(`inference worker answered ${reply.type} to detect`);
     return reply.detections;
+  }
+
+  /** Detect, crop and (request.features) run the trunk on one worker, in one round trip. */
+  async analyze(images: readonly BgrImage[], request: AnalyzeRequest): Promise<AnalyzedFace[][]> {
+    const { buffer, frames } = pack(images);
+    const reply = await this.request((id) => ({ type: 'analyze', id, buffer, frames, request }), [buffer]);
+    if (reply.type !== 'analysis') throw new InferenceWorkerError(`inference worker answered ${reply.type} to analyze`);
+    let k = 0;
+    return reply.faces.map((list) =>
+      list.map((f) => {
+        const features = reply.features.length > 0 ? reply.features.subarray(k * FEATURES, ++k * FEATURES) : undefined;
+        return { ...f, features };
+      }),
+    );
   }
 
   /** 2048 features per 48x48 face, on one worker. */
@@ -192,6 +198,22 @@ export class InferencePool {
   }
 }
 
+/** Frames back to back in one buffer (transferred to the worker, so the main thread copies each frame once). */
+function pack(images: readonly BgrImage[]): { buffer: ArrayBuffer; frames: PackedFrame[] } {
+  const total = images.reduce((n, im) => n + im.data.byteLength, 0);
+  const buffer = new ArrayBuffer(total);
+  const bytes = new Uint8Array(buffer);
+  const frames: PackedFrame[] = [];
+  let offset = 0;
+  for (const im of images) {
+    if (im.data.byteLength !== im.width * im.height * 3) throw new Error(`frame is ${im.data.byteLength} bytes, expected ${im.width}x${im.height}x3`);
+    bytes.set(im.data, offset);
+    frames.push({ offset, length: im.data.byteLength, width: im.width, height: im.height });
+    offset += im.data.byteLength;
+  }
+  return { buffer, frames };
+}
+
 /** Contiguous chunks whose sizes differ by at most one: [a,b,c,d,e] in 2 -> [a,b,c], [d,e]. */
 export function splitEven<T>(items: readonly T[], parts: number): T[][] {
   const k = Math.max(1, Math.min(parts, items.length));
@@ -213,6 +235,13 @@ export class PooledFaceDetector {
   async detect(images: readonly BgrImage[]): Promise<Detection[][]> {
     if (images.length === 0) return [];
     const parts = await Promise.all(splitEven(images, this.pool.size).map((chunk) => this.pool.detect(chunk)));
+    return parts.flat();
+  }
+
+  /** Detection, crops and trunk features in the workers: each worker does all three for its share of the batch. */
+  async analyze(images: readonly BgrImage[], request: AnalyzeRequest): Promise<AnalyzedFace[][]> {
+    if (images.length === 0) return [];
+    const parts = await Promise.all(splitEven(images, this.pool.size).map((chunk) => this.pool.analyze(chunk, request)));
     return parts.flat();
   }
 

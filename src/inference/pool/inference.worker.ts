@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ExpressionTrunk } from '../expression.classifier';
+import { cropFace } from '../face-crop';
 import { OrtSessionFactory } from '../ort.sessions';
 import { INPUT_SIZE } from '../preprocess';
 import { YunetDetector } from '../yunet.detector';
@@ -42,13 +43,20 @@ async function main(): Promise<void> {
         } else if (m.type === 'detect') {
           const images = m.frames.map((f) => ({ data: new Uint8Array(m.buffer, f.offset, f.length), width: f.width, height: f.height }));
           post({ type: 'detections', id: m.id, detections: await detector.detect(images) });
+        } else if (m.type === 'analyze') {
+          const images = m.frames.map((f) => ({ data: new Uint8Array(m.buffer, f.offset, f.length), width: f.width, height: f.height }));
+          const detections = await detector.detect(images);
+          const faces = detections.map((list, i) =>
+            list.map((detection) => ({ detection, ...cropFace(images[i], detection.box, m.request.crop, m.request.largeSide) })),
+          );
+          const crops = faces.flat().map((f) => f.crop48);
+          const features = m.request.features && crops.length > 0 ? compact(await trunk.features(crops)) : new Float32Array(0);
+          post({ type: 'analysis', id: m.id, faces, features }, [features.buffer as ArrayBuffer]);
         } else if (m.type === 'features') {
           const size = INPUT_SIZE * INPUT_SIZE;
           const faces = Array.from({ length: m.count }, (_, i) => new Uint8Array(m.buffer, i * size, size));
-          const features = await trunk.features(faces);
-          // ORT's output may be a view of a larger buffer: send a compact copy, transferred
-          const compact = features.byteOffset === 0 && features.byteLength === features.buffer.byteLength ? features : features.slice();
-          post({ type: 'features', id: m.id, features: compact }, [compact.buffer as ArrayBuffer]);
+          const features = compact(await trunk.features(faces));
+          post({ type: 'features', id: m.id, features }, [features.buffer as ArrayBuffer]);
         }
       } catch (err) {
         if (m.type !== 'close') post({ type: 'error', id: m.id, message: err instanceof Error ? err.message : String(err) });
@@ -56,6 +64,11 @@ async function main(): Promise<void> {
     });
   });
   post({ type: 'ready' });
+}
+
+/** ORT's output may be a view of a larger buffer: a copy that owns its whole buffer, so it can be transferred. */
+function compact(a: Float32Array): Float32Array {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice();
 }
 
 void main();
