@@ -2,7 +2,8 @@
 """Draw docs/img/training-curves.png (from a run's history.json) and docs/img/confusion.png (from `npm run evaluate
 -- --json` output).
 
-  /usr/bin/python3 scripts/plot_model.py --history runs/general/history.json --eval eval.json --out docs/img
+  /usr/bin/python3 scripts/plot_model.py --history runs/general/history.json --eval eval.json --out docs/img \
+      [--compare runs/other/history.json --compare-label "other run"]
 """
 import argparse
 import json
@@ -20,6 +21,8 @@ def main() -> int:
     p.add_argument("--history", required=True)
     p.add_argument("--eval", required=True)
     p.add_argument("--out", default="docs/img")
+    p.add_argument("--compare", help="another run's history.json: its validation curve is drawn beside this one")
+    p.add_argument("--compare-label", default="other run", help="legend text for --compare")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
     hist = json.load(open(a.history))
@@ -38,6 +41,10 @@ def main() -> int:
     ax1.legend()
     ax2.plot(ep, [h["train_acc"] for h in hist], label="train accuracy (augmented)")
     ax2.plot(ep, [h["val_acc"] for h in hist], label="validation accuracy (10% of train)")
+    if a.compare:
+        other = json.load(open(a.compare))
+        ax2.plot(range(1, len(other) + 1), [h["val_acc"] for h in other], color="#999", lw=1,
+                 label=f"validation, {a.compare_label}")
     ax2.axhline(ev["accuracy"], color="gray", ls="--", label=f"test (PublicTest) {ev['accuracy']:.1%}")
     ax2.axhline(0.632, color="red", ls=":", label="anchor 63.2%")
     ax2.set_xlabel("epoch")
