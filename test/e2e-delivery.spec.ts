@@ -140,7 +140,7 @@ describe('delivery end to end (no token configured, loopback)', () => {
     c.send(Buffer.concat([Buffer.from([7]), jpeg]));
     expect(await c.next(isType('error'))).toMatchObject({ code: 'bad_message', id: null });
     c.send(Buffer.concat([Buffer.from([0]), Buffer.from('GIF89a....')]));
-    expect((await c.next<Msg<'error'>>(isType('error'))).message).toContain('not a JPEG or WebP');
+    expect((await c.next<Msg<'error'>>(isType('error'))).message).toContain('not a JPEG, WebP or PNG image');
     c.send(Buffer.concat([Buffer.from([0]), jpeg, Buffer.from('BAD')]));
     expect(await c.next(isType('error'))).toMatchObject({ code: 'bad_message', message: 'binary frame: frame could not be decoded' });
     await c.request({ type: 'camera.list', id: 'sync' });

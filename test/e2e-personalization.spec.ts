@@ -166,7 +166,7 @@ describe.skipIf(!ready)('personalization end to end (real app, d6.mp4)', () => {
       expect(res.status, JSON.stringify(res.body)).toBe(status);
       expect(res.body.error).toBe(code);
     };
-    await bad(await upload(user.id, Buffer.from('definitely not an image'), { label: 'happy' }, 'x.txt'), 400, 'bad_message');
+    await bad(await upload(user.id, Buffer.from('definitely not an image'), { label: 'happy' }, 'x.txt'), 415, 'unsupported_image');
     await bad(await upload(user.id, Buffer.alloc(11 * 1024 * 1024, 7)), 413, 'too_large');
     // decompression bomb: a few KB of PNG that would decode to 10,000 x 10,000 pixels
     const bomb = await sharp({ create: { width: 10_000, height: 10_000, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png({ compressionLevel: 9 }).toBuffer();

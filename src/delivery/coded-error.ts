@@ -1,3 +1,4 @@
+import { redactQuerySecrets } from '../ingest/camera-url';
 import { ERROR_CODES, ErrorCode } from './protocol';
 
 /** An error the client should see as `{code, message}`; handlers throw it (ingest's IngestError has the same shape). */
@@ -22,9 +23,12 @@ export function isCodedError(err: unknown): err is { code: ErrorCode; message: s
   );
 }
 
-/** `scheme://user:pass@host` -> `scheme://***@host`, anywhere in a text. Defence in depth: ingest redacts too. */
+/**
+ * `scheme://user:pass@host` -> `scheme://***@host` and `?token=abc` -> `?token=***` (ingest's list of secret query
+ * names), anywhere in a text. Defence in depth: ingest redacts too.
+ */
 export function scrubSecrets(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@"'<>]*@/gi, '$1***@');
+  return redactQuerySecrets(text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@"'<>]*@/gi, '$1***@'));
 }
 
 /** HTTP status for an error code. */
@@ -33,6 +37,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   bad_message: 400,
   unknown_type: 400,
   invalid_url: 400,
+  destination_forbidden: 400,
   too_large: 413,
   rate_limited: 429,
   unauthorized: 401,
@@ -43,6 +48,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   no_face: 422,
   several_faces: 422,
   too_few_samples: 422,
+  unsupported_image: 415,
   unavailable: 503,
   internal: 500,
 };

@@ -119,10 +119,14 @@ export const ERROR_CODES = [
   'forbidden',
   'not_found',
   'invalid_url',
+  /** A camera (or webhook) URL whose host is, or resolves to, a link-local or cloud-metadata address (docs/INGEST.md). */
+  'destination_forbidden',
   'conflict',
   'no_face',
   'several_faces',
   'too_few_samples',
+  /** An upload that is not an image format the server decodes (docs/API.md lists them). */
+  'unsupported_image',
   'busy',
   'unavailable',
   'internal',
@@ -271,12 +275,18 @@ export const PREVIEW_TAG = 0x01;
 
 /** WebSocket close codes the server uses (4000-4999 are application codes; 4401/4403 mirror HTTP). */
 export const CLOSE_CODES = {
-  /** No valid token: none in the handshake and no `auth` message before the deadline, or a wrong token. */
+  /**
+   * No valid token: none in the handshake and no `auth` message before the deadline, a wrong token, or a token that
+   * stopped being valid on an open socket (revoked; or the first token was created on an open server). Clients treat
+   * it as "sign in again", never as "reconnect with the same token".
+   */
   unauthorized: 4401,
   /** The browser's Origin is not this server's and not in ALLOWED_ORIGINS. */
   forbiddenOrigin: 4403,
   /** The server is shutting down. */
   goingAway: 1001,
+  /** Over MAX_CONNECTIONS or MAX_CONNECTIONS_PER_IP (RFC 6455's "Try Again Later"): retry with backoff. */
+  tryAgainLater: 1013,
 } as const;
 
 /** Subprotocol a client offers beside `bearer.<token>` so the server has a non-secret one to select. */

@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import { Subject } from 'rxjs';
 import type { Clock } from './clock';
 import { CameraState, CameraStatus, Frame } from './frame';
+import { acceptedFormat, describeFormats, FRAME_FORMATS } from './image-format';
 import { IngestError } from './ingest.errors';
 
 export interface BrowserSourceOptions {
@@ -31,15 +32,8 @@ export interface BrowserSourceCounters {
   rejected: number;
 }
 
-type Format = 'jpeg' | 'webp' | 'png';
-
-/** Sniffs the container from magic bytes; the browser's word for it is not trusted. */
-export function sniffImageFormat(buf: Buffer): Format | null {
-  if (buf.length >= 3 && buf[0] === 0xff && buf[1] === 0xd8 && buf[2] === 0xff) return 'jpeg';
-  if (buf.length >= 8 && buf.readUInt32BE(0) === 0x89504e47 && buf.readUInt32BE(4) === 0x0d0a1a0a) return 'png';
-  if (buf.length >= 12 && buf.toString('latin1', 0, 4) === 'RIFF' && buf.toString('latin1', 8, 12) === 'WEBP') return 'webp';
-  return null;
-}
+/** The container from magic bytes (image-format.ts); the browser's word for it is not trusted. */
+const NOT_A_FRAME = `frame is not a ${describeFormats(FRAME_FORMATS)} image`;
 
 /** Decodes one encoded image to a packed BGR24 buffer (sharp gives RGB: R and B are swapped in place). */
 export async function decodeToBgr(
@@ -50,8 +44,8 @@ export async function decodeToBgr(
   if (buf.length > limits.maxBytes) {
     throw new IngestError('too_large', `frame is ${buf.length} bytes; the limit is ${limits.maxBytes}`);
   }
-  const format = sniffImageFormat(buf);
-  if (!format) throw new IngestError('bad_message', 'frame is not a JPEG, WebP or PNG image');
+  const format = acceptedFormat(buf, FRAME_FORMATS);
+  if (!format) throw new IngestError('bad_message', NOT_A_FRAME);
   const img = sharp(buf, { limitInputPixels: limits.maxPixels, failOn: 'error', sequentialRead: true });
   let meta: Awaited<ReturnType<typeof img.metadata>>;
   try {
@@ -134,7 +128,7 @@ export class BrowserSource {
     this.counters.received++;
     // Cheap checks first, synchronously: a hostile client cannot make us queue work with garbage.
     if (buf.length > this.o.maxBytes) return Promise.resolve(this.reject(new IngestError('too_large', `frame is ${buf.length} bytes; the limit is ${this.o.maxBytes}`)));
-    if (!sniffImageFormat(buf)) return Promise.resolve(this.reject(new IngestError('bad_message', 'frame is not a JPEG, WebP or PNG image')));
+    if (!acceptedFormat(buf, FRAME_FORMATS)) return Promise.resolve(this.reject(new IngestError('bad_message', NOT_A_FRAME)));
     const now = this.o.clock.now();
     if (now - this.lastAcceptedAt < (1000 / this.o.fps) * 0.8) {
       this.counters.droppedRate++;

@@ -72,7 +72,7 @@ export class UsersController {
   @Post(':id/samples')
   @RequireScope('admin')
   @ApiConsumes('multipart/form-data')
-  @ApiOperation({ summary: 'Add a labelled photo (multipart: image = JPEG/PNG/WebP, label, optional x,y inside the face to use)' })
+  @ApiOperation({ summary: 'Add a labelled photo (multipart: image = JPEG, PNG, WebP, TIFF, GIF or AVIF, label, optional x,y inside the face to use)' })
   @UseInterceptors(PhotoUploadInterceptor)
   async addSample(
     @Param('id', idPipe) id: string,

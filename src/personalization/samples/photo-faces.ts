@@ -7,6 +7,7 @@ import type { Box } from '../../delivery/protocol';
 import { cropFace, DEFAULT_CROP } from '../../inference/face-crop';
 import type { Detection } from '../../inference/yunet.decode';
 import { FACE_DETECTOR } from '../../inference/inference.module';
+import { describeFormats, sniffImageFormat, STILL_FORMATS } from '../../ingest/image-format';
 
 export interface PhotoLimits {
   /** Encoded bytes of one uploaded image. */
@@ -19,8 +20,6 @@ export interface PhotoLimits {
 export const PHOTO_LIMITS = Symbol('PHOTO_LIMITS');
 
 export const DEFAULT_PHOTO_LIMITS: PhotoLimits = { maxBytes: 10 * 1024 * 1024, maxPixels: 40_000_000 };
-
-const FORMATS = new Set(['jpeg', 'png', 'webp']);
 
 export interface PhotoFace {
   crop48: Uint8Array;
@@ -42,8 +41,9 @@ export interface PhotoDetector {
 /**
  * A labelled photo -> the one face to learn from, detected and cropped exactly as on a stream: the image is scaled
  * like ingest scales frames (longest side ≤ FRAME_MAX_SIDE, never up), converted to BGR, run through the same YuNet
- * session, and cut with the pipeline's crop rule. Typed errors: bad_message (not JPEG/PNG/WebP or undecodable),
- * too_large (bytes or pixels), no_face, several_faces (and no hint, or a hint that is in none or several of them).
+ * session, and cut with the pipeline's crop rule. Typed errors: unsupported_image (not a still format sharp decodes,
+ * ingest/image-format.ts), bad_message (undecodable), too_large (bytes or pixels), no_face, several_faces (and no
+ * hint, or a hint that is in none or several of them).
  */
 @Injectable()
 export class PhotoFaces {
@@ -55,14 +55,17 @@ export class PhotoFaces {
 
   async face(bytes: Buffer, hint?: FaceHint): Promise<PhotoFace> {
     if (bytes.length > this.limits.maxBytes) throw new CodedError('too_large', `image is ${bytes.length} bytes; the limit is ${this.limits.maxBytes}`);
+    // magic bytes first: SVG, PDF and text never reach a decoder
+    const sniffed = sniffImageFormat(bytes);
+    if (!sniffed || !STILL_FORMATS.has(sniffed)) throw unsupported(sniffed ?? 'not an image');
     let meta: Metadata;
     try {
       // metadata() reads the header only: the pixel check happens before anything is decoded
       meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-    } catch {
-      throw new CodedError('bad_message', 'not an image (JPEG, PNG or WebP expected)');
+    } catch (e) {
+      throw new CodedError('bad_message', `${sniffed} image could not be read: ${(e as Error).message}`);
     }
-    if (!meta.format || !FORMATS.has(meta.format)) throw new CodedError('bad_message', `unsupported image format ${meta.format ?? 'unknown'}; JPEG, PNG or WebP expected`);
+    if (meta.format !== sniffed) throw unsupported(`${sniffed} magic bytes but ${meta.format ?? 'unknown'} content`);
     const w = meta.width ?? 0;
     const h = meta.height ?? 0;
     if (w <= 0 || h <= 0) throw new CodedError('bad_message', 'image has no size');
@@ -97,6 +100,10 @@ export class PhotoFaces {
     const b = chosen.box;
     return { crop48, box: { x: b.x / scale, y: b.y / scale, w: b.w / scale, h: b.h / scale } };
   }
+}
+
+function unsupported(what: string): CodedError {
+  return new CodedError('unsupported_image', `${what}: send ${describeFormats(STILL_FORMATS)}`);
 }
 
 function pick(faces: Detection[], hint: FaceHint | undefined): Detection {
