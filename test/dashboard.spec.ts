@@ -120,6 +120,11 @@ describe.skipIf(!chromiumPath || !ffmpegPath)('dashboard in Chromium against the
     const page = await open();
     const dialog = page.getByRole('dialog', { name: 'Sign in to iExpressionNet' });
     await dialog.waitFor();
+    // the hint names where tokens come from (env or the token CLI); the server never logs them
+    const hint = await page.locator('#login-hint').innerText();
+    expect(hint).toContain('ADMIN_TOKEN');
+    expect(hint).toContain('npm run token -- create --scope read');
+    expect(hint).not.toMatch(/startup log/i);
     await page.getByLabel('Access token').fill('wrong-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('That token was not accepted.').waitFor();

@@ -21,7 +21,13 @@ function LoginDialog() {
       <div class="card modal" role="dialog" aria-modal="true" aria-labelledby="login-title">
       <form class="stack" onSubmit={(e) => void submit(e)}>
         <h2 id="login-title">Sign in to iExpressionNet</h2>
-        <p class="muted">This server needs an access token. Ask its operator, or see the server's startup log.</p>
+        {/* Tokens are never printed in the server's log: say where they come from. */}
+        <p class="muted" id="login-hint">
+          This server needs an access token. Ask its operator: tokens are the server's <code>ADMIN_TOKEN</code> or{' '}
+          <code>READ_TOKEN</code> environment variables, or are made on the server with{' '}
+          <code>npm run token -- create --scope read</code> (or <code>--scope admin</code> to change things), which prints
+          the token once.
+        </p>
         <label>
           Access token
           <input
