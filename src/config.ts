@@ -70,8 +70,16 @@ export const ConfigSchema = z.object({
   BROWSER_FRAME_MAX_PIXELS: int(1024, 100_000_000).default(4096 * 4096),
   ADMIN_TOKEN: z.string().min(8, 'ADMIN_TOKEN must be at least 8 characters').optional(),
   READ_TOKEN: z.string().min(8, 'READ_TOKEN must be at least 8 characters').optional(),
-  /** Comma-separated browser origins allowed to open the WebSocket; empty = same origin as the server only. */
+  /**
+   * Comma-separated browser origins allowed to open the WebSocket and to send REST changes (POST/PUT/PATCH/DELETE);
+   * empty = same origin as the server only.
+   */
   ALLOWED_ORIGINS: z.string().default(''),
+  /**
+   * Comma-separated extra `Host` names the server answers (DNS-rebinding defence), besides loopback names and HOST;
+   * bound to 0.0.0.0/:: any IP literal is accepted too. `*` = any Host (only behind a proxy that checks it).
+   */
+  ALLOWED_HOSTS: z.string().default(''),
   /** WebSocket limits per connection. A message over WS_HARD_MAX_BYTES is cut off by ws itself (close 1009). */
   WS_MAX_TEXT_BYTES: int(256, 16 * 1024 * 1024).default(64 * 1024),
   WS_MAX_BINARY_BYTES: int(1024, 64 * 1024 * 1024).default(2 * 1024 * 1024),

@@ -8,6 +8,7 @@ import { AppModule } from './app.module';
 import { checkBinding, UnsafeBindingError } from './auth/binding';
 import { TokenStore } from './auth/token.store';
 import { ConfigError, loadConfig } from './config';
+import { configureHttpEdge, HTTP_EDGE_OPTIONS } from './delivery/http-edge';
 import { setupOpenApi } from './delivery/openapi';
 import { GatewayWsAdapter } from './delivery/ws.adapter';
 import { SqliteDatabase } from './storage/database';
@@ -29,6 +30,7 @@ async function bootstrap(): Promise<void> {
   const logger = new Logger('iExpressionNet');
   const levels = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    ...HTTP_EDGE_OPTIONS,
     logger: levels.slice(0, levels.indexOf(config.LOG_LEVEL) + 1) as LogLevel[],
   });
   // No token anywhere -> loopback only; said at startup, refused before listening elsewhere.
@@ -47,6 +49,7 @@ async function bootstrap(): Promise<void> {
     }
     throw err;
   }
+  configureHttpEdge(app);
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
   setupOpenApi(app);
   const dashboard = join(__dirname, '..', 'clients', 'dashboard', 'dist');

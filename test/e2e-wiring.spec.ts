@@ -3,7 +3,7 @@
  * browser camera over the WebSocket whose decoded frames come back as JPEG previews.
  */
 import 'reflect-metadata';
-import type { INestApplication } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config';
 import { ConfigModule } from '../src/config.module';
 import { DeliveryModule } from '../src/delivery/delivery.module';
+import { configureHttpEdge, HTTP_EDGE_OPTIONS } from '../src/delivery/http-edge';
 import { decodePreview } from '../src/delivery/protocol';
 import { GatewayWsAdapter } from '../src/delivery/ws.adapter';
 import { CameraService } from '../src/ingest/camera.service';
@@ -22,7 +23,7 @@ import { StorageModule } from '../src/storage/storage.module';
 import { TestClient } from './support/server';
 
 describe('delivery + real CameraService', () => {
-  let app: INestApplication;
+  let app: NestExpressApplication;
   let base: string;
   let dir: string;
   beforeAll(async () => {
@@ -35,7 +36,8 @@ describe('delivery + real CameraService', () => {
         DeliveryModule.forRoot({ imports: [IngestModule], cameras: { useExisting: CameraService } }),
       ],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
+    app = moduleRef.createNestApplication<NestExpressApplication>({ ...HTTP_EDGE_OPTIONS, logger: false });
+    configureHttpEdge(app);
     app.useWebSocketAdapter(new GatewayWsAdapter(app));
     await app.listen(0, '127.0.0.1');
     base = `127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppModule } from '../../src/app.module';
 import { loadConfig } from '../../src/config';
+import { configureHttpEdge, HTTP_EDGE_OPTIONS } from '../../src/delivery/http-edge';
 import { GatewayWsAdapter } from '../../src/delivery/ws.adapter';
 
 export interface RealApp {
@@ -27,7 +28,8 @@ export async function startRealApp(
 ): Promise<RealApp> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'iexpr-app-'));
   const config = loadConfig({ ...process.env, DATA_DIR: dir, MODELS_DIR: join(__dirname, '..', '..', 'models'), ...env });
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { logger: ['error', 'warn'] });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { ...HTTP_EDGE_OPTIONS, logger: ['error', 'warn'] });
+  configureHttpEdge(app);
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
   beforeListen?.(app);
   app.enableShutdownHooks();

@@ -4,6 +4,7 @@
  */
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { loadConfig, Config } from '../../src/config';
 import { ConfigModule } from '../../src/config.module';
 import { DeliveryModule } from '../../src/delivery/delivery.module';
 import { BrowserCamera, CAMERA_API, CameraApi, EVENT_SOURCE, PipelineEvent } from '../../src/delivery/delivery.tokens';
+import { configureHttpEdge, HTTP_EDGE_OPTIONS } from '../../src/delivery/http-edge';
 import { setupOpenApi } from '../../src/delivery/openapi';
 import type { CameraInput, CameraView, ServerMessage } from '../../src/delivery/protocol';
 import { GatewayWsAdapter } from '../../src/delivery/ws.adapter';
@@ -106,8 +108,14 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts the delivery module on 127.0.0.1:<random>. `env` overrides config (tokens, limits). */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+/**
+ * Starts the delivery module on 127.0.0.1:<random> behind the production HTTP edge (configureHttpEdge). `env`
+ * overrides config (tokens, limits); `beforeListen` may add to the app (a test serves a built dashboard).
+ */
+export async function startTestServer(
+  env: Record<string, string> = {},
+  beforeListen?: (app: NestExpressApplication) => void,
+): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'iex-e2e-'));
   const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, ...env });
   const cameras = new FakeCameraApi();
@@ -120,9 +128,11 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     .overrideProvider(EVENT_SOURCE)
     .useValue(events)
     .compile();
-  const app = moduleRef.createNestApplication({ logger: false });
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ ...HTTP_EDGE_OPTIONS, logger: false });
+  configureHttpEdge(app);
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
   setupOpenApi(app);
+  beforeListen?.(app);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   const url = `http://127.0.0.1:${address.port}`;
