@@ -21,8 +21,8 @@ export type ExecutionProviderName = Config['EXECUTION_PROVIDER'];
 export class ExecutionProviderError extends Error {}
 
 const INSTALL_HINT: Partial<Record<ExecutionProviderName, string>> = {
-  cuda: 'reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 and make CUDA 12 + cuDNN 9 visible to the loader',
-  tensorrt: 'reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 and install TensorRT 10',
+  cuda: 'fetch its provider files with `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js` (npm ci skips that download) and make CUDA 12 + cuDNN 9 visible to the loader',
+  tensorrt: 'fetch its provider files with `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js` (npm ci skips that download) and install TensorRT 10',
   webgpu: 'needs a GPU and the Vulkan loader (libvulkan.so.1) on Linux',
 };
 
