@@ -89,6 +89,15 @@ export const ConfigSchema = z.object({
   WS_MESSAGE_BURST: int(1, 10_000_000).default(200),
   /** A socket that has not authenticated (handshake or `auth` message) within this time is closed with 4401. */
   WS_AUTH_TIMEOUT_MS: int(100, 600_000).default(5000),
+  /**
+   * Open WebSockets (authenticated or not), in all and per client address; the next one is closed with 1013. Sized
+   * from the worst case a client can cost: up to ~4 x WS_MAX_BUFFERED_BYTES of unread replies, so 512 bound that at
+   * ~2 GiB, while a real deployment (a few dashboards and integrations) uses tens. Per address 128: every client of
+   * a loopback deployment (tabs, SDK scripts) shares 127.0.0.1, and a quarter of the total still needs four hosts to
+   * fill the server. Behind a reverse proxy every client has the proxy's address: raise it to MAX_CONNECTIONS there.
+   */
+  MAX_CONNECTIONS: int(1, 1_000_000).default(512),
+  MAX_CONNECTIONS_PER_IP: int(1, 1_000_000).default(128),
   /** Events to a client whose unsent buffer is above this are dropped (and counted), never queued. */
   WS_MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
   /** JPEG previews: per camera rate, width, and bandwidth per connection. */

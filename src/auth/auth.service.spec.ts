@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config';
 import { ConfigModule } from '../config.module';
 import { SqliteDatabase } from '../storage/database';
+import { DataVersionWatcher } from '../storage/data-version.watcher';
 import { StorageModule } from '../storage/storage.module';
 import { AuthModule } from './auth.module';
 import { AuthService, scopeAllows } from './auth.service';
@@ -72,6 +73,38 @@ describe('AuthService', () => {
     expect(auth.isOpen()).toBe(false);
     expect(auth.openPrincipal('127.0.0.1')).toBeNull();
     expect(auth.verify(t.token)).toMatchObject({ scope: 'read' });
+  });
+
+  it('stillValid: a stored token until revoked (here or by another connection), open until a token exists, env always', async () => {
+    const { auth, store, moduleRef } = await build({ ADMIN_TOKEN: 'admin-secret-1' });
+    await moduleRef.init(); // starts the DataVersionWatcher (its baseline)
+    const changes: number[] = [];
+    auth.changes$().subscribe(() => changes.push(1));
+    const env = auth.verify('admin-secret-1')!;
+    const a = auth.verify(store.create('read', 'a').token)!;
+    const b = auth.verify(store.create('admin', 'b').token)!;
+    expect(a.tokenId).toEqual(expect.any(String));
+    expect(changes).toHaveLength(2); // the two creations, announced in-process
+    store.revoke('a');
+    expect(changes).toHaveLength(3);
+    expect(auth.stillValid(a)).toBe(false);
+    expect(auth.stillValid(b)).toBe(true);
+    expect(auth.stillValid(env)).toBe(true);
+
+    // The CLI's connection: seen by data_version, not by the server's TokenStore.
+    const cli = new SqliteDatabase(dirs[dirs.length - 1]);
+    new TokenStore(cli).revoke('b');
+    cli.close();
+    moduleRef.get(DataVersionWatcher).check(); // what its 1 s timer does
+    expect(changes).toHaveLength(4);
+    expect(auth.stillValid(b)).toBe(false);
+    await moduleRef.close();
+
+    const open = await build();
+    const principal = open.auth.openPrincipal('127.0.0.1')!;
+    expect(open.auth.stillValid(principal)).toBe(true);
+    open.store.create('read');
+    expect(open.auth.stillValid(principal)).toBe(false);
   });
 
   it('reads bearer tokens from headers and subprotocols', () => {

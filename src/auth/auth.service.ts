@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
+import { merge, Observable } from 'rxjs';
 import { CONFIG, Config } from '../config';
 import type { Scope } from '../delivery/protocol';
+import { DataVersionWatcher } from '../storage/data-version.watcher';
 import { isLoopbackHost } from './binding';
 import { safeEqual } from './token';
 import { TokenStore } from './token.store';
@@ -10,7 +12,11 @@ export interface Principal {
   scope: Scope;
   /** Who: "env:admin", "env:read", a stored token's name, or "open" (no token configured, loopback client). */
   name: string;
+  /** The stored token's id, for a stored token: what revocation is checked against on open sockets. */
+  tokenId?: string;
 }
+
+const OPEN_PRINCIPAL = 'open';
 
 /** admin may do everything read may. */
 export function scopeAllows(granted: Scope, required: Scope): boolean {
@@ -25,7 +31,27 @@ export class AuthService {
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     @Inject(TokenStore) private readonly tokens: TokenStore,
+    @Inject(DataVersionWatcher) private readonly dataVersion: DataVersionWatcher,
   ) {}
+
+  /**
+   * Stored tokens may have changed: created or revoked in this process, or by another process (the token CLI) on the
+   * same database. Holders of long-lived principals (WebSockets) re-check them with stillValid(). REST needs no
+   * such signal: verify() reads the store on every request (nothing is cached).
+   */
+  changes$(): Observable<void> {
+    return merge(this.tokens.changes$, this.dataVersion.changes$);
+  }
+
+  /**
+   * Whether a principal granted earlier still holds: a stored token not revoked since, an open-server principal
+   * while no token exists. Environment tokens cannot be revoked (only a restart without them ends them).
+   */
+  stillValid(principal: Principal): boolean {
+    if (principal.tokenId !== undefined) return this.tokens.exists(principal.tokenId);
+    if (principal.name === OPEN_PRINCIPAL) return this.isOpen();
+    return true;
+  }
 
   /** No token anywhere: the server is open to loopback clients (checkBinding keeps it on loopback). */
   isOpen(): boolean {
@@ -39,13 +65,13 @@ export class AuthService {
     if (admin) return { scope: 'admin', name: 'env:admin' };
     if (read) return { scope: 'read', name: 'env:read' };
     const stored = this.tokens.find(token);
-    return stored ? { scope: stored.scope, name: stored.name } : null;
+    return stored ? { scope: stored.scope, name: stored.name, tokenId: stored.id } : null;
   }
 
   /** The principal for an open server, when this client may have it (loopback only). */
   openPrincipal(remoteAddress: string | undefined): Principal | null {
     if (!this.isOpen()) return null;
-    return remoteAddress !== undefined && isLoopbackHost(remoteAddress) ? { scope: 'admin', name: 'open' } : null;
+    return remoteAddress !== undefined && isLoopbackHost(remoteAddress) ? { scope: 'admin', name: OPEN_PRINCIPAL } : null;
   }
 
   /** `Authorization: Bearer <token>`. */

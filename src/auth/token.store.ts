@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
+import { Observable, Subject } from 'rxjs';
 import type { Scope } from '../delivery/protocol';
 import { SqliteDatabase } from '../storage/database';
 import { generateToken, hashToken, safeEqual } from './token';
@@ -22,6 +23,13 @@ interface TokenRow {
 /** Tokens created with `npm run token -- create`: only their hash is stored; the token is shown once. */
 @Injectable()
 export class TokenStore {
+  private readonly changed = new Subject<void>();
+  /**
+   * Tokens created or revoked through THIS store (this process, this connection). Another process's changes (the
+   * CLI) are seen through DataVersionWatcher instead: SQLite's data_version ignores a connection's own commits.
+   */
+  readonly changes$: Observable<void> = this.changed.asObservable();
+
   constructor(@Inject(SqliteDatabase) private readonly database: SqliteDatabase) {}
 
   create(scope: Scope, name?: string): TokenInfo & { token: string } {
@@ -32,6 +40,7 @@ export class TokenStore {
     this.database.db
       .prepare('INSERT INTO tokens (id, name, scope, hash, created_at) VALUES (?, ?, ?, ?, ?)')
       .run(info.id, info.name, info.scope, hashToken(token), info.createdAt);
+    this.changed.next();
     return { ...info, token };
   }
 
@@ -44,7 +53,14 @@ export class TokenStore {
 
   /** Removes tokens whose id or name is `idOrName`; returns how many. */
   revoke(idOrName: string): number {
-    return this.database.db.prepare('DELETE FROM tokens WHERE id = ? OR name = ?').run(idOrName, idOrName).changes;
+    const n = this.database.db.prepare('DELETE FROM tokens WHERE id = ? OR name = ?').run(idOrName, idOrName).changes;
+    if (n > 0) this.changed.next();
+    return n;
+  }
+
+  /** Whether the token with this id is still stored (not revoked). */
+  exists(id: string): boolean {
+    return this.database.db.prepare('SELECT 1 FROM tokens WHERE id = ?').get(id) !== undefined;
   }
 
   count(): number {

@@ -101,4 +101,14 @@ export class Connection {
   close(code: number, reason: string): void {
     if (this.socket.readyState <= OPEN) this.socket.close(code, reason);
   }
+
+  /**
+   * Ends a connection whose principal no longer holds (its token was revoked). The principal goes first: a message
+   * that arrives before the close handshake completes finds no principal and a socket that is not open, so it runs
+   * nothing (ExpressionGateway drops messages on a closing socket; CommandRouter needs a principal).
+   */
+  revoke(code: number, reason: string): void {
+    this.principal = null;
+    this.close(code, reason);
+  }
 }

@@ -14,6 +14,17 @@ export class DeliveryMetrics {
     help: 'Open WebSocket connections',
     registers: [this.registry],
   });
+  readonly connectionsRefused = new Counter({
+    name: 'iexpr_ws_connections_refused_total',
+    help: 'WebSockets closed on arrival with 1013: over MAX_CONNECTIONS (reason="max_connections") or MAX_CONNECTIONS_PER_IP (reason="max_connections_per_ip")',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly connectionsRevoked = new Counter({
+    name: 'iexpr_ws_connections_revoked_total',
+    help: 'Open WebSockets closed with 4401 because their token stopped being valid (revoked, or auth turned on)',
+    registers: [this.registry],
+  });
   readonly messages = new Counter({
     name: 'iexpr_ws_messages_total',
     help: 'Client WebSocket messages by type (text: the message type or "invalid"; "binary" for frames)',

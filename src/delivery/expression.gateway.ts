@@ -1,6 +1,7 @@
-import { Inject, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { OnGatewayConnection, OnGatewayDisconnect, WebSocketGateway } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
+import type { Subscription } from 'rxjs';
 import type { RawData, WebSocket } from 'ws';
 import { AuthService } from '../auth/auth.service';
 import { isOriginAllowed, parseAllowedOrigins } from '../auth/origin';
@@ -13,6 +14,9 @@ import { DeliveryMetrics } from './delivery.metrics';
 import { CAMERA_API, CameraApi } from './delivery.tokens';
 import { CLOSE_CODES, PROTOCOL_VERSION } from './protocol';
 
+/** A refused socket that ignores our close frame is cut off after this, not after ws's 30 s close timeout. */
+const REFUSED_CLOSE_GRACE_MS = 1000;
+
 function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
@@ -20,16 +24,18 @@ function toBuffer(data: RawData): Buffer {
 }
 
 /**
- * `/ws`: plain JSON `{type, id, …}` text messages and binary browser frames. Lifecycle per socket: Origin check ->
- * token from the handshake (Authorization header or `bearer.<token>` subprotocol) or an `auth` message before
- * WS_AUTH_TIMEOUT_MS -> messages routed by CommandRouter / BinaryFrames.
+ * `/ws`: plain JSON `{type, id, …}` text messages and binary browser frames. Lifecycle per socket: connection caps
+ * (1013) -> Origin check -> token from the handshake (Authorization header or `bearer.<token>` subprotocol) or an
+ * `auth` message before WS_AUTH_TIMEOUT_MS -> messages routed by CommandRouter / BinaryFrames, until the socket closes
+ * or its token is revoked (AuthService.changes$ -> 4401 `token revoked`).
  */
 @WebSocketGateway({ path: '/ws' })
-export class ExpressionGateway implements OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy {
+export class ExpressionGateway implements OnGatewayConnection, OnGatewayDisconnect, OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('ExpressionGateway');
   private readonly bySocket = new WeakMap<WebSocket, Connection>();
   private readonly limits: ConnectionLimits;
   private readonly allowedOrigins: string[];
+  private tokenChanges: Subscription | null = null;
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -51,8 +57,14 @@ export class ExpressionGateway implements OnGatewayConnection, OnGatewayDisconne
     this.allowedOrigins = parseAllowedOrigins(config.ALLOWED_ORIGINS);
   }
 
+  onModuleInit(): void {
+    this.tokenChanges = this.auth.changes$().subscribe(() => this.revalidate());
+  }
+
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
-    const connection = new Connection(socket, this.limits, this.metrics, request.socket.remoteAddress);
+    const remoteAddress = request.socket.remoteAddress;
+    if (this.refusedOverCap(socket, remoteAddress)) return;
+    const connection = new Connection(socket, this.limits, this.metrics, remoteAddress);
     this.bySocket.set(socket, connection);
     this.connections.add(connection);
     this.metrics.connections.inc();
@@ -92,9 +104,51 @@ export class ExpressionGateway implements OnGatewayConnection, OnGatewayDisconne
   }
 
   onModuleDestroy(): void {
+    this.tokenChanges?.unsubscribe();
     for (const c of [...this.connections]) {
       c.close(CLOSE_CODES.goingAway, 'server shutting down');
       this.release(c);
+    }
+  }
+
+  /**
+   * Over MAX_CONNECTIONS / MAX_CONNECTIONS_PER_IP: closed 1013 before anything else (no hello), not registered.
+   * Unauthenticated sockets count too, until they authenticate or time out: they hold the same resources.
+   */
+  private refusedOverCap(socket: WebSocket, remoteAddress: string | undefined): boolean {
+    let reason: string;
+    let metric: 'max_connections' | 'max_connections_per_ip';
+    if (this.connections.size >= this.config.MAX_CONNECTIONS) {
+      reason = `too many connections: the server is at its limit of ${this.config.MAX_CONNECTIONS}, try again later`;
+      metric = 'max_connections';
+    } else if (this.connections.countFrom(remoteAddress) >= this.config.MAX_CONNECTIONS_PER_IP) {
+      reason = `too many connections from this address (limit ${this.config.MAX_CONNECTIONS_PER_IP}), try again later`;
+      metric = 'max_connections_per_ip';
+    } else {
+      return false;
+    }
+    this.metrics.connectionsRefused.inc({ reason: metric });
+    socket.close(CLOSE_CODES.tryAgainLater, reason);
+    setTimeout(() => socket.terminate(), REFUSED_CLOSE_GRACE_MS).unref();
+    return true;
+  }
+
+  /**
+   * Stored tokens changed (created or revoked, in this process or by the token CLI): every open socket whose
+   * principal no longer holds is closed 4401, its principal dropped first so nothing it sent still runs.
+   */
+  private revalidate(): void {
+    try {
+      for (const c of [...this.connections]) {
+        if (!c.principal || this.auth.stillValid(c.principal)) continue;
+        const reason = c.principal.tokenId !== undefined ? 'token revoked' : 'authentication required: a token now protects this server';
+        this.logger.log(`closing WebSocket of ${c.principal.name} (${reason})`);
+        c.revoke(CLOSE_CODES.unauthorized, reason);
+        this.metrics.connectionsRevoked.inc();
+      }
+    } catch (err) {
+      // The next change (or data_version tick) tries again; a failed check must not end the subscription.
+      this.logger.error(`re-checking tokens of open WebSockets failed: ${(err as Error).message}`);
     }
   }
 
@@ -112,6 +166,8 @@ export class ExpressionGateway implements OnGatewayConnection, OnGatewayDisconne
   }
 
   private onMessage(connection: Connection, data: Buffer, isBinary: boolean): void {
+    // A socket we are closing (revoked token, refused, shutdown) runs nothing more, even what was already in flight.
+    if (!connection.isOpen) return;
     const limit = isBinary ? this.limits.maxBinaryBytes : this.limits.maxTextBytes;
     if (data.length > limit) {
       this.metrics.messages.inc({ type: 'invalid' });
