@@ -2,7 +2,8 @@
  * API tokens stored (hashed) in the data directory's database.
  *   npm run token -- create --scope admin|read [--name NAME]   prints the token once
  *   npm run token -- list
- *   npm run token -- revoke <id|name>
+ *   npm run token -- revoke <id|name>   (a running server closes the WebSockets using it within ~1 s: it watches
+ *                                       SQLite's data_version, see docs/RELIABILITY.md)
  * DATA_DIR as for the server (default ./data).
  */
 import 'reflect-metadata';
