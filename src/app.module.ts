@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { Config } from './config';
 import { ConfigModule } from './config.module';
 import { DeliveryModule } from './delivery/delivery.module';
+import { IdentityResolver } from './personalization/identity/identity.resolver';
 import { CameraService } from './ingest/camera.service';
 import { IngestModule } from './ingest/ingest.module';
 import { PipelineMetrics } from './pipeline/pipeline.metrics';
@@ -31,8 +32,10 @@ export class AppModule {
         pipeline,
         PersonalizationApiModule,
         DeliveryModule.forRoot({
-          imports: [IngestModule, pipeline],
+          imports: [IngestModule, pipeline, PersonalizationApiModule],
           cameras: { useExisting: CameraService },
+          // camera.add's userId is checked like camera.bind's
+          users: { useExisting: IdentityResolver },
           events: { useExisting: PipelineService },
           metrics: { inject: [PipelineMetrics], useFactory: (m: PipelineMetrics) => [m.registry] },
         }),

@@ -63,6 +63,12 @@ export const ConfigSchema = z.object({
   START_TIMEOUT_SECONDS: z.coerce.number().positive().max(3600).default(20),
   /** ffmpeg socket/read timeout for network cameras (RTSP -timeout/-stimeout, HTTP -rw_timeout). */
   IO_TIMEOUT_SECONDS: z.coerce.number().positive().max(3600).default(10),
+  /**
+   * Camera URLs whose host is, or resolves to, a link-local (169.254/16, fe80::/10) or cloud-metadata address are
+   * refused: a camera URL makes the server fetch on the caller's behalf (SSRF), and cloud credentials live there.
+   * true allows them (a camera that really sits on a link-local network). Private ranges and loopback are always allowed.
+   */
+  CAMERA_ALLOW_LINK_LOCAL: bool.default(false),
   /** Longest side of ingested frames (ffmpeg scales down, never up). */
   FRAME_MAX_SIDE: int(64, 4096).default(640),
   /** Browser-pushed frames: encoded bytes and decoded pixels (checked before decoding) per frame. */

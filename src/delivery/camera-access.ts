@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CodedError, scrubSecrets } from './coded-error';
-import { CAMERA_API, CameraApi, EVENT_SOURCE, EventSourceApi } from './delivery.tokens';
+import { CAMERA_API, CameraApi, EVENT_SOURCE, EventSourceApi, USER_DIRECTORY, UserDirectoryApi } from './delivery.tokens';
 import { EventFanout } from './event.fanout';
 import type { CameraInput, CameraView } from './protocol';
 
@@ -18,9 +18,12 @@ export class CameraAccess {
     @Inject(CAMERA_API) private readonly cameras: CameraApi,
     @Inject(EventFanout) private readonly fanout: EventFanout,
     @Inject(EVENT_SOURCE) private readonly events: EventSourceApi,
+    @Inject(USER_DIRECTORY) private readonly users: UserDirectoryApi,
   ) {}
 
+  /** A `userId` must name an existing user (404 `not_found` otherwise, nothing stored), as for camera.bind. */
   async add(input: CameraInput): Promise<CameraView> {
+    if (typeof input?.userId === 'string') this.users.requireUser(input.userId);
     return safeView(await this.cameras.add(input));
   }
 

@@ -22,10 +22,13 @@ export class CamerasController {
 
   @Post()
   @RequireScope('admin')
-  @ApiOperation({ summary: 'Add a camera (rtsp://, rtsps://, http(s)://, file:///abs/path, device:///dev/video0)' })
+  @ApiOperation({
+    summary: 'Add a camera (rtsp://, rtsps://, http(s)://, file:///abs/path, device:///dev/video0)',
+    description: '400 `destination_forbidden`: the host is, or resolves to, a link-local or cloud-metadata address. 404: `userId` names no user.',
+  })
   @ApiBody({ schema: CAMERA_INPUT_SCHEMA })
   @ApiResponse({ status: 201, schema: CAMERA_VIEW_SCHEMA })
-  @apply(errors(400, 401, 403, 409))
+  @apply(errors(400, 401, 403, 404, 409))
   add(@Body(new ZodValidationPipe(CameraInputSchema)) input: CameraInput): Promise<CameraView> {
     return this.cameras.add(input);
   }

@@ -13,7 +13,9 @@ import {
   EVENT_SOURCE,
   METRICS_REGISTRIES,
   NO_EVENTS,
+  NO_USERS,
   UNAVAILABLE_CAMERA_API,
+  USER_DIRECTORY,
 } from './delivery.tokens';
 import { EventFanout } from './event.fanout';
 import { ExpressionGateway } from './expression.gateway';
@@ -36,6 +38,8 @@ export interface DeliveryOptions {
   events?: Binding;
   /** METRICS_REGISTRIES: extra prom-client registries for /metrics (e.g. `{ useFactory: (p) => [p.metrics.registry], inject: [PipelineService] }`). */
   metrics?: Binding;
+  /** USER_DIRECTORY: who a camera's `userId` may name (personalization's IdentityResolver). Unset: no users exist. */
+  users?: Binding;
 }
 
 /**
@@ -53,6 +57,7 @@ export class DeliveryModule {
         { provide: CAMERA_API, ...(options.cameras ?? { useValue: UNAVAILABLE_CAMERA_API }) } as Provider,
         { provide: EVENT_SOURCE, ...(options.events ?? { useValue: NO_EVENTS }) } as Provider,
         { provide: METRICS_REGISTRIES, ...(options.metrics ?? { useValue: [] }) } as Provider,
+        { provide: USER_DIRECTORY, ...(options.users ?? { useValue: NO_USERS }) } as Provider,
         { provide: APP_FILTER, useClass: CodedErrorFilter },
         DeliveryMetrics,
         ConnectionRegistry,

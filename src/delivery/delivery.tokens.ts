@@ -44,6 +44,27 @@ export interface EventSourceApi {
 }
 export const EVENT_SOURCE = Symbol('EVENT_SOURCE');
 
+/**
+ * The users a camera may belong to, as delivery checks them before `camera.add` / POST /api/cameras stores a
+ * `userId`. Bound to personalization's IdentityResolver, whose requireUser is also camera.bind's check.
+ * Throws `{ code: 'not_found' }` for an unknown user.
+ */
+export interface UserDirectoryApi {
+  requireUser(userId: string): void;
+}
+export const USER_DIRECTORY = Symbol('USER_DIRECTORY');
+
+class NotFoundError extends Error {
+  readonly code = 'not_found' as const;
+}
+
+/** Bound when no user store is wired: there are no users, so every userId is unknown. */
+export const NO_USERS: UserDirectoryApi = {
+  requireUser: (userId) => {
+    throw new NotFoundError(`no user ${JSON.stringify(userId.slice(0, 64))} (users are not available on this server)`);
+  },
+};
+
 /** Extra prom-client registries to expose on /metrics beside the default one and delivery's (e.g. the pipeline's). */
 export const METRICS_REGISTRIES = Symbol('METRICS_REGISTRIES');
 export type MetricsRegistries = Registry[];

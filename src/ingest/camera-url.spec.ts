@@ -98,3 +98,31 @@ describe('redactUrl', () => {
     expect(redactUrl(input)).toBe(expected);
   });
 });
+
+describe('redactUrl: secrets in the query string', () => {
+  it.each([
+    ['http://cam/x?token=s3cr3t', 'http://cam/x?token=***'],
+    ['http://cam/x?fps=5&TOKEN=s3cr3t&w=1', 'http://cam/x?fps=5&TOKEN=***&w=1'],
+    ['rtsp://u:p@cam/x?apikey=a;api_key=b&Password=c&pwd=d&pass=e', 'rtsp://***@cam/x?apikey=***;api_key=***&Password=***&pwd=***&pass=***'],
+    ['https://cam/s.m3u8?X-Amz-Signature=ab&X-Amz-Credential=cd&sig=ef&auth=gh#frag', 'https://cam/s.m3u8?X-Amz-Signature=***&X-Amz-Credential=***&sig=***&auth=***#frag'],
+    ['http://cam/x?access_token=a&client_secret=b&key=c&stream-key=d', 'http://cam/x?access_token=***&client_secret=***&key=***&stream-key=***'],
+    // names that only contain a secret word are kept
+    ['http://cam/x?keyframe=1&monkey=2&passive=3&signal=4', 'http://cam/x?keyframe=1&monkey=2&passive=3&signal=4'],
+    // inside an ffmpeg error line or a JSON text
+    ['[http @ 0x1] HTTP error 403 Forbidden: http://cam/x?token=abc: Server returned 403', '[http @ 0x1] HTTP error 403 Forbidden: http://cam/x?token=*** Server returned 403'],
+    ['{"url":"http://cam/x?token=abc"}', '{"url":"http://cam/x?token=***"}'],
+  ])('%s → %s', (input, expected) => {
+    expect(redactUrl(input)).toBe(expected);
+  });
+
+  it('error messages quote the URL redacted', () => {
+    let message = '';
+    try {
+      parseCameraUrl('cam/x?token=s3cr3t');
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('token=***');
+    expect(message).not.toContain('s3cr3t');
+  });
+});

@@ -135,9 +135,30 @@ export function isLiveSource(source: CameraSource): boolean {
 const CREDENTIALS = /([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#\s]*@/g;
 
 /**
- * Replaces credentials in a URL (or in any text holding URLs, e.g. an ffmpeg error line) with `***`:
- * `rtsp://admin:secret@cam/x` → `rtsp://***@cam/x`.
+ * Query parameters that carry secrets, case-insensitive: the listed names alone or after a prefix joined by `_`,
+ * `-` or `.` (`access_token`, `x-api-key`, `X-Amz-Signature`, `client_secret`, `stream_key`), plus a few run-together
+ * spellings. Over-redacting a harmless `?key=1` in a log costs nothing; leaking a token does.
+ */
+const SECRET_PARAM_WORDS = [
+  'token', 'key', 'apikey', 'password', 'passwd', 'pass', 'pwd', 'auth', 'authorization', 'signature', 'sig',
+  'secret', 'credential', 'credentials', 'session', 'sessionid', 'jwt',
+];
+const SECRET_PARAM_JOINED = ['accesstoken', 'authtoken', 'authkey', 'secretkey', 'accesskey', 'privatekey'];
+const QUERY_SECRET = new RegExp(
+  `([?&;](?:(?:[a-z0-9]+[_.-])*(?:${SECRET_PARAM_WORDS.join('|')})|${SECRET_PARAM_JOINED.join('|')})=)[^&#;\\s"'<>]*`,
+  'gi',
+);
+
+/** `…?token=abc&fps=5` → `…?token=***&fps=5`, anywhere in a text. */
+export function redactQuerySecrets(text: string): string {
+  return text.replace(QUERY_SECRET, '$1***');
+}
+
+/**
+ * Replaces credentials in a URL (or in any text holding URLs, e.g. an ffmpeg error line) with `***`: userinfo
+ * (`rtsp://admin:secret@cam/x` → `rtsp://***@cam/x`) and secret query parameters (`?token=abc` → `?token=***`).
+ * Only for showing and logging: ffmpeg gets the original URL.
  */
 export function redactUrl(text: string): string {
-  return text.replace(CREDENTIALS, '$1***@');
+  return redactQuerySecrets(text.replace(CREDENTIALS, '$1***@'));
 }

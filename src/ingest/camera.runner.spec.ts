@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CameraRunner, RunnerSettings } from './camera.runner';
 import { capabilitiesFor, FfmpegInfo } from './ffmpeg.locator';
-import { ffmpegFrames } from './ffmpeg.source';
+import { classifyFfmpegFailure, ffmpegFrames } from './ffmpeg.source';
 import { CameraStatus, Frame } from './frame';
 import { IngestError } from './ingest.errors';
 import { FakeSpawner, flush, ManualClock } from './testing/fakes';
@@ -99,7 +99,8 @@ describe('CameraRunner', () => {
     }
     expect(delays).toEqual([100, 200, 400]);
     expect(runner.state).toBe('failed');
-    expect(runner.reason).toMatch(/Connection refused.*gave up after 4 consecutive failures/);
+    expect(runner.reason).toMatch(/^refused: .*gave up after 4 consecutive failures/);
+    expect(runner.detail).toMatch(/Connection refused/);
     await clock.advance(60_000);
     expect(spawner.spawned).toHaveLength(4);
 
@@ -190,7 +191,8 @@ describe('CameraRunner', () => {
     bad.spawner.last.exit(1, null, 'file:/tmp/x.mp4: Invalid data found when processing input');
     await flush();
     expect(bad.runner.state).toBe('failed');
-    expect(bad.runner.reason).toMatch(/Invalid data found/);
+    expect(bad.runner.reason).toMatch(/^not a video: /);
+    expect(bad.runner.detail).toMatch(/Invalid data found/);
     await bad.clock.advance(60_000);
     expect(bad.spawner.spawned).toHaveLength(1);
   });
@@ -242,5 +244,37 @@ describe('CameraRunner', () => {
       await flush();
     }
     expect(runner.measuredFps).toBeCloseTo(10, 0);
+  });
+
+  it('shows clients a category, not the upstream answer; the detail stays for the log', async () => {
+    const { runner, spawner, statuses } = setup({ settings: { maxRestarts: 1 } });
+    runner.start();
+    await flush();
+    spawner.last.exit(1, null, '[http @ 0x2] HTTP error 403 Forbidden');
+    await flush();
+    expect(runner.state).toBe('failed');
+    expect(runner.reason).toMatch(/^auth required: .*\(ffmpeg exit code 1\)/);
+    for (const text of [runner.reason, ...statuses.map((s) => s.reason)]) {
+      expect(text ?? '').not.toMatch(/403|Forbidden|http @/);
+    }
+    expect(runner.detail).toContain('HTTP error 403 Forbidden');
+  });
+});
+
+describe('classifyFfmpegFailure', () => {
+  it.each([
+    ['Server returned 401 Unauthorized (authorization failed)', 'auth_required'],
+    ['[http @ 0x1] HTTP error 403 Forbidden', 'auth_required'],
+    ['[rtsp @ 0x1] method DESCRIBE failed: 401 Unauthorized', 'auth_required'],
+    ['[tcp @ 0x1] Connection to tcp://127.0.0.1:9 failed: Connection refused', 'refused'],
+    ['rtsp://10.0.0.9/s: Connection timed out', 'timeout'],
+    ['/v/a.mp4: Invalid data found when processing input', 'not_video'],
+    ['[mov,mp4 @ 0x1] moov atom not found', 'not_video'],
+    ['Server returned 404 Not Found', 'unreachable'],
+    ['[rtsp @ 0x1] method DESCRIBE failed: 454 Session Not Found', 'unreachable'],
+    ['[tcp @ 0x1] Failed to resolve hostname cam.lan: Name or service not known', 'unreachable'],
+    ['something nobody expected', 'error'],
+  ])('%s → %s', (line, category) => {
+    expect(classifyFfmpegFailure(['Input #0, rtsp, from x:', line, 'Press [q] to stop'])).toBe(category);
   });
 });

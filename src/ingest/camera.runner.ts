@@ -43,6 +43,7 @@ export class CameraRunner {
 
   private _state: CameraState = 'stopped';
   private _reason: string | undefined;
+  private _detail: string | undefined;
   private frameCounter = 0;
   private failures = 0;
   private restarts = 0;
@@ -70,8 +71,13 @@ export class CameraRunner {
   get state(): CameraState {
     return this._state;
   }
+  /** What clients see: a category and our own words, never the upstream's (see SourceFailure). */
   get reason(): string | undefined {
     return this._reason;
+  }
+  /** The last failure in full (ffmpeg's stderr line, redacted): for the server log only. */
+  get detail(): string | undefined {
+    return this._detail;
   }
   /** Consecutive failures so far. */
   get failureCount(): number {
@@ -162,8 +168,9 @@ export class CameraRunner {
     if (attempt !== this.attempt || this.stopping) return;
     this.sub = undefined;
     this.clearTimers();
+    this._detail = err === undefined ? undefined : redactUrl(detailOf(err));
     if (err instanceof IngestError && !err.retryable) {
-      this.fail(err.message);
+      this.fail(describe(err));
       return;
     }
     const reason = describe(err);
@@ -248,8 +255,14 @@ export class CameraRunner {
   }
 }
 
+/** The client-facing reason: for an ffmpeg exit its category (FfmpegExitError.publicReason), never stderr. */
 function describe(err: unknown): string {
   if (err === undefined) return 'ended';
-  if (err instanceof FfmpegExitError || err instanceof IngestError) return err.message;
+  if (err instanceof FfmpegExitError) return err.publicReason;
+  // Our own errors (ffmpeg missing, could not spawn): local facts, no upstream text.
+  return err instanceof Error ? err.message : String(err);
+}
+
+function detailOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
-import { Observable, Subject, Subscription } from 'rxjs';
+import { defer, Observable, Subject, Subscription, switchMap } from 'rxjs';
 import { CONFIG, Config } from '../config';
 import { CameraInput, CameraInputSchema, CameraView } from '../delivery/protocol';
 import { CameraRecord, CameraRepository } from '../storage/camera.repository';
@@ -9,9 +9,17 @@ import { BrowserSource, PushOutcome } from './browser.source';
 import { CameraSource, isLiveSource, parseCameraUrl, redactUrl } from './camera-url';
 import { CameraRunner, RunnerSettings } from './camera.runner';
 import { CLOCK, Clock } from './clock';
+import {
+  DESTINATION_FORBIDDEN_REASON,
+  DestinationForbiddenError,
+  DestinationPolicy,
+  HOST_RESOLVER,
+  HostResolver,
+  urlHost,
+} from './destination-policy';
 import { buildFfmpegArgs } from './ffmpeg.args';
 import { FfmpegLocator } from './ffmpeg.locator';
-import { ffmpegFrames } from './ffmpeg.source';
+import { ffmpegFrames, SOURCE_FAILURE_TEXT } from './ffmpeg.source';
 import { FileProbe } from './file.probe';
 import { CameraStatus, Frame } from './frame';
 import { IngestError } from './ingest.errors';
@@ -50,6 +58,7 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
   private shuttingDown = false;
   readonly frames$: Observable<Frame> = this.frames.asObservable();
   readonly status$: Observable<CameraStatus> = this.statuses.asObservable();
+  private readonly destinations: DestinationPolicy;
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -58,7 +67,14 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(ProcessSpawner) private readonly spawner: ProcessSpawner,
     @Inject(FileProbe) private readonly probe: FileProbe,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+    @Inject(HOST_RESOLVER) resolver: HostResolver,
+  ) {
+    this.destinations = new DestinationPolicy({
+      allowLinkLocal: config.CAMERA_ALLOW_LINK_LOCAL,
+      resolver,
+      lookupTimeoutMs: config.IO_TIMEOUT_SECONDS * 1000,
+    });
+  }
 
   onApplicationBootstrap(): void {
     for (const record of this.repo.list()) this.startStored(record);
@@ -73,7 +89,10 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
     this.statuses.complete();
   }
 
-  /** Validates, stores and starts a camera. Throws IngestError (`bad_message`, `invalid_url`). */
+  /**
+   * Validates, stores and starts a camera. Throws IngestError (`bad_message`, `invalid_url`, `destination_forbidden`).
+   * A `userId` is stored as given: the delivery edge checks that the user exists (CameraAccess).
+   */
   async add(input: CameraInput): Promise<CameraView> {
     const parsed = CameraInputSchema.safeParse(input);
     if (!parsed.success) {
@@ -82,6 +101,8 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
     const inp = parsed.data;
     const source = parseCameraUrl(inp.url, { loop: inp.loop, transport: inp.transport });
     if (source.kind === 'file') await this.probe.check(source.path);
+    // A name that does not resolve yet is stored (it may later); the check before every start refuses it then.
+    await this.checkDestination(source);
     if (this.shuttingDown) throw new IngestError('unavailable', 'server is shutting down');
     const record: CameraRecord = {
       id: this.newId(),
@@ -196,7 +217,8 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
       record.id,
       isLiveSource(source),
       (ctx) =>
-        ffmpegFrames({
+        // The destination is checked again before every (re)start: a name can resolve elsewhere since it was added.
+        defer(() => this.checkBeforeStart(record.id, source)).pipe(switchMap(() => ffmpegFrames({
           spawner: this.spawner,
           locate: () => this.locator.locate(),
           args: (info) =>
@@ -209,7 +231,7 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
           cameraId: record.id,
           nextFrameId: ctx.nextFrameId,
           onSpawn: ctx.onSpawn,
-        }),
+        }))),
       settings,
       this.clock,
     );
@@ -217,12 +239,43 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
     m.subs.push(runner.frames$.subscribe((f) => this.frames.next(f)));
     m.subs.push(
       runner.status$.subscribe((s) => {
-        if (s.state === 'failed' || s.state === 'reconnecting') this.log.warn(`camera ${s.cameraId} ${s.state}: ${s.reason ?? ''}`);
+        // Clients get the category (s.reason); the log gets the full, redacted, upstream detail as well.
+        if (s.state === 'failed' || s.state === 'reconnecting') {
+          const detail = runner.detail;
+          this.log.warn(`camera ${s.cameraId} ${s.state}: ${s.reason ?? ''}${detail ? ` [${detail}]` : ''}`);
+        }
         this.statuses.next(s);
       }),
     );
     this.cameras.set(record.id, m);
     runner.start();
+  }
+
+  /** Network cameras only: files and devices are not destinations. Throws DestinationForbiddenError. */
+  private async checkDestination(source: CameraSource): Promise<{ resolved: boolean }> {
+    if (source.kind !== 'rtsp' && source.kind !== 'http') return { resolved: true };
+    return this.destinations.check(urlHost(new URL(source.url)));
+  }
+
+  /**
+   * Before a start: a refused destination fails the camera for good (a retry re-checks); a name that does not
+   * resolve is a retryable `unreachable` attempt. Either way ffmpeg is not spawned.
+   */
+  private async checkBeforeStart(id: string, source: CameraSource): Promise<void> {
+    let verdict: { resolved: boolean };
+    try {
+      verdict = await this.checkDestination(source);
+    } catch (err) {
+      if (err instanceof DestinationForbiddenError) {
+        this.log.warn(`camera ${id} not started: ${err.message}`);
+        // The client-facing reason names neither the host nor the address (those are in the log line above).
+        throw new IngestError('destination_forbidden', DESTINATION_FORBIDDEN_REASON);
+      }
+      throw err;
+    }
+    if (!verdict.resolved) {
+      throw new IngestError('unavailable', `${SOURCE_FAILURE_TEXT.unreachable} (the host name did not resolve)`, true);
+    }
   }
 
   private async stopOne(id: string): Promise<void> {

@@ -6,15 +6,60 @@ import { FrameCutter } from './frame-cutter';
 import { IngestError } from './ingest.errors';
 import { ProcessSpawner, SpawnedProcess } from './process.spawner';
 
-/** ffmpeg ended with a non-zero code or a signal. `reason` is its last meaningful stderr line, redacted. */
+/**
+ * What clients may learn about a failed source: a category, never the upstream's own words ("403 Forbidden", a
+ * server banner, a redirect target). The full stderr line goes to the server log only.
+ */
+export type SourceFailure = 'unreachable' | 'refused' | 'auth_required' | 'not_video' | 'timeout' | 'error';
+
+/** The client-facing text of each category (docs/INGEST.md, "Reasons"). */
+export const SOURCE_FAILURE_TEXT: Record<SourceFailure, string> = {
+  unreachable: 'unreachable: the camera could not be reached or did not serve a stream',
+  refused: 'refused: the camera refused the connection',
+  auth_required: 'auth required: the camera asks for credentials (missing or not accepted)',
+  not_video: 'not a video: the source holds no readable video stream',
+  timeout: 'timeout: the camera did not answer in time',
+  error: 'error: ffmpeg could not read the source',
+};
+
+// Matched against ffmpeg's (redacted) stderr tail, most specific first. Texts are ffmpeg's and the C library's
+// (strerror) messages, measured on ffmpeg 4.x-7.x: "Server returned 403 Forbidden (access denied)",
+// "method DESCRIBE failed: 401 Unauthorized", "Connection refused", "Invalid data found when processing input".
+const FAILURE_PATTERNS: Array<[RegExp, SourceFailure]> = [
+  [/(?:Server returned|failed:)\s*40[137]\b|\bUnauthorized\b|\bForbidden\b|access denied/i, 'auth_required'],
+  [/Connection refused/i, 'refused'],
+  [/timed out/i, 'timeout'],
+  [/Invalid data found|moov atom not found|does not contain any stream|matches no streams|could not find codec parameters/i, 'not_video'],
+  [/Server returned|method [A-Z_]+ failed|Failed to resolve|Name or service not known|nodename nor servname|No route to host|Network is unreachable|Host is unreachable|Connection reset|Broken pipe|Network is down/i, 'unreachable'],
+];
+
+/** The category of an ffmpeg failure, from its stderr tail (the last lines are the most telling). */
+export function classifyFfmpegFailure(tail: readonly string[]): SourceFailure {
+  const lines = tail.filter((l) => !NOISE.test(l));
+  for (let i = lines.length - 1; i >= 0; i--) {
+    for (const [pattern, category] of FAILURE_PATTERNS) if (pattern.test(lines[i])) return category;
+  }
+  return 'error';
+}
+
+/**
+ * ffmpeg ended with a non-zero code or a signal. `reason` (= message) is its last meaningful stderr line, redacted:
+ * for the server log. `publicReason` is what clients see: the category and how ffmpeg ended, no upstream text.
+ */
 export class FfmpegExitError extends Error {
   override readonly name = 'FfmpegExitError';
   constructor(
     readonly code: number | null,
     readonly signal: NodeJS.Signals | null,
     readonly reason: string,
+    readonly category: SourceFailure = 'error',
   ) {
     super(reason);
+  }
+
+  get publicReason(): string {
+    const how = this.signal ? `ffmpeg killed by ${this.signal}` : this.code === null ? 'ffmpeg' : `ffmpeg exit code ${this.code}`;
+    return `${SOURCE_FAILURE_TEXT[this.category]} (${how})`;
   }
 }
 
@@ -154,7 +199,7 @@ export function ffmpegFrames(o: FfmpegFramesOptions): Observable<Frame> {
         if (closed) return;
         closed = true;
         if (code === 0) subscriber.complete();
-        else subscriber.error(new FfmpegExitError(code, signal, failureReason(tail, code, signal)));
+        else subscriber.error(new FfmpegExitError(code, signal, failureReason(tail, code, signal), classifyFfmpegFailure(tail)));
       });
     };
 

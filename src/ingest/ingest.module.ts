@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { CameraRepository } from '../storage/camera.repository';
 import { CameraService } from './camera.service';
 import { CLOCK, systemClock } from './clock';
+import { HOST_RESOLVER, systemResolver } from './destination-policy';
 import { FfmpegLocator } from './ffmpeg.locator';
 import { FileProbe } from './file.probe';
 import { NodeProcessSpawner, ProcessSpawner } from './process.spawner';
@@ -18,6 +19,8 @@ import { NodeProcessSpawner, ProcessSpawner } from './process.spawner';
     FileProbe,
     { provide: ProcessSpawner, useClass: NodeProcessSpawner },
     { provide: CLOCK, useValue: systemClock },
+    // The camera destination policy's DNS look-up; tests override it (no DNS needed).
+    { provide: HOST_RESOLVER, useValue: systemResolver },
   ],
   exports: [CameraService, FfmpegLocator, CameraRepository],
 })
