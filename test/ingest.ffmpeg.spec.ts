@@ -86,6 +86,7 @@ describe.each(BINARIES)('$name', ({ path }) => {
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(err).toBeInstanceOf(FfmpegExitError);
     expect((err as Error).message).toMatch(/Connection refused/i);
+    expect((err as FfmpegExitError).category).toBe('refused');
     expect((err as Error).message).not.toMatch(/Unrecognized option|Option .* not found/);
   });
 
@@ -100,5 +101,6 @@ describe.each(BINARIES)('$name', ({ path }) => {
     const err = await firstValueFrom(frames(info, args)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FfmpegExitError);
     expect((err as Error).message).toMatch(/Invalid data found|could not find codec|matches no streams/i);
+    expect((err as FfmpegExitError).category).toBe('not_video');
   });
 });

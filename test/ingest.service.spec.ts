@@ -141,7 +141,7 @@ describe.skipIf(!hasFfmpeg || !hasD6)('CameraService with real ffmpeg', () => {
     await waitUntil(() => a.cameras.get(id).status === 'failed', 10_000, 'failed after 3 attempts');
     const states = a.statuses.filter((s) => s.cameraId === id).map((s) => s.state);
     expect(states.filter((s) => s === 'reconnecting').length).toBe(2);
-    expect(a.cameras.get(id).reason).toMatch(/Connection refused.*gave up after 3/);
+    expect(a.cameras.get(id).reason).toMatch(/^refused: .*gave up after 3/);
     expect(JSON.stringify(a.statuses)).not.toContain('hunter2');
   });
 
