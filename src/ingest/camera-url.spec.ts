@@ -126,3 +126,13 @@ describe('redactUrl: secrets in the query string', () => {
     expect(message).not.toContain('s3cr3t');
   });
 });
+
+describe('parseCameraUrl: no parser differential with ffmpeg', () => {
+  it('refuses a backslash in network URLs (the URL standard reads it as "/", ffmpeg does not)', () => {
+    // new URL() says the host is a.example; ffmpeg would connect to 169.254.169.254
+    expect(new URL('http://a.example\\@169.254.169.254/x').hostname).toBe('a.example');
+    for (const u of ['http://a.example\\@169.254.169.254/x', 'rtsp://a\\b@cam/x', 'https://cam/x\\y']) {
+      expect(code(() => parseCameraUrl(u)), u).toBe('invalid_url');
+    }
+  });
+});

@@ -61,6 +61,9 @@ export function parseCameraUrl(raw: string, options: ParseOptions = {}): CameraS
     case 'rtsps':
     case 'http':
     case 'https': {
+      // The URL standard reads "\\" as "/" in http(s) URLs, ffmpeg does not: for http://a.example\\@169.254.169.254/
+      // the destination policy would check a.example while ffmpeg connects to 169.254.169.254.
+      if (raw.includes('\\')) throw invalid('camera URL must not contain "\\" (URL parsers and ffmpeg read it differently)');
       let u: URL;
       try {
         u = new URL(raw);
