@@ -1,16 +1,19 @@
 import 'reflect-metadata';
-import { Logger, LogLevel } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { AppLogger, levelsFrom } from './app.logger';
 import { AppModule } from './app.module';
 import { checkBinding, UnsafeBindingError } from './auth/binding';
 import { TokenStore } from './auth/token.store';
 import { ConfigError, loadConfig } from './config';
 import { configureHttpEdge, HTTP_EDGE_OPTIONS } from './delivery/http-edge';
+import { VERSION } from './delivery/health.controller';
 import { setupOpenApi } from './delivery/openapi';
 import { GatewayWsAdapter } from './delivery/ws.adapter';
+import { startupBanner } from './startup-banner';
 import { SqliteDatabase } from './storage/database';
 
 /** Hard limit of a graceful shutdown (SIGTERM/SIGINT); below the 10 s that supervisors commonly wait before SIGKILL. */
@@ -28,10 +31,10 @@ async function bootstrap(): Promise<void> {
     throw err;
   }
   const logger = new Logger('iExpressionNet');
-  const levels = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     ...HTTP_EDGE_OPTIONS,
-    logger: levels.slice(0, levels.indexOf(config.LOG_LEVEL) + 1) as LogLevel[],
+    // Route mapping and module wiring only at LOG_LEVEL=debug (AppLogger demotes them): the banner below stays visible.
+    logger: new AppLogger({ logLevels: levelsFrom(config.LOG_LEVEL) }),
   });
   // No token anywhere -> loopback only; said at startup, refused before listening elsewhere.
   try {
@@ -53,8 +56,9 @@ async function bootstrap(): Promise<void> {
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
   setupOpenApi(app);
   const dashboard = join(__dirname, '..', 'clients', 'dashboard', 'dist');
+  const dashboardBuilt = existsSync(join(dashboard, 'index.html'));
   if (config.SERVE_DASHBOARD) {
-    if (existsSync(join(dashboard, 'index.html'))) app.useStaticAssets(dashboard, { index: 'index.html' });
+    if (dashboardBuilt) app.useStaticAssets(dashboard, { index: 'index.html' });
     else logger.warn(`dashboard not built (${dashboard} missing): run \`npm run build\``);
   }
   // Nest's default re-raises the signal after its hooks, so a clean stop ended by SIGTERM (status 143) or, when a
@@ -72,8 +76,17 @@ async function bootstrap(): Promise<void> {
   }
   await app.listen(config.PORT, config.HOST);
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
-  logger.log(`listening on ${url} (dashboard ${url}/)`);
-  logger.log(`WebSocket ${url.replace(/^http/, 'ws')}/ws · API docs ${url}/api/docs · metrics ${url}/metrics`);
+  // Last thing printed, plain text (no log prefix); its first line is what test/support/child-server.ts waits for.
+  if (levelsFrom(config.LOG_LEVEL).includes('log')) {
+    const banner = startupBanner({
+      version: VERSION,
+      url,
+      dashboard: !config.SERVE_DASHBOARD ? 'off' : dashboardBuilt ? 'served' : 'not built',
+      auth: { envTokens: Boolean(config.ADMIN_TOKEN || config.READ_TOKEN), storedTokens: new TokenStore(app.get(SqliteDatabase)).count() },
+      dataDir: config.dataDir,
+    });
+    process.stdout.write(`\n${banner}\n\n`);
+  }
 }
 
 void bootstrap();

@@ -19,7 +19,7 @@ function packageVersion(): string {
   return 'unknown';
 }
 
-const VERSION = packageVersion();
+export const VERSION = packageVersion();
 
 @ApiTags('health')
 @Controller('api/health')
