@@ -33,6 +33,8 @@ describe.skipIf(!chromiumPath || !ffmpegPath)('dashboard in Chromium against the
   let browser: Browser;
   let serveDashboard: Parameters<typeof startRealApp>[2];
   const contexts: BrowserContext[] = [];
+  /** CSP violations reported by any page (the dashboard must work under the server's CSP, src/delivery/http-edge.ts). */
+  const violations: string[] = [];
   const api = (method: 'get' | 'delete', path: string) => request(server.url)[method](path).set('authorization', `Bearer ${TOKEN}`);
 
   beforeAll(async () => {
@@ -76,6 +78,9 @@ describe.skipIf(!chromiumPath || !ffmpegPath)('dashboard in Chromium against the
     contexts.push(context);
     const page = await context.newPage();
     page.on('pageerror', (err) => console.error('page error:', err.message));
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+    });
     await page.goto(url);
     return page;
   }
@@ -244,7 +249,10 @@ describe.skipIf(!chromiumPath || !ffmpegPath)('dashboard in Chromium against the
     await page.screenshot({ path: join(screenshots, 'c-personal-overlay.png') });
     await page.getByRole('link', { name: 'Calibrate' }).click();
     // The live view re-mounts: wait until its webcam video is playing again before taking the picture.
-    await page.waitForFunction("[...document.querySelectorAll('video')].some((v) => v.isConnected && v.currentTime > 0.3 && v.readyState >= 2)");
+    // page.evaluate, not waitForFunction(string): the latter evals in the page, which the dashboard's CSP forbids.
+    await expect
+      .poll(() => page.evaluate("[...document.querySelectorAll('video')].some((v) => v.isConnected && v.currentTime > 0.3 && v.readyState >= 2)"), { timeout: 30_000 })
+      .toBe(true);
     await page.waitForTimeout(300);
     await page.evaluate('window.scrollTo(0, 0)');
     await page.screenshot({ path: join(screenshots, 'c-calibration-result.png'), fullPage: true });
@@ -283,5 +291,9 @@ describe.skipIf(!chromiumPath || !ffmpegPath)('dashboard in Chromium against the
     } finally {
       await relay.stop();
     }
+  });
+
+  it('no page broke the Content-Security-Policy', () => {
+    expect(violations).toEqual([]);
   });
 });

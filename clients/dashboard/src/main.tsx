@@ -1,3 +1,4 @@
+import './zod-jitless';
 import { render } from 'preact';
 import { App } from './app';
 import { getStore } from './store';
