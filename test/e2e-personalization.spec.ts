@@ -95,6 +95,10 @@ describe.skipIf(!ready)('personalization end to end (real app, d6.mp4)', () => {
     const updated = await ws.next<Msg<'model.updated'>>(is('model.updated', (m) => m.userId === userId), 120_000);
     expect(updated).toMatchObject({ version: 1, active: true });
     expect(updated.metrics.trainSamples).toBeGreaterThan(0);
+    // the same job over REST: done, with the version that is now active
+    const jobId = (ft as unknown as { jobId: string }).jobId;
+    const job = (await request(server.url).get(`/api/users/${userId}/finetune/${jobId}`).expect(200)).body as Record<string, unknown>;
+    expect(job).toMatchObject({ id: jobId, userId, state: 'done', progress: { of: 3 }, result: { version: 1, active: true }, error: null });
 
     // expression events from now on: the user's head, without a restart
     ws.received.length = 0;
@@ -198,6 +202,7 @@ describe.skipIf(!ready)('personalization end to end (real app, d6.mp4)', () => {
     expect(hinted.body.box.x).toBeGreaterThan(480);
     expect(readdirSync(join(server.dataDir, 'samples', user.id))).toHaveLength(before + 2);
     await bad(await http.post(`/api/users/${user.id}/finetune`).send({}), 422, 'too_few_samples');
+    await bad(await http.get(`/api/users/${user.id}/finetune/ft000000000000`), 404, 'not_found');
     await http.delete(`/api/users/${user.id}`).expect(204);
     expect(existsSync(join(server.dataDir, 'samples', user.id))).toBe(false);
     await http.get(`/api/users/${user.id}/models`).expect(404);

@@ -183,6 +183,24 @@ export interface ModelVersionView {
   metrics: FinetuneMetrics;
 }
 
+/** GET /api/users/:userId/finetune/:jobId: one fine-tune job, kept in memory by the server that runs it. */
+export interface FinetuneJobView {
+  id: string;
+  userId: string;
+  /** queued: accepted, the worker is loading; running: epochs under way; done: stored and active; failed: see error */
+  state: 'queued' | 'running' | 'done' | 'failed';
+  samples: number;
+  /** the last epoch reported (as in the finetune.progress event); null before the first */
+  progress: { epoch: number; of: number; loss: number; accuracy: number; etaSeconds: number } | null;
+  /** done: the stored version, already the active model */
+  result: ModelVersionView | null;
+  /** failed: the same code and message as the finetune.failed event (a cancelled job: conflict) */
+  error: { code: ErrorCode; message: string } | null;
+  /** ms epoch */
+  createdAt: number;
+  finishedAt: number | null;
+}
+
 export interface FinetuneMetrics {
   /** Accuracy on the user's held-out samples: general head vs the new personal head. */
   generalAccuracy: number | null;
@@ -260,8 +278,11 @@ export interface AckPayloads {
   'track.assign': { cameraId: string; trackId: number; userId: string | null };
   'calibration.start': CalibrationPlanView;
   'calibration.cancel': { userId: string; cancelled: boolean };
-  /** Training runs in the background: progress and the result arrive as finetune.* / model.updated events. */
-  'finetune.start': { userId: string; samples: number };
+  /**
+   * Training runs in the background: progress and the result arrive as finetune.* / model.updated events, and
+   * GET /api/users/:userId/finetune/:jobId reports them too. The new version is activated when the job is done.
+   */
+  'finetune.start': { jobId: string; userId: string; samples: number; state: FinetuneJobView['state']; activatesWhenDone: true };
   'model.activate': { userId: string; version: number };
 }
 

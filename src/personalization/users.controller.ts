@@ -4,7 +4,7 @@ import type { Response } from 'express';
 import { z } from 'zod';
 import { RequireScope } from '../auth/auth.decorators';
 import { CodedError } from '../delivery/coded-error';
-import { LabelSchema, ModelVersionView, UserView } from '../delivery/protocol';
+import { FinetuneJobView, LabelSchema, ModelVersionView, UserView } from '../delivery/protocol';
 import { ZodValidationPipe } from '../delivery/zod-validation.pipe';
 import { activate } from './personalization.commands';
 import { ModelRegistry, RegistryError } from './registry/model.registry';
@@ -15,6 +15,7 @@ import { UserLifecycle } from './users/user.lifecycle';
 import { UsersService } from './users/users.service';
 
 const idPipe = new ZodValidationPipe(z.string().min(1).max(64), 'id');
+const jobIdPipe = new ZodValidationPipe(z.string().min(1).max(64), 'jobId');
 const versionPipe = new ZodValidationPipe(z.coerce.number().int().nonnegative().max(1_000_000), 'version');
 const NameBodySchema = z.object({ name: z.string().trim().min(1).max(100) }).strict();
 const FinetuneBodySchema = z.object({ epochs: z.number().int().positive().max(200).optional() }).strict().default({});
@@ -89,9 +90,21 @@ export class UsersController {
   @Post(':id/finetune')
   @HttpCode(202)
   @RequireScope('admin')
-  @ApiOperation({ summary: 'Start fine-tuning; progress and the result arrive over the WebSocket' })
+  @ApiOperation({
+    summary:
+      'Start fine-tuning: 202 {jobId, …}; follow it with GET /api/users/:id/finetune/:jobId (or the WebSocket events). The new model is activated when the job is done.',
+  })
   start(@Param('id', idPipe) id: string, @Body(new ZodValidationPipe(FinetuneBodySchema)) body: { epochs?: number }): Promise<FinetuneStarted> {
     return this.jobs.start(id, { epochs: body.epochs });
+  }
+
+  @Get(':id/finetune/:jobId')
+  @RequireScope('read')
+  @ApiOperation({ summary: 'A fine-tune job: state (queued, running, done, failed), progress, result (the new, active version) or error' })
+  finetuneJob(@Param('id', idPipe) id: string, @Param('jobId', jobIdPipe) jobId: string): FinetuneJobView {
+    const job = this.jobs.job(id, jobId);
+    if (!job) throw new CodedError('not_found', `no fine-tune job "${jobId}" for user "${id}" (jobs are kept in memory until the server restarts)`);
+    return job;
   }
 
   @Get(':id/models')

@@ -1,4 +1,4 @@
-import type { CameraInput, CameraView, ErrorCode, LabelName, ModelVersionView, UserView } from '../../../src/delivery/protocol';
+import type { AckPayloads, CameraInput, CameraView, ErrorCode, FinetuneJobView, LabelName, ModelVersionView, UserView } from '../../../src/delivery/protocol';
 import { ERROR_CODES } from '../../../src/delivery/protocol';
 import { IExpressionError } from './errors';
 
@@ -72,8 +72,13 @@ export class IExpressionRest {
   listModels(userId: string): Promise<ModelVersionView[]> {
     return this.request('GET', `/api/users/${encodeURIComponent(userId)}/models`);
   }
-  startFinetune(userId: string, options: { epochs?: number } = {}): Promise<Record<string, unknown>> {
+  /** Starts a fine-tune job; the new version is activated when the job is done. */
+  startFinetune(userId: string, options: { epochs?: number } = {}): Promise<AckPayloads['finetune.start']> {
     return this.request('POST', `/api/users/${encodeURIComponent(userId)}/finetune`, options);
+  }
+  /** A fine-tune job's state (queued, running, done, failed), progress and result or error. */
+  finetuneJob(userId: string, jobId: string): Promise<FinetuneJobView> {
+    return this.request('GET', `/api/users/${encodeURIComponent(userId)}/finetune/${encodeURIComponent(jobId)}`);
   }
   /** URL of the single-file ONNX export (trunk + personal head) of a version. */
   modelExportUrl(userId: string, version: number): string {

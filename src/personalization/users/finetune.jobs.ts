@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { CodedError } from '../../delivery/coded-error';
 import type { Connection } from '../../delivery/connection';
-import type { ErrorCode, ModelVersionView } from '../../delivery/protocol';
+import type { ErrorCode, FinetuneJobView, ModelVersionView } from '../../delivery/protocol';
 import { LABELS } from '../../inference/labels';
 import { FinetuneService, FinetuneServiceError } from '../finetune/finetune.service';
 import { IdentityResolver } from '../identity/identity.resolver';
@@ -9,9 +10,17 @@ import { PersonalizationEvents } from '../personalization.events';
 import { SampleStore } from '../samples/sample.store';
 
 export interface FinetuneStarted {
+  /** follow it with GET /api/users/:userId/finetune/:jobId */
+  jobId: string;
   userId: string;
   samples: number;
+  state: FinetuneJobView['state'];
+  /** The new version becomes the user's active model as soon as the job is done (no model.activate needed). */
+  activatesWhenDone: true;
 }
+
+/** Finished jobs kept for GET (per process, oldest dropped first); running ones are never dropped. */
+const KEPT_FINISHED_JOBS = 200;
 
 /**
  * finetune.start / POST /api/users/:id/finetune: validates synchronously (unknown user, too few samples, busy) so the
@@ -22,6 +31,8 @@ export interface FinetuneStarted {
 export class FinetuneJobs {
   private readonly logger = new Logger('Finetune');
   private readonly jobs = new Map<string, Promise<ModelVersionView | null>>();
+  /** Every job this process started, by job id, in start order (Map keeps insertion order). */
+  private readonly views = new Map<string, FinetuneJobView>();
 
   constructor(
     @Inject(FinetuneService) private readonly finetune: FinetuneService,
@@ -41,19 +52,33 @@ export class FinetuneJobs {
       throw new CodedError('too_few_samples', `not enough samples of every expression (have ${list}); add photos or run calibration.start`);
     }
     const audience = () => ({ origin: options.origin, cameraIds: this.identity.camerasOf(userId) });
+    const view: FinetuneJobView = {
+      id: `ft${randomBytes(6).toString('hex')}`,
+      userId,
+      state: 'queued',
+      samples: samples.length,
+      progress: null,
+      result: null,
+      error: null,
+      createdAt: Date.now(),
+      finishedAt: null,
+    };
+    const finish = (state: 'done' | 'failed', patch: Pick<FinetuneJobView, 'result' | 'error'>) =>
+      Object.assign(view, { state, finishedAt: Date.now() }, patch);
     let early: FinetuneServiceError | null = null;
     let settled = false;
     const job = this.finetune
       .finetune(userId, samples, {
         epochs: options.epochs,
-        onProgress: (p) =>
-          this.events.publish(
-            { type: 'finetune.progress', userId, epoch: p.epoch, of: p.of, loss: p.loss, accuracy: p.accuracy, etaSeconds: p.etaSeconds },
-            audience(),
-          ),
+        onProgress: (p) => {
+          view.state = 'running';
+          view.progress = { epoch: p.epoch, of: p.of, loss: p.loss, accuracy: p.accuracy, etaSeconds: p.etaSeconds };
+          this.events.publish({ type: 'finetune.progress', userId, ...view.progress }, audience());
+        },
       })
       .then(
         (v) => {
+          finish('done', { result: v, error: null });
           this.events.publish({ type: 'model.updated', userId, version: v.version, metrics: v.metrics, active: v.active }, audience());
           return v;
         },
@@ -64,6 +89,7 @@ export class FinetuneJobs {
             return null;
           }
           const code: ErrorCode = err.code === 'cancelled' ? 'conflict' : err.code;
+          finish('failed', { result: null, error: { code, message: err.message } });
           this.logger.warn(`fine-tune of ${userId} failed: ${err.message}`);
           this.events.publish({ type: 'finetune.failed', userId, code, message: err.message }, audience());
           return null;
@@ -78,7 +104,22 @@ export class FinetuneJobs {
       throw new CodedError(e.code === 'cancelled' ? 'conflict' : e.code, e.message);
     }
     this.jobs.set(userId, job);
-    return { userId, samples: samples.length };
+    this.keep(view);
+    return { jobId: view.id, userId, samples: samples.length, state: view.state, activatesWhenDone: true };
+  }
+
+  /** A job's state, progress and result; null when this process has no such job for that user. */
+  job(userId: string, jobId: string): FinetuneJobView | null {
+    const view = this.views.get(jobId);
+    return view && view.userId === userId ? structuredClone(view) : null;
+  }
+
+  private keep(view: FinetuneJobView): void {
+    this.views.set(view.id, view);
+    for (const [id, v] of this.views) {
+      if (this.views.size <= KEPT_FINISHED_JOBS) break;
+      if (v.finishedAt !== null) this.views.delete(id);
+    }
   }
 
   /** Resolves when the user's running job ends (tests, shutdown). */

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import type { ModelVersionView } from '../../delivery/protocol';
+import { FinetuneService, FinetuneServiceError } from '../finetune/finetune.service';
+import type { FinetuneProgress } from '../finetune/finetune.trainer';
+import type { IdentityResolver } from '../identity/identity.resolver';
+import type { PersonalizationEvents } from '../personalization.events';
+import type { SampleStore } from '../samples/sample.store';
+import { FinetuneJobs } from './finetune.jobs';
+
+/** A FinetuneService whose one training run the test drives: report progress, then resolve or reject. */
+function fakeService() {
+  let progress: ((p: FinetuneProgress) => void) | undefined;
+  let settle: { resolve: (v: ModelVersionView) => void; reject: (e: unknown) => void } | undefined;
+  let running = false;
+  const service = {
+    isRunning: () => running,
+    shortLabels: () => ({}),
+    cancel: () => false,
+    finetune: (_u: string, _s: unknown, opts: { onProgress?: (p: FinetuneProgress) => void }) => {
+      progress = opts.onProgress;
+      running = true;
+      return new Promise<ModelVersionView>((resolve, reject) => (settle = { resolve, reject })).finally(() => (running = false));
+    },
+  };
+  return {
+    service: service as unknown as FinetuneService,
+    progress: (p: FinetuneProgress) => progress!(p),
+    resolve: (v: ModelVersionView) => settle!.resolve(v),
+    reject: (e: unknown) => settle!.reject(e),
+  };
+}
+
+function jobsWith(svc: FinetuneService) {
+  const published: { type: string }[] = [];
+  const store = { load: async () => [{ record: { label: 'happy' }, face: new Float32Array(1) }, { record: { label: 'sad' }, face: new Float32Array(1) }] };
+  const identity = {
+    requireUser: (id: string) => {
+      if (id !== 'u1') throw new Error('not found');
+    },
+    camerasOf: () => [],
+  };
+  const events = { publish: (e: { type: string }) => published.push(e) };
+  const jobs = new FinetuneJobs(svc, store as unknown as SampleStore, identity as unknown as IdentityResolver, events as unknown as PersonalizationEvents);
+  return { jobs, published };
+}
+
+const version: ModelVersionView = {
+  userId: 'u1',
+  version: 1,
+  createdAt: 1,
+  active: true,
+  metrics: { generalAccuracy: 0.5, personalAccuracy: 0.9, heldOut: 4 } as ModelVersionView['metrics'],
+};
+
+describe('FinetuneJobs: a job id to follow over REST', () => {
+  it('queued → running with progress → done with the active version', async () => {
+    const fake = fakeService();
+    const { jobs, published } = jobsWith(fake.service);
+    const started = await jobs.start('u1', { epochs: 3 });
+    expect(started).toMatchObject({ userId: 'u1', samples: 2, state: 'queued', activatesWhenDone: true });
+    expect(started.jobId).toMatch(/^ft[0-9a-f]{12}$/);
+    expect(jobs.job('u1', started.jobId)).toMatchObject({ id: started.jobId, state: 'queued', progress: null, result: null, error: null, finishedAt: null });
+
+    fake.progress({ epoch: 1, of: 3, loss: 1.2, accuracy: 0.4, etaSeconds: 2 } as FinetuneProgress);
+    expect(jobs.job('u1', started.jobId)).toMatchObject({ state: 'running', progress: { epoch: 1, of: 3, loss: 1.2, accuracy: 0.4, etaSeconds: 2 } });
+
+    fake.resolve(version);
+    await jobs.settled('u1');
+    const done = jobs.job('u1', started.jobId)!;
+    expect(done).toMatchObject({ state: 'done', result: { version: 1, active: true }, error: null });
+    expect(done.finishedAt).toBeGreaterThanOrEqual(done.createdAt);
+    expect(published.map((e) => e.type)).toEqual(['finetune.progress', 'model.updated']);
+  });
+
+  it('a failed run is reported with the same code as the finetune.failed event', async () => {
+    const fake = fakeService();
+    const { jobs, published } = jobsWith(fake.service);
+    const { jobId } = await jobs.start('u1');
+    fake.reject(new FinetuneServiceError('cancelled', 'cancelled by user.delete'));
+    await jobs.settled('u1');
+    expect(jobs.job('u1', jobId)).toMatchObject({ state: 'failed', result: null, error: { code: 'conflict', message: 'cancelled by user.delete' } });
+    expect(published.at(-1)).toMatchObject({ type: 'finetune.failed', code: 'conflict' });
+  });
+
+  it('a job is only found under its own user; a view is a copy', async () => {
+    const fake = fakeService();
+    const { jobs } = jobsWith(fake.service);
+    const { jobId } = await jobs.start('u1');
+    expect(jobs.job('u2', jobId)).toBeNull();
+    expect(jobs.job('u1', 'ft000000000000')).toBeNull();
+    jobs.job('u1', jobId)!.state = 'done';
+    expect(jobs.job('u1', jobId)!.state).toBe('queued');
+  });
+});
