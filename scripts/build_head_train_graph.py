@@ -1,9 +1,19 @@
 #!/usr/bin/env python3
-"""Build the head's training step as ONE ONNX graph (opset 17): forward, loss, backward by hand, AdamW update.
+"""Build the head's ONNX graphs (opset 17) and the head layout of expression.onnx:
 
   /usr/bin/python3 scripts/build_head_train_graph.py [--out models/general/head-train-step.onnx]
+      [--forward-out models/general/head-forward.onnx] [--expression models/general/expression.onnx]
+      [--manifest models/manifest.json]
 
-The graph holds no weights: everything arrives as inputs, so TypeScript keeps the weights and Adam moments as ORT
+  head-train-step.onnx   the training step as ONE graph: forward, loss, backward by hand, AdamW update (build())
+  head-forward.onnx      logits = Gemm(Relu(Gemm(features, fc1.weight^T, fc1.bias)), fc2.weight^T, fc2.bias)
+                         (build_forward()): one session serves the general head and every user's head
+  expression.head-layout.json
+                         byte ranges of the head's initializers in expression.onnx (scripts/fer/onnx_layout.py), so
+                         the server writes a user's head over them to export a personal model
+  The sha256 and size of each file go into the manifest's general.files (when the manifest has a general entry).
+
+Neither graph holds weights: everything arrives as inputs, so TypeScript keeps the weights and Adam moments as ORT
 tensors and feeds a step's outputs back as the next step's inputs (ping-pong buffers, no per-step copies).
 
 Head (scripts/fer/model.py): logits = fc2(dropout(relu(fc1(x)))), weights in PyTorch layout (out x in).
@@ -30,14 +40,19 @@ Gradients (d = dL/d·, n = sum w):
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
+import sys
 
 import onnx
 from onnx import TensorProto, helper
 
-FEATURES, HIDDEN, CLASSES = 2048, 1024, 7
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fer.onnx_layout import CLASSES, FEATURES, HEAD_PARAMS as PARAMS, HIDDEN, write_head_layout  # noqa: E402
+
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
-PARAMS = [("fc1.weight", [HIDDEN, FEATURES]), ("fc1.bias", [HIDDEN]), ("fc2.weight", [CLASSES, HIDDEN]), ("fc2.bias", [CLASSES])]
+IR_VERSION, OPSET = 8, 17
 
 
 def build() -> onnx.ModelProto:
@@ -146,22 +161,92 @@ def build() -> onnx.ModelProto:
     outputs += [helper.make_tensor_value_info("loss", f, []), helper.make_tensor_value_info("correct", f, [])]
 
     graph = helper.make_graph(nodes, "head_train_step", inputs, outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="iexpressionnet")
-    model.ir_version = 8
+    return _model(graph)
+
+
+def build_forward(features: int = FEATURES, hidden: int = HIDDEN, classes: int = CLASSES) -> onnx.ModelProto:
+    """The head's forward pass with its weights as graph inputs (no initializers): features [N,F] -> logits [N,C]."""
+    f = TensorProto.FLOAT
+    nodes = [
+        helper.make_node("Gemm", ["features", "fc1.weight", "fc1.bias"], ["z1"], name="fc1", transB=1),
+        helper.make_node("Relu", ["z1"], ["h"], name="relu"),
+        helper.make_node("Gemm", ["h", "fc2.weight", "fc2.bias"], ["logits"], name="fc2", transB=1),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("features", f, ["N", features]),
+        helper.make_tensor_value_info("fc1.weight", f, [hidden, features]),
+        helper.make_tensor_value_info("fc1.bias", f, [hidden]),
+        helper.make_tensor_value_info("fc2.weight", f, [classes, hidden]),
+        helper.make_tensor_value_info("fc2.bias", f, [classes]),
+    ]
+    outputs = [helper.make_tensor_value_info("logits", f, ["N", classes])]
+    return _model(helper.make_graph(nodes, "head_forward", inputs, outputs))
+
+
+def _model(graph: onnx.GraphProto) -> onnx.ModelProto:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="iexpressionnet")
+    model.ir_version = IR_VERSION
     onnx.checker.check_model(model, full_check=True)
     return model
 
 
-def main() -> None:
-    here = os.path.dirname(os.path.abspath(__file__))
+def _save(model: onnx.ModelProto, path: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    onnx.save(model, tmp)
+    os.replace(tmp, path)
+    print(f"wrote {path} ({len(model.graph.node)} nodes)")
+
+
+def _sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def update_manifest(manifest_path: str, paths: list[str]) -> None:
+    """Record sha256 and size of the files written into manifest.general.files (only files in general.dir)."""
+    if not os.path.exists(manifest_path):
+        return
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    general = manifest.get("general")
+    if not general:
+        return
+    folder = os.path.join(os.path.dirname(os.path.abspath(manifest_path)), general.get("dir", "general"))
+    files = general.setdefault("files", {})
+    for p in paths:
+        if os.path.dirname(os.path.abspath(p)) == folder:
+            files[os.path.basename(p)] = {"sha256": _sha256(p), "bytes": os.path.getsize(p)}
+    tmp = manifest_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, manifest_path)
+    print(f"updated {manifest_path}")
+
+
+def main(argv=None) -> int:
+    models = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models"))
+    general = os.path.join(models, "general")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=os.path.join(here, "..", "models", "general", "head-train-step.onnx"))
-    args = ap.parse_args()
-    model = build()
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    onnx.save(model, args.out)
-    print(f"wrote {args.out} ({len(model.graph.node)} nodes)")
+    ap.add_argument("--out", default=os.path.join(general, "head-train-step.onnx"))
+    ap.add_argument("--forward-out", default=os.path.join(general, "head-forward.onnx"))
+    ap.add_argument("--expression", default=os.path.join(general, "expression.onnx"),
+                    help="exported model whose head layout to write beside it (skipped when the file is absent)")
+    ap.add_argument("--manifest", default=os.path.join(models, "manifest.json"))
+    args = ap.parse_args(argv)
+    written = []
+    for model, path in ((build(), args.out), (build_forward(), args.forward_out)):
+        _save(model, path)
+        written.append(path)
+    if os.path.exists(args.expression):
+        written.append(write_head_layout(args.expression))
+        print(f"wrote {written[-1]}")
+    else:
+        print(f"no {args.expression}: head layout not written (scripts/export.py writes it with the model)")
+    update_manifest(args.manifest, written)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -12,6 +12,9 @@ Files written to --out (each written to a temp name and renamed, so a crash neve
   head.f32         fc1.weight [1024,2048], fc1.bias [1024], fc2.weight [7,1024], fc2.bias [7]; float32 little-endian
   replay.f32       trunk features [count,2048] of a class-stratified sample of TRAINING faces (not the validation slice)
   replay.json      {"count", "featureSize", "labels": [...], "perClass": {...}}
+  expression.head-layout.json
+                   byte ranges of the head's initializers inside expression.onnx (scripts/fer/onnx_layout.py): the
+                   server writes a user's head over them to export a personal model
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fer.data import LABELS  # noqa: E402
 from fer.model import SeedCNN  # noqa: E402
+from fer.onnx_layout import write_head_layout  # noqa: E402
 
 OPSET = 17
 
@@ -68,6 +72,7 @@ def export_all(model: SeedCNN, out: str, train_x, train_y, history, best, args, 
     model = model.cpu().float().to(memory_format=torch.contiguous_format).eval()
     x = torch.zeros(2, 1, 48, 48)
     _onnx(model, x, os.path.join(out, "expression.onnx"), "input", "logits")
+    write_head_layout(os.path.join(out, "expression.onnx"))  # the offsets change with every export
     _onnx(model.trunk, x, os.path.join(out, "trunk.onnx"), "input", "features")
     _onnx(model.head, torch.zeros(2, 2048), os.path.join(out, "head.onnx"), "features", "logits")
     h = model.head
@@ -101,10 +106,10 @@ def write_manifest(out: str, history, best, args) -> None:
             manifest = json.load(f)
     rel = os.path.basename(out.rstrip("/"))
     files = {}
-    for name in ("expression.onnx", "trunk.onnx", "head.onnx", "head.f32", "replay.f32", "replay.json",
-                 "head-train-step.onnx"):
+    for name in ("expression.onnx", "expression.head-layout.json", "trunk.onnx", "head.onnx", "head.f32",
+                 "replay.f32", "replay.json", "head-train-step.onnx", "head-forward.onnx"):
         p = os.path.join(out, name)
-        if not os.path.exists(p):  # head-train-step.onnx comes from scripts/build_head_train_graph.py
+        if not os.path.exists(p):  # the head-*.onnx graphs come from scripts/build_head_train_graph.py
             continue
         files[name] = {"sha256": _sha256(p), "bytes": os.path.getsize(p)}
     best_rec = next((r for r in history if r["epoch"] == best["epoch"] and r.get("phase", 1) == best.get("phase", 1)),
@@ -172,8 +177,7 @@ def main(argv=None) -> int:
         record_metrics(os.path.join(os.path.dirname(os.path.abspath(a.out.rstrip("/"))), "manifest.json"), a.metrics[1],
                        a.metrics[0])
         return 0
-    from train import split_indices  # noqa: E402
-    from fer.data import load  # noqa: E402
+    from fer.data import load, split_indices  # noqa: E402
 
     ck = torch.load(os.path.join(a.run, "checkpoint.pt"), map_location="cpu")
     model = SeedCNN()

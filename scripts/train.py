@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fer.data import LABELS, DataError, load  # noqa: E402
+from fer.data import LABELS, DataError, load, split_indices  # noqa: E402
 from fer.model import SeedCNN, fold_batchnorm  # noqa: E402
 
 
@@ -97,19 +97,6 @@ def cpu_has_bf16() -> bool:
             return "avx512_bf16" in f.read()
     except OSError:
         return False
-
-
-def split_indices(labels: np.ndarray, fraction: float, seed: int):
-    rng = np.random.default_rng(seed)
-    val = []
-    for c in range(len(LABELS)):
-        idx = np.flatnonzero(labels == c)
-        rng.shuffle(idx)
-        val.extend(idx[: int(round(len(idx) * fraction))])
-    val = np.sort(np.asarray(val, dtype=np.int64))
-    mask = np.ones(len(labels), dtype=bool)
-    mask[val] = False
-    return np.flatnonzero(mask), val
 
 
 AUGMENT = {

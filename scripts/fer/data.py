@@ -168,6 +168,24 @@ def load_csv(path: str, usage: str | None = None, strict: bool = False, report: 
     return np.stack(images), np.asarray(labels, dtype=np.int64), report
 
 
+def split_indices(labels: np.ndarray, fraction: float, seed: int):
+    """Seeded, stratified validation slice: per class, round(count * fraction) indices go to validation.
+
+    Returns (train, val) as sorted int64 index arrays that partition range(len(labels)). train.py holds out the
+    slice; export.py recomputes it from the checkpoint's seed so the replay set never contains a validation face.
+    """
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in range(len(LABELS)):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        val.extend(idx[: int(round(len(idx) * fraction))])
+    val = np.sort(np.asarray(val, dtype=np.int64))
+    mask = np.ones(len(labels), dtype=bool)
+    mask[val] = False
+    return np.flatnonzero(mask), val
+
+
 def load(source: str, usage: str | None = None, strict: bool = False):
     """A CSV file or a split folder."""
     if os.path.isfile(source) and source.lower().endswith(".csv"):

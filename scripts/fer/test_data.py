@@ -1,4 +1,5 @@
-"""Loader tests for scripts/fer/data.py: both formats, bad input reported with file and line, --strict fatal."""
+"""Loader tests for scripts/fer/data.py: both formats, bad input reported with file and line, --strict fatal; the
+seeded validation split that train.py and export.py share."""
 import os
 import sys
 import tempfile
@@ -8,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fer.data import DataError, area_resize, load_csv, load_folder, to_gray  # noqa: E402
+from fer.data import LABELS, DataError, area_resize, load_csv, load_folder, split_indices, to_gray  # noqa: E402
 
 PIX = " ".join(["7"] * 2304)
 
@@ -101,6 +102,32 @@ class PreprocessTests(unittest.TestCase):
         blocks = np.kron(np.arange(48 * 48, dtype=np.int64).reshape(48, 48) % 256, np.ones((2, 2))).astype(np.uint8)
         self.assertTrue(np.array_equal(area_resize(blocks), (np.arange(48 * 48).reshape(48, 48) % 256).astype(np.uint8)))
 
+
+class SplitTests(unittest.TestCase):
+    # 30 faces cycling through the 7 classes, plus 5 more 'happy': class sizes 5,4,4,10,4,4,4
+    labels = np.array([i % 7 for i in range(30)] + [3] * 5, dtype=np.int64)
+
+    def test_partition_stratified_per_class(self):
+        tr, va = split_indices(self.labels, 0.25, 7)
+        self.assertEqual(sorted(tr.tolist() + va.tolist()), list(range(len(self.labels))))
+        self.assertEqual(tr.tolist(), sorted(tr.tolist()))
+        self.assertEqual(va.tolist(), sorted(va.tolist()))
+        for c in range(len(LABELS)):
+            n = int((self.labels == c).sum())
+            self.assertEqual(int((self.labels[va] == c).sum()), int(round(n * 0.25)), LABELS[c])
+
+    def test_seeded(self):
+        a, b = split_indices(self.labels, 0.25, 7), split_indices(self.labels, 0.25, 7)
+        self.assertTrue(np.array_equal(a[1], b[1]))
+        self.assertFalse(np.array_equal(a[1], split_indices(self.labels, 0.25, 8)[1]))
+        # the slice train.py drew before split_indices moved here: export.py must rebuild the same one from a
+        # checkpoint's seed, or a validation face would land in the replay set
+        self.assertEqual(a[1].tolist(), [1, 5, 6, 14, 16, 17, 24, 25])
+
+    def test_zero_fraction_and_missing_classes(self):
+        tr, va = split_indices(np.array([3, 3, 3], dtype=np.int64), 0.0, 1)
+        self.assertEqual((tr.tolist(), va.tolist()), ([0, 1, 2], []))
+        self.assertEqual(va.dtype, np.int64)
 
 if __name__ == "__main__":
     unittest.main()
