@@ -1,0 +1,39 @@
+/** Faces: one classified face as clients receive it, and one observed face as the server's crop stage saw it. */
+import type { Box } from './geometry';
+import type { LabelName, ScoresByLabel } from './labels';
+
+export interface FaceResult {
+  trackId: number;
+  box: Box;
+  label: LabelName;
+  scores: ScoresByLabel;
+  /** Detector confidence 0..1. */
+  confidence: number;
+  userId: string | null;
+  personalized: boolean;
+}
+
+/** An 8-bit single-channel image, row-major. */
+export interface GrayImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** A face as the crop stage saw it (calibration capture subscribes to these). Server-internal: never sent to clients. */
+export interface FaceObservation {
+  cameraId: string;
+  frameId: number;
+  ts: number;
+  trackId: number;
+  /** Detector box, source-frame pixels. */
+  box: Box;
+  /** The square region that was cropped, source-frame pixels. */
+  region: Box;
+  confidence: number;
+  landmarks: number[];
+  /** 48x48 uint8 gray, row-major: exactly the classifier's input before /255. */
+  crop48: Uint8Array;
+  /** Gray crop of the same region at up to 96x96, for a sharpness (blur) check. */
+  cropLarge?: GrayImage;
+}

@@ -1,0 +1,56 @@
+/** Users, their personal models and fine-tune jobs, as the REST API and the WebSocket acks show them. */
+import type { ErrorCode } from './errors';
+import type { LabelName } from './labels';
+
+export interface UserView {
+  id: string;
+  name: string;
+  activeVersion: number | null;
+  samples: Partial<Record<LabelName, number>>;
+}
+
+export interface FinetuneMetrics {
+  /** Accuracy on the user's held-out samples: general head vs the new personal head. */
+  generalAccuracy: number | null;
+  personalAccuracy: number | null;
+  heldOut: number;
+  trainSamples: number;
+  replaySamples: number;
+  epochs: number;
+  seconds: number;
+}
+
+export interface ModelVersionView {
+  userId: string;
+  version: number;
+  createdAt: number;
+  active: boolean;
+  metrics: FinetuneMetrics;
+}
+
+/** GET /api/users/:userId/finetune/:jobId: one fine-tune job, kept in memory by the server that runs it. */
+export interface FinetuneJobView {
+  id: string;
+  userId: string;
+  /** queued: accepted, the worker is loading; running: epochs under way; done: stored and active; failed: see error */
+  state: 'queued' | 'running' | 'done' | 'failed';
+  samples: number;
+  /** the last epoch reported (as in the finetune.progress event); null before the first */
+  progress: { epoch: number; of: number; loss: number; accuracy: number; etaSeconds: number } | null;
+  /** done: the stored version, already the active model */
+  result: ModelVersionView | null;
+  /** failed: the same code and message as the finetune.failed event (a cancelled job: conflict) */
+  error: { code: ErrorCode; message: string } | null;
+  /** ms epoch */
+  createdAt: number;
+  finishedAt: number | null;
+}
+
+/** What `calibration.start` answers at once: the plan the session will walk (docs/CALIBRATION.md). */
+export interface CalibrationPlanView {
+  userId: string;
+  cameraId: string;
+  labels: LabelName[];
+  secondsPerLabel: number;
+  framesPerLabel: number;
+}

@@ -1,0 +1,42 @@
+/**
+ * What the inference room offers the pipeline and personalization: a face detector and a feature extractor (the
+ * real classes are YunetDetector / ExpressionTrunk in-process, or the inference pool's proxies; tests pass fakes),
+ * and the combined detect + crop + trunk request the pool's workers serve.
+ */
+import type { GrayImage } from '../contracts/faces';
+import type { Box } from '../contracts/geometry';
+import type { CropRule } from './face-crop';
+import type { Detection } from './yunet.decode';
+import type { BgrImage } from './yunet.detector';
+
+/** What analyze() should do beyond detection. */
+export interface AnalyzeRequest {
+  crop: CropRule;
+  /** > 0: also a gray crop of up to this side (calibration's blur check); 0: none. */
+  largeSide: number;
+  /** Also run the trunk on the 48x48 crops. */
+  features: boolean;
+}
+
+/** One face as analyze() returns it: detection, crop, and (when asked) its 2048 trunk features. */
+export interface AnalyzedFace {
+  detection: Detection;
+  region: Box;
+  crop48: Uint8Array;
+  cropLarge?: GrayImage;
+  features?: Float32Array;
+}
+
+export interface FaceDetector {
+  detect(images: readonly BgrImage[]): Promise<Detection[][]>;
+  /**
+   * Optional: detection, crops and trunk features in one call, where the detector can do it off the main thread (the
+   * inference pool's workers). The pipeline then skips its own crop and trunk work for these faces.
+   */
+  analyze?(images: readonly BgrImage[], request: AnalyzeRequest): Promise<AnalyzedFace[][]>;
+}
+
+/** 48x48 faces -> 2048 features each. */
+export interface FeatureExtractor {
+  features(faces: readonly Uint8Array[]): Promise<Float32Array>;
+}
