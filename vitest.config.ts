@@ -2,15 +2,23 @@ import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
 // SWC compiles the decorators and emits the metadata NestJS's dependency injection reads.
+// Three tiers (docs/ARCHITECTURE.md "Test tiers"), one project each; `vitest run` (npm test) runs all three:
+// - unit: beside the code (src/**/*.spec.ts), no I/O (eslint.tiers.mjs forbids fs, sqlite, ORT, processes, sockets);
+// - integration: test/integration/, real SQLite, ONNX Runtime, ffmpeg and worker threads, in process;
+// - e2e: test/e2e/, a real HTTP/WS server, a child server process, Chromium or a CLI process.
 export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],
   test: {
-    include: ['src/**/*.spec.ts', 'test/**/*.spec.ts', 'scripts/**/*.spec.ts', 'clients/**/*.spec.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['src/**/*.spec.ts', 'clients/**/*.spec.ts'], testTimeout: 5_000 } },
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.spec.ts'] } },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.spec.ts'] } },
+    ],
   },
 });

@@ -1,0 +1,42 @@
+/**
+ * The pipeline benchmark cannot rot: a tiny real run (2 cameras, 1 s, 2 rounds) through the CLI, checked for the JSON
+ * the issue asks for and the median-of-rounds rule. Figures are not judged here (docs/BENCHMARKS.md has them).
+ */
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { D6, hasD6, noD6Reason } from '../support/video';
+import { ROOT } from '../support/paths';
+
+const root = ROOT;
+const tsx = resolve(root, 'node_modules/.bin/tsx');
+const bench = (args: string[]) =>
+  spawnSync(tsx, ['scripts/bench-pipeline.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+
+describe.skipIf(!hasD6)('npm run bench:pipeline', () => {
+  it('prints one JSON object: batched and unbatched runs, the median round of each, the median speed-up', () => {
+    const r = bench(['--source', D6, '--cameras', '2', '--duration', '1', '--warmup', '0', '--frames', '5', '--repeat', '2', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(r.stderr).toMatch(/round 2\/2/);
+    for (const mode of ['batched', 'unbatched']) {
+      const m = out[mode];
+      expect(m.framesPerSecond).toBeGreaterThan(0);
+      expect(m.facesPerSecond).toBeGreaterThan(0);
+      expect(m.latencyMs.p50).toBeLessThanOrEqual(m.latencyMs.p99);
+      expect(m.droppedFrames).toBeGreaterThanOrEqual(0);
+      expect(m.mainThreadBusyPercent).toBeGreaterThan(0);
+    }
+    expect(out.batched.batchSize).toBe(2);
+    expect(out.unbatched.batchSize).toBe(1);
+    expect(out.speedups).toHaveLength(2);
+    expect(out.speedup).toBe(Math.min(...out.speedups)); // lower middle of two
+  });
+
+  it('refuses a bad option with a message and exit code 2', () => {
+    const r = bench(['--source', D6, '--only', 'sometimes']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--only must be batched or unbatched');
+  });
+});
+if (!hasD6) describe('npm run bench:pipeline', () => it.skip(noD6Reason, () => undefined));

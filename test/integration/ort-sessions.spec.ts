@@ -1,0 +1,59 @@
+import 'reflect-metadata';
+import { Test } from '@nestjs/testing';
+import { execSync } from 'node:child_process';
+import { dirname } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config';
+import { ConfigModule } from '../../src/config.module';
+import { FEATURE_EXTRACTOR, FeatureExtractorModel, InferenceModule } from '../../src/inference/inference.module';
+import { ExecutionProviderError, OrtSessionFactory } from '../../src/inference/ort.sessions';
+import { GeneralHead } from '../../src/inference/expression.classifier';
+import { MODELS } from '../support/paths';
+
+const cudaInstalled = (() => {
+  const bin = dirname(require.resolve('onnxruntime-node/package.json')) + '/bin';
+  try {
+    return execSync(`find ${bin} -name 'libonnxruntime_providers_cuda*'`).toString().trim() !== '';
+  } catch {
+    return false;
+  }
+})();
+
+describe('OrtSessionFactory', () => {
+  it('refuses a provider this onnxruntime-node build does not know, naming it', () => {
+    expect(() => new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: 1 })).not.toThrow();
+    expect(() => new OrtSessionFactory({ EXECUTION_PROVIDER: 'nope' as never, ORT_THREADS: 1 })).toThrow(
+      /EXECUTION_PROVIDER=nope is not supported.*supported: cpu/,
+    );
+  });
+
+  // where the CUDA provider library is installed (ONNXRUNTIME_NODE_INSTALL=cuda12) this failure cannot be provoked
+  it.skipIf(cudaInstalled)(
+    'stops InferenceModule at startup with a clear error when the requested provider cannot start (cuda here)',
+    async () => {
+      const config = loadConfig({ MODELS_DIR: MODELS, EXECUTION_PROVIDER: 'cuda' });
+      const attempt = Test.createTestingModule({ imports: [ConfigModule.forRoot(config), InferenceModule] }).compile();
+      await expect(attempt).rejects.toThrow(ExecutionProviderError);
+      await expect(
+        Test.createTestingModule({ imports: [ConfigModule.forRoot(config), InferenceModule] }).compile(),
+      ).rejects.toThrow(/EXECUTION_PROVIDER=cuda is unavailable.*EXECUTION_PROVIDER=cpu/);
+    },
+  );
+
+  it('loads the trunk and head on cpu: 2048 features, 7 logits per face, batched', async () => {
+    const config = loadConfig({ MODELS_DIR: MODELS });
+    const ref = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), InferenceModule] }).compile();
+    const trunk = ref.get<FeatureExtractorModel>(FEATURE_EXTRACTOR);
+    const head = ref.get(GeneralHead);
+    const faces = [new Uint8Array(48 * 48).fill(128), new Uint8Array(48 * 48).map((_, i) => i % 256)];
+    const features = await trunk.features(faces);
+    expect(features).toHaveLength(2 * 2048);
+    const logits = await head.run(features, 2);
+    expect(logits).toHaveLength(14);
+    // two different faces give different logits; batch of one gives the same row as in the batch of two
+    expect(Array.from(logits.slice(0, 7))).not.toEqual(Array.from(logits.slice(7)));
+    const single = await head.run(await trunk.features([faces[1]]), 1);
+    single.forEach((v, i) => expect(v).toBeCloseTo(logits[7 + i], 4));
+    await ref.close();
+  });
+});

@@ -1,0 +1,226 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { FinetuneMetrics } from '../../src/delivery/protocol';
+import { FEATURES, HEAD_PARAMS, HeadWeights, joinHead } from '../../src/personalization/finetune/head-weights';
+import { Rng } from '../../src/personalization/finetune/rng';
+import { HeadForward, headTensors } from '../../src/personalization/onnx/head-forward';
+import { ModelFileStore } from '../../src/personalization/registry/model-files';
+import { GENERAL_VERSION, ModelRegistry } from '../../src/personalization/registry/model.registry';
+import { SqliteDatabase } from '../../src/storage/database';
+import { ModelRepository } from '../../src/storage/model.repository';
+import { UserRepository } from '../../src/storage/user.repository';
+import { ROOT } from '../support/paths';
+
+const EXPRESSION = join(ROOT, 'models', 'general', 'expression.onnx');
+const TRUNK = join(ROOT, 'models', 'general', 'trunk.onnx');
+
+const metrics = (seconds: number): FinetuneMetrics => ({
+  generalAccuracy: 0.4,
+  personalAccuracy: 0.8,
+  heldOut: 7,
+  trainSamples: 28,
+  replaySamples: 350,
+  epochs: 9,
+  seconds,
+});
+
+function head(seed: number): HeadWeights {
+  const rng = new Rng(seed);
+  const w = {} as HeadWeights;
+  for (const p of HEAD_PARAMS) w[p.name] = new Float32Array(p.dims.reduce((a, b) => a * b, 1)).map(() => rng.uniform(-0.05, 0.05));
+  return w;
+}
+
+function features(n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  return new Float32Array(n * FEATURES).map(() => Math.max(0, rng.uniform(-1, 2)));
+}
+
+describe('ModelRegistry', () => {
+  let forward: HeadForward;
+  let dir: string;
+  let db: SqliteDatabase;
+  let users: UserRepository;
+  let models: ModelRepository;
+  const open = (store = new ModelFileStore(dir)) => new ModelRegistry(store, models, users, forward, EXPRESSION);
+
+  beforeAll(async () => {
+    forward = await HeadForward.create({ threads: 1 });
+  });
+  afterAll(() => forward.release());
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'iexn-registry-'));
+    db = new SqliteDatabase(dir);
+    users = new UserRepository(db);
+    models = new ModelRepository(db);
+    users.insert({ id: 'ana', name: 'Ana', createdAt: 1 });
+  });
+  afterEach(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('saves versions as files + rows, serves the active head, rolls back and returns to general', async () => {
+    const reg = open();
+    expect(reg.headFor('ana')).toBeNull();
+    const v1 = await reg.save('ana', head(1), metrics(3));
+    expect(v1).toMatchObject({ userId: 'ana', version: 1, active: true, metrics: metrics(3) });
+    expect(readFileSync(join(dir, 'models', 'ana', '1.head.f32')).byteLength).toBe(joinHead(head(1)).byteLength);
+    const x = features(3, 9);
+    const expect1 = await forward.run(headTensors(head(1)), x, 3);
+    expect(await reg.headFor('ana')!.run(x, 3)).toEqual(expect1);
+
+    await reg.save('ana', head(2), metrics(4));
+    expect(reg.list('ana').map((v) => [v.version, v.active])).toEqual([[1, false], [2, true]]);
+    const out2 = await reg.headFor('ana')!.run(x, 3);
+    expect(out2).toEqual(await forward.run(headTensors(head(2)), x, 3));
+    expect(out2).not.toEqual(expect1);
+
+    await reg.activate('ana', 1); // rollback
+    expect(reg.activeVersion('ana')).toBe(1);
+    expect(await reg.headFor('ana')!.run(x, 3)).toEqual(expect1);
+    await reg.activate('ana', GENERAL_VERSION);
+    expect(reg.headFor('ana')).toBeNull();
+    expect(reg.activeVersion('ana')).toBeNull();
+
+    await expect(reg.activate('ana', 7)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(reg.activate('bob', 1)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(reg.save('bob', head(1), metrics(1))).rejects.toMatchObject({ code: 'not_found' });
+    expect(() => reg.list('bob')).toThrow(/unknown user/);
+
+    // a restart loads the active head from disk
+    await reg.activate('ana', 2);
+    const again = open();
+    await again.init();
+    expect(await again.headFor('ana')!.run(x, 3)).toEqual(await forward.run(headTensors(head(2)), x, 3));
+  });
+
+  it('a failed write lists nothing and leaves the active model as it was', async () => {
+    const reg = open();
+    await reg.save('ana', head(1), metrics(1));
+    class FailingStore extends ModelFileStore {
+      override async write(): Promise<{ file: string; sha256: string }> {
+        writeFileSync(join(dir, 'models', 'ana', '.2.head.f32.dead.tmp'), new Uint8Array(1000)); // half-written temp
+        throw new Error('disk full');
+      }
+    }
+    const failing = open(new FailingStore(dir));
+    await failing.init();
+    await expect(failing.save('ana', head(2), metrics(2))).rejects.toThrow('disk full');
+    expect(failing.list('ana').map((v) => v.version)).toEqual([1]);
+    expect(failing.activeVersion('ana')).toBe(1);
+    // next start sweeps the temp file
+    await open().init();
+    expect(readdirSync(join(dir, 'models', 'ana'))).toEqual(['1.head.f32']);
+  });
+
+  it('a file renamed but never committed (crash before the row) is not listed and is swept at start-up', async () => {
+    const store = new ModelFileStore(dir);
+    await store.write('ana', 1, new Uint8Array(joinHead(head(1)).buffer));
+    const reg = open();
+    await reg.init();
+    expect(reg.list('ana')).toEqual([]);
+    expect(reg.headFor('ana')).toBeNull();
+    expect(existsSync(join(dir, 'models', 'ana', '1.head.f32'))).toBe(false);
+  });
+
+  it('an active file that was damaged on disk is refused (sha256) and the general head serves', async () => {
+    const reg = open();
+    await reg.save('ana', head(1), metrics(1));
+    truncateSync(join(dir, 'models', 'ana', '1.head.f32'), 1000);
+    const again = open();
+    await again.init();
+    expect(again.headFor('ana')).toBeNull();
+    await expect(again.activate('ana', 1)).rejects.toMatchObject({ code: 'unavailable' });
+  });
+
+  it('removeUser drops the files and the loaded head', async () => {
+    const reg = open();
+    await reg.save('ana', head(1), metrics(1));
+    users.delete('ana');
+    await reg.removeUser('ana');
+    expect(reg.headFor('ana')).toBeNull();
+    expect(existsSync(join(dir, 'models', 'ana'))).toBe(false);
+    expect(models.list('ana')).toEqual([]);
+  });
+
+  it('kill -9 while saving and switching versions: every listed version is whole, the active one loads', async () => {
+    // a separate process saves versions in a loop (activating each), and is SIGKILLed mid-way
+    const tsxCjs = createRequire(join(ROOT, 'x.js')).resolve('tsx/cjs');
+    const child = String.raw`
+      require(${JSON.stringify(tsxCjs)});
+      const { SqliteDatabase } = require(${JSON.stringify(join(ROOT, 'src/storage/database.ts'))});
+      const { UserRepository } = require(${JSON.stringify(join(ROOT, 'src/storage/user.repository.ts'))});
+      const { ModelRepository } = require(${JSON.stringify(join(ROOT, 'src/storage/model.repository.ts'))});
+      const { ModelFileStore } = require(${JSON.stringify(join(ROOT, 'src/personalization/registry/model-files.ts'))});
+      const { ModelRegistry } = require(${JSON.stringify(join(ROOT, 'src/personalization/registry/model.registry.ts'))});
+      const { HeadForward } = require(${JSON.stringify(join(ROOT, 'src/personalization/onnx/head-forward.ts'))});
+      const { HEAD_PARAMS } = require(${JSON.stringify(join(ROOT, 'src/personalization/finetune/head-weights.ts'))});
+      (async () => {
+        const db = new SqliteDatabase(${JSON.stringify(dir)});
+        const reg = new ModelRegistry(new ModelFileStore(${JSON.stringify(dir)}), new ModelRepository(db), new UserRepository(db), await HeadForward.create({ threads: 1 }), '');
+        for (let i = 1; ; i++) {
+          const w = {};
+          for (const p of HEAD_PARAMS) w[p.name] = new Float32Array(p.dims.reduce((a, b) => a * b, 1)).fill(i);
+          await reg.save('ana', w, { generalAccuracy: null, personalAccuracy: null, heldOut: 0, trainSamples: i, replaySamples: 0, epochs: 1, seconds: 0 });
+          process.stdout.write('saved ' + i + '\n');
+        }
+      })();`;
+    const proc = spawn(process.execPath, ['-e', child], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let saved = 0;
+    await new Promise<void>((resolve) => {
+      proc.stdout.on('data', (d: Buffer) => {
+        saved = Math.max(saved, ...String(d).match(/\d+/g)!.map(Number));
+        if (saved >= 3) proc.kill('SIGKILL');
+      });
+      proc.on('exit', () => resolve());
+    });
+    expect(saved).toBeGreaterThanOrEqual(3);
+
+    db.close();
+    db = new SqliteDatabase(dir);
+    users = new UserRepository(db);
+    models = new ModelRepository(db);
+    const reg = open();
+    await reg.init();
+    const listed = reg.list('ana');
+    expect(listed.length).toBeGreaterThanOrEqual(3);
+    for (const v of listed) {
+      const w = await reg.weights('ana', v.version); // size + sha256 checked
+      expect(w['fc2.bias'][0]).toBe(v.metrics.trainSamples);
+    }
+    const active = reg.activeVersion('ana');
+    expect(active).toBe(listed.at(-1)!.version);
+    const out = await reg.headFor('ana')!.run(features(1, 1), 1);
+    expect(out.length).toBe(7);
+    // nothing on disk that no row refers to
+    expect(readdirSync(join(dir, 'models', 'ana')).sort()).toEqual(listed.map((v) => `${v.version}.head.f32`).sort());
+  }, 60_000);
+
+  describe.skipIf(!existsSync(EXPRESSION) || !existsSync(TRUNK))('export', () => {
+    it('a single ONNX file whose output equals trunk -> personal head', async () => {
+      const reg = open();
+      await reg.save('ana', head(5), metrics(1));
+      const bytes = await reg.exportOnnx('ana', 1);
+      expect(bytes.byteLength).toBe(readFileSync(EXPRESSION).byteLength);
+      const rng = new Rng(2);
+      const n = 4;
+      const input = new Float32Array(n * 48 * 48).map(() => rng.next());
+      const exported = await ort.InferenceSession.create(bytes);
+      const got = (await exported.run({ input: new ort.Tensor('float32', input, [n, 1, 48, 48]) })).logits.data as Float32Array;
+      const trunk = await ort.InferenceSession.create(TRUNK);
+      const f = (await trunk.run({ input: new ort.Tensor('float32', input, [n, 1, 48, 48]) })).features.data as Float32Array;
+      const want = await forward.run(headTensors(head(5)), f, n);
+      const general = (await (await ort.InferenceSession.create(EXPRESSION)).run({ input: new ort.Tensor('float32', input, [n, 1, 48, 48]) })).logits
+        .data as Float32Array;
+      for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i], 4);
+      expect(Math.max(...got.map((v, i) => Math.abs(v - general[i])))).toBeGreaterThan(1e-3); // it is not the general model
+      await expect(reg.exportOnnx('ana', 9)).rejects.toMatchObject({ code: 'not_found' });
+    });
+  });
+});

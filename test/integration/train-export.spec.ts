@@ -1,0 +1,189 @@
+/**
+ * The training script cannot rot: its loader tests, a one-epoch smoke run on a tiny generated CSV with checkpoint,
+ * resume and export, then the exported ONNX checked from TypeScript (trunk + head = full model) and the TypeScript
+ * preprocessing + ONNX Runtime checked against the PyTorch path on the same images.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { requireTorchPython } from '../support/python';
+import { decodeFace } from '../../src/inference/fer-dataset';
+import { softmaxInPlace } from '../../src/inference/labels';
+import { writeInput } from '../../src/inference/preprocess';
+import { DATASETS, ROOT } from '../support/paths';
+
+const python = requireTorchPython();
+const root = ROOT;
+const run = (args: string[]) => spawnSync(python!, args, { cwd: root, encoding: 'utf8', timeout: 240_000 });
+
+/** 20 rows per class; each class a different brightness ramp plus noise, so one epoch can learn something. */
+function tinyCsv(path: string): void {
+  let seed = 42;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rows = ['emotion,pixels,Usage'];
+  for (let c = 0; c < 7; c++) {
+    for (let k = 0; k < 20; k++) {
+      const px = Array.from({ length: 2304 }, (_, i) => Math.min(255, Math.floor(((i % 48) * c * 5 + rnd() * 60) % 256)));
+      rows.push(`${c},${px.join(' ')},Training`);
+    }
+  }
+  writeFileSync(path, rows.join('\n') + '\n');
+}
+
+describe.skipIf(!python)('training script (PyTorch)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-smoke-'));
+  const runDir = join(dir, 'run');
+  const out = join(dir, 'models', 'general');
+
+  beforeAll(() => tinyCsv(join(dir, 'tiny.csv')));
+
+  it('passes its loader and model unit tests', () => {
+    const r = run(['-m', 'unittest', 'scripts/fer/test_data.py', 'scripts/fer/test_model.py']);
+    expect(r.stderr).toMatch(/OK/);
+    expect(r.status).toBe(0);
+  });
+
+  it('trains one epoch, stops, resumes for the second and exports', () => {
+    const common = ['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', runDir, '--epochs', '2', '--batch', '16'];
+    const first = run([...common, '--stop-after', '0.00001']);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/epoch 1\/2 loss [\d.]+ train_acc [\d.]+ val_acc [\d.]+ .* time left/);
+    expect(first.stdout).not.toMatch(/epoch 2\/2/);
+    expect(existsSync(join(runDir, 'checkpoint.pt'))).toBe(true);
+
+    const second = run([...common, '--export', out, '--replay-per-class', '3']);
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/resumed from .* at epoch 1\/2/);
+    expect(second.stdout).toMatch(/epoch 2\/2/);
+    expect(readdirSync(out).sort()).toEqual(['expression.onnx', 'head.f32', 'head.onnx', 'replay.f32', 'replay.json', 'trunk.onnx']);
+    const replay = JSON.parse(readFileSync(join(out, 'replay.json'), 'utf8'));
+    expect(replay.count).toBe(21);
+    expect(readFileSync(join(out, 'replay.f32')).length).toBe(21 * 2048 * 4);
+    expect(readFileSync(join(out, 'head.f32')).length).toBe((1024 * 2048 + 1024 + 7 * 1024 + 7) * 4);
+    const manifest = JSON.parse(readFileSync(join(dir, 'models', 'manifest.json'), 'utf8'));
+    expect(manifest.general.epochsTrained).toBe(2);
+    expect(manifest.general.files['expression.onnx'].sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('starts a second phase from the best weights of the first (--init-from)', () => {
+    const out2 = join(dir, 'phase2', 'models', 'general');
+    const r = run(['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', join(dir, 'run2'), '--epochs', '1',
+      '--batch', '16', '--init-from', join(runDir, 'checkpoint.pt'), '--init-weights', 'last', '--augment', 'flip', '--export', out2, '--replay-per-class', '2']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/phase 2: starting from the last weights of .* \(epoch 2\)/);
+    const manifest = JSON.parse(readFileSync(join(dir, 'phase2', 'models', 'manifest.json'), 'utf8'));
+    expect(manifest.general.phases).toEqual([1, 2]);
+    expect(manifest.general.epochsTrained).toBe(3);
+  });
+
+  it('distils from earlier runs (--teachers): soft targets on each image and its mirror; other augmentation refused', () => {
+    const common = ['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--epochs', '1', '--batch', '16',
+      '--init-from', join(runDir, 'checkpoint.pt'), '--teachers', `${join(runDir, 'checkpoint.pt')},${join(dir, 'run2', 'checkpoint.pt')}`];
+    const r = run([...common, '--run', join(dir, 'run3'), '--augment', 'flip', '--distill', '0.5']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/distillation from 2 teacher\(s\), soft targets in \d+s; teacher ensemble validation [\d.]+ \(with mirror [\d.]+\)/);
+    expect(r.stdout).toMatch(/epoch 1\/1 loss [\d.]+ /);
+    const refused = run([...common, '--run', join(dir, 'run4'), '--augment', 'light']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('--teachers needs --augment flip');
+  });
+
+  it('trains with --batchnorm, resumes it without the flag, and exports the plain seed architecture (BatchNorm folded)', () => {
+    const bnRun = join(dir, 'run-bn');
+    const bnOut = join(dir, 'bn', 'models', 'general');
+    const common = ['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', bnRun, '--epochs', '2', '--batch', '16'];
+    const first = run([...common, '--batchnorm', '--stop-after', '0.00001']);
+    expect(first.status, first.stderr).toBe(0);
+    const second = run([...common, '--export', bnOut, '--replay-per-class', '2']); // the checkpoint remembers --batchnorm
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/epoch 2\/2/);
+    const manifest = JSON.parse(readFileSync(join(dir, 'bn', 'models', 'manifest.json'), 'utf8'));
+    expect(JSON.stringify(manifest.general)).toContain('"batchnorm":true');
+    // same operators and weight shapes as the plain export of the first test: no BatchNormalization left
+    const graph = (path: string) =>
+      run(['-c', `import onnx,json;m=onnx.load(${JSON.stringify(path)});print(json.dumps([sorted(n.op_type for n in m.graph.node),sorted([list(i.dims) for i in m.graph.initializer])]))`]);
+    const bn = graph(join(bnOut, 'expression.onnx'));
+    const plain = graph(join(out, 'expression.onnx'));
+    expect(bn.status, bn.stderr).toBe(0);
+    expect(bn.stdout).not.toContain('BatchNormalization');
+    expect(bn.stdout).toBe(plain.stdout);
+    const refused = run(['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', join(dir, 'run-bn2'), '--epochs', '1',
+      '--batchnorm', '--init-from', join(runDir, 'checkpoint.pt')]);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('--batchnorm trains a new model from scratch');
+  });
+
+  it('rejects bad data with a clear message and exit code 2', () => {
+    writeFileSync(join(dir, 'bad.csv'), 'label,pixels\n1,2\n');
+    const r = run(['scripts/train.py', '--data', join(dir, 'bad.csv'), '--run', join(dir, 'bad-run'), '--epochs', '1']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("bad.csv:1: missing column 'emotion'");
+  });
+
+  it('exports a trunk and a head that together equal the full model', async () => {
+    const opts = { executionProviders: ['cpu'] };
+    const [full, trunk, head] = await Promise.all(
+      ['expression', 'trunk', 'head'].map((m) => ort.InferenceSession.create(join(out, `${m}.onnx`), opts)),
+    );
+    const n = 5;
+    const x = Float32Array.from({ length: n * 2304 }, (_, i) => ((i * 7919) % 256) / 255);
+    const input = new ort.Tensor('float32', x, [n, 1, 48, 48]);
+    const logits = (await full.run({ input })).logits.data as Float32Array;
+    const features = (await trunk.run({ input })).features;
+    expect(features.dims).toEqual([n, 2048]);
+    const split = (await head.run({ features })).logits.data as Float32Array;
+    expect(split.length).toBe(n * 7);
+    split.forEach((v, i) => expect(v).toBeCloseTo(logits[i], 4));
+  });
+
+  it('TypeScript preprocessing + ONNX Runtime give the PyTorch predictions', async () => {
+    const imgs = join(dir, 'imgs');
+    mkdirSync(imgs, { recursive: true });
+    const files: string[] = [];
+    const noise = (w: number, h: number, c: number) => {
+      const b = Buffer.alloc(w * h * c);
+      for (let i = 0; i < b.length; i++) b[i] = (i * 2654435761) >>> 24;
+      return sharp(b, { raw: { width: w, height: h, channels: c as 1 | 3 } });
+    };
+    const made: [string, () => ReturnType<typeof sharp>][] = [
+      ['gray48.jpg', () => noise(48, 48, 1).jpeg()],
+      ['gray48.png', () => noise(48, 48, 1).png()],
+      ['rgb100x80.png', () => noise(100, 80, 3).png()],
+      ['rgb256.jpg', () => noise(256, 256, 3).jpeg({ quality: 90 })],
+      ['rgb37x61.png', () => noise(37, 61, 3).png()],
+    ];
+    for (const [name, make] of made) {
+      await make().toFile(join(imgs, name));
+      files.push(join(imgs, name));
+    }
+    // Real data where ../shared is present: FER test faces and JAFFE photos (TIFF, 256x256).
+    const shared = DATASETS;
+    for (const sub of ['fer2013/test/happy', 'fer2013/test/disgust', 'jaffe/KA/test/happy']) {
+      const d = join(shared, sub);
+      if (existsSync(d)) files.push(...readdirSync(d).slice(0, 3).map((f) => join(d, f)));
+    }
+    const r = run(['scripts/fer/predict.py', '--run', runDir, ...files]);
+    expect(r.status, r.stderr).toBe(0);
+    const py = JSON.parse(r.stdout) as { pixels: number[][]; probs: number[][] };
+
+    const session = await ort.InferenceSession.create(join(out, 'expression.onnx'));
+    const batch = new Float32Array(files.length * 2304);
+    for (let i = 0; i < files.length; i++) {
+      const face = await decodeFace(readFileSync(files[i]));
+      // pixel parity: identical bytes (area resize computed in float64 on both sides)
+      const diff = face.reduce((m, v, k) => Math.max(m, Math.abs(v - py.pixels[i][k])), 0);
+      expect(diff, files[i]).toBeLessThanOrEqual(0);
+      writeInput(face, batch, i);
+    }
+    const logits = (await session.run({ input: new ort.Tensor('float32', batch, [files.length, 1, 48, 48]) })).logits
+      .data as Float32Array;
+    const probs = softmaxInPlace(Float32Array.from(logits), files.length);
+    for (let i = 0; i < files.length; i++) {
+      for (let c = 0; c < 7; c++) expect(probs[i * 7 + c]).toBeCloseTo(py.probs[i][c], 4);
+    }
+  });
+});
