@@ -1,7 +1,7 @@
 /**
  * The HTTP edge (src/delivery/http-edge.ts) on a real server without tokens on loopback, the default that a web page
  * the user visits could otherwise drive: CSRF (origin rule, JSON-only bodies), DNS rebinding (Host on REST and on
- * the WebSocket upgrade) and the security headers. The same attacks in real Chromium: test/edge-browser.spec.ts.
+ * the WebSocket upgrade) and the security headers. The same attacks in real Chromium: test/e2e/edge-browser.spec.ts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

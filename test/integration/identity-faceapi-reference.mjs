@@ -1,8 +1,8 @@
 /* global process, fetch, performance, TextEncoder, TextDecoder */
 // Reference descriptors from the original face-api (tfjs, pure-JS cpu backend) for the ONNX parity test
-// (test/identity-embedding.spec.ts). Runs in its own Node process because face-api's browser ESM bundle has to be
+// (test/integration/identity-embedding.spec.ts). Runs in its own Node process because face-api's browser ESM bundle has to be
 // imported with Node detection hidden (its Node platform shim needs util.TextEncoder, which the bundle stubs out).
-// Usage: node test/identity-faceapi-reference.mjs <crops.f32> <count>   (float32 [count,150,150,3] RGB 0..255)
+// Usage: node test/integration/identity-faceapi-reference.mjs <crops.f32> <count>   (float32 [count,150,150,3] RGB 0..255)
 // Prints one JSON array of `count` descriptors (face-api's raw 128-d output).
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
