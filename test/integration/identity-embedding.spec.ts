@@ -1,7 +1,7 @@
 /**
  * The ONNX face embedder against its origin: the same aligned 150×150 crops through models/face-embedding (ONNX
  * Runtime, via the session factory) and through face-api's own tfjs FaceRecognitionNet (pure-JS cpu backend, in a
- * child process: test/identity-faceapi-reference.mjs) must give the same descriptors. Plus: the converter is
+ * child process: test/integration/identity-faceapi-reference.mjs) must give the same descriptors. Plus: the converter is
  * deterministic, and the embedder's batching / normalisation / flip are what they say.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -120,7 +120,7 @@ describe('face embedding: ONNX conversion vs the tfjs original', () => {
     const out = await session.run({ input: { data: input, dims: [crops.length, ALIGNED_SIZE, ALIGNED_SIZE, 3] } });
     const reference = referenceDescriptors(crops);
     expect(reference.length).toBe(crops.length);
-    const embedder = new FaceEmbedder(session);
+    const embedder = new FaceEmbedder(session, { flip: false }); // the raw model, comparable with face-api
     const embeddings = await embedder.embed(crops);
     crops.forEach((_, i) => {
       const onnx = out.descriptor.data.subarray(i * EMBEDDING_DIM, (i + 1) * EMBEDDING_DIM);

@@ -76,32 +76,41 @@ export function arcfaceTemplate(size = ALIGNED_SIZE): number[] {
 /** The template the embedder is used with: dlib's chip geometry, measured best (docs/IDENTITY.md). */
 export const FACE_TEMPLATE: readonly number[] = dlibTemplate();
 
+/** Per-landmark weights of the fit (eyes, nose, mouth corners); see docs/IDENTITY.md for the measured choice. */
+export const LANDMARK_WEIGHTS: readonly number[] = [1, 1, 1, 1, 1];
+
 export class AlignmentError extends Error {}
 
 /**
  * Least-squares similarity transform taking `src` points to `dst` points (Umeyama 1991, without reflection: in 2-D
- * the [a −b; b a] parametrisation is linear, so the closed form is exact). Both are x,y pairs, same count (≥ 2).
+ * the [a −b; b a] parametrisation is linear, so the closed form is exact). Both are x,y pairs, same count (≥ 2);
+ * optional per-point weights (a weighted least-squares fit; weight 0 ignores a point).
  */
-export function similarityTransform(src: FivePoints, dst: FivePoints): Similarity {
+export function similarityTransform(src: FivePoints, dst: FivePoints, weights?: readonly number[]): Similarity {
   const n = src.length / 2;
   if (src.length !== dst.length || src.length < 4 || src.length % 2 !== 0) {
     throw new AlignmentError(`similarityTransform needs two equal lists of ≥ 2 points, got ${src.length / 2} and ${dst.length / 2}`);
   }
   if (![...src, ...dst].every(Number.isFinite)) throw new AlignmentError('similarityTransform: non-finite landmark');
+  const w = weights ?? Array.from({ length: n }, () => 1);
+  if (w.length !== n || !w.every((v) => Number.isFinite(v) && v >= 0)) throw new AlignmentError(`similarityTransform: need ${n} weights ≥ 0`);
+  let total = 0;
   let sx = 0;
   let sy = 0;
   let dx = 0;
   let dy = 0;
   for (let i = 0; i < n; i++) {
-    sx += src[2 * i];
-    sy += src[2 * i + 1];
-    dx += dst[2 * i];
-    dy += dst[2 * i + 1];
+    total += w[i];
+    sx += w[i] * src[2 * i];
+    sy += w[i] * src[2 * i + 1];
+    dx += w[i] * dst[2 * i];
+    dy += w[i] * dst[2 * i + 1];
   }
-  sx /= n;
-  sy /= n;
-  dx /= n;
-  dy /= n;
+  if (!(total > 0)) throw new AlignmentError('similarityTransform: all weights are zero');
+  sx /= total;
+  sy /= total;
+  dx /= total;
+  dy /= total;
   let norm = 0;
   let dot = 0;
   let cross = 0;
@@ -110,9 +119,9 @@ export function similarityTransform(src: FivePoints, dst: FivePoints): Similarit
     const py = src[2 * i + 1] - sy;
     const qx = dst[2 * i] - dx;
     const qy = dst[2 * i + 1] - dy;
-    norm += px * px + py * py;
-    dot += px * qx + py * qy;
-    cross += px * qy - py * qx;
+    norm += w[i] * (px * px + py * py);
+    dot += w[i] * (px * qx + py * qy);
+    cross += w[i] * (px * qy - py * qx);
   }
   if (norm < 1e-9) throw new AlignmentError('similarityTransform: landmarks coincide (degenerate face)');
   const a = dot / norm;
@@ -207,9 +216,10 @@ export function alignFace(
   landmarks: FivePoints,
   template: readonly number[] = FACE_TEMPLATE,
   size = ALIGNED_SIZE,
+  weights: readonly number[] = LANDMARK_WEIGHTS,
 ): { crop: Uint8Array; transform: Similarity } {
   if (landmarks.length !== 10) throw new AlignmentError(`alignFace needs 5 landmarks (10 numbers), got ${landmarks.length}`);
-  const transform = similarityTransform(landmarks, template);
+  const transform = similarityTransform(landmarks, template, weights);
   return { crop: warpToCrop(image, order, transform, size), transform };
 }
 
