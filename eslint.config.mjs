@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import tiers from './eslint.tiers.mjs';
 
 // ── Layering (docs/ARCHITECTURE.md, "Layers: what may import what") ───────────────────────────────────────────────
 // Each top-level folder of src/ is a room. A room may import only the rooms listed in MAY, plus src/config.ts (all but
@@ -96,4 +97,5 @@ export default tseslint.config(
     },
   },
   ...layering,
+  ...tiers, // unit specs do no I/O (eslint.tiers.mjs)
 );

@@ -17,14 +17,23 @@ const INIT: InferenceWorkerInit = {
   detector: { size: 320, scoreThreshold: 0.6, nmsIou: 0.3, minFacePixels: 24 },
 };
 
-/** The real worker, plus a `crash` message that kills the thread the way a native fault would (exit code 3). */
+/**
+ * The real worker, plus a `crash-next` message: the next request the thread receives kills it the way a native fault
+ * would (exit code 3). The exit runs synchronously in a listener registered before the worker's own, so the request is
+ * never served, whatever the load: MessagePort delivery is FIFO, and an exiting thread runs no further JavaScript.
+ * (The real worker ignores the unknown `crash-next` type.)
+ */
 function crashableEntry() {
   const tsxCjs = createRequire(join(ROOT, 'package.json')).resolve('tsx/cjs');
   const worker = join(ROOT, 'src/inference/pool/inference.worker.ts');
   return {
     eval: true,
     file: `require(${JSON.stringify(tsxCjs)});
-      require('node:worker_threads').parentPort.on('message', (m) => { if (m && m.type === 'crash') process.exit(3); });
+      let crashNext = false;
+      require('node:worker_threads').parentPort.on('message', (m) => {
+        if (m && m.type === 'crash-next') crashNext = true;
+        else if (crashNext && m && (m.type === 'detect' || m.type === 'analyze' || m.type === 'features')) process.exit(3);
+      });
       require(${JSON.stringify(worker)});`,
   };
 }
@@ -101,8 +110,9 @@ describe.skipIf(!hasD6)('InferencePool on real frames', () => {
   it('fails only the requests of a worker that crashes, starts it again, and keeps serving', async () => {
     const detector = new PooledFaceDetector(pool);
     const worker0 = (pool as unknown as { slots: { worker: { postMessage(m: unknown): void } }[] }).slots[0].worker;
+    worker0.postMessage({ type: 'crash-next' }); // delivered before the request below (same port, FIFO)
     const doomed = pool.detect(images().slice(0, 1)); // goes to worker 0 (both idle, lowest index first)
-    worker0.postMessage({ type: 'crash' });
+    expect(pool.load()).toEqual([1, 0]);
     await expect(doomed).rejects.toThrow(InferenceWorkerError);
     // the other worker still answers while worker 0 restarts
     expect((await pool.detect(images().slice(0, 1)))[0]).toHaveLength(1);
