@@ -17,8 +17,8 @@ import { Logger } from '@nestjs/common';
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
+import { LABEL_NAMES } from '../src/contracts/labels';
 import { cropFace } from '../src/inference/face-crop';
-import { LABELS } from '../src/inference/labels';
 import { OrtSessionFactory } from '../src/inference/ort.sessions';
 import { BgrImage, YunetDetector } from '../src/inference/yunet.detector';
 import { DEFAULT_FINETUNE, FinetuneOptions, FinetuneSample, FinetuneTrainer } from '../src/personalization/finetune/finetune.trainer';
@@ -87,8 +87,8 @@ async function loadFaces(dir: string, detector: YunetDetector): Promise<{ faces:
   let missed = 0;
   let total = 0;
   for (const labelName of dirs(dir)) {
-    const label = (LABELS as readonly string[]).indexOf(labelName);
-    if (label < 0) throw new Error(`${join(dir, labelName)}: not one of ${LABELS.join(', ')}`);
+    const label = (LABEL_NAMES as readonly string[]).indexOf(labelName);
+    if (label < 0) throw new Error(`${join(dir, labelName)}: not one of ${LABEL_NAMES.join(', ')}`);
     for (const file of readdirSync(join(dir, labelName)).sort()) {
       total++;
       const { data, info } = await sharp(join(dir, labelName, file)).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
 /** Fine-tune time for one user with perLabel faces of each label (48x48 FER-2013 crops: no detection needed). */
 async function timing(args: Args, trainer: FinetuneTrainer, general: ReturnType<typeof loadGeneralHead>, replay: ReturnType<typeof loadReplay>): Promise<void> {
   const samples: FinetuneSample[] = [];
-  for (const [label, name] of LABELS.entries()) {
+  for (const [label, name] of LABEL_NAMES.entries()) {
     for (const file of readdirSync(join(args.timing, name)).sort().slice(0, args.perLabel)) {
       const { data, info } = await sharp(join(args.timing, name, file)).greyscale().raw().toBuffer({ resolveWithObject: true });
       if (info.width !== 48 || info.height !== 48) throw new Error(`${file}: not 48x48`);

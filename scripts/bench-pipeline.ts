@@ -21,7 +21,7 @@ import { resolve } from 'node:path';
 import { Subject } from 'rxjs';
 import { loadConfig } from '../src/config';
 import { ConfigModule } from '../src/config.module';
-import type { Frame } from '../src/ingest/frame';
+import type { Frame } from '../src/contracts/frames';
 import { PipelineModule } from '../src/pipeline/pipeline.module';
 import { FRAME_SOURCE, PipelineService } from '../src/pipeline/pipeline.service';
 import { cliArgs, numberArg } from './cli';

@@ -8,8 +8,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
+import { LABEL_NAMES } from '../src/contracts/labels';
 import { cropFace, CropRule } from '../src/inference/face-crop';
-import { LABELS } from '../src/inference/labels';
 import { OrtSessionFactory } from '../src/inference/ort.sessions';
 import { INPUT_SIZE, writeInput } from '../src/inference/preprocess';
 import { YunetDetector } from '../src/inference/yunet.detector';
@@ -40,7 +40,7 @@ function images(root: string): { path: string; label: number }[] {
       const p = join(dir, name);
       if (statSync(p).isDirectory()) walk(p);
       else if (/\.(jpe?g|png|tiff?)$/i.test(name)) {
-        const label = LABELS.indexOf(p.split('/').at(-2) as (typeof LABELS)[number]);
+        const label = LABEL_NAMES.indexOf(p.split('/').at(-2) as (typeof LABEL_NAMES)[number]);
         if (label >= 0) out.push({ path: p, label });
       }
     }

@@ -9,8 +9,9 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Logger } from '@nestjs/common';
+import { LABEL_NAMES } from '../src/contracts/labels';
 import { DataError, USAGES, Usage, loadFer } from '../src/inference/fer-dataset';
-import { LABELS, softmaxInPlace } from '../src/inference/labels';
+import { softmaxInPlace } from '../src/inference/labels';
 import { evaluatePredictions, formatReport } from '../src/inference/metrics';
 import { ExecutionProviderError, ModelSession, OrtSessionFactory } from '../src/inference/ort.sessions';
 import { INPUT_SIZE, writeInput } from '../src/inference/preprocess';
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
   const inputName = session.inputNames[0];
   const outputName = session.outputNames[0];
   const predicted = new Array<number>(data.images.length);
-  const k = LABELS.length;
+  const k = LABEL_NAMES.length;
   const px = INPUT_SIZE * INPUT_SIZE;
   for (let start = 0; start < data.images.length; start += batch) {
     const n = Math.min(batch, data.images.length - start);

@@ -1,5 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-import type { Scope } from '../delivery/protocol';
+import type { Scope } from '../contracts/scopes';
 
 export const SCOPE_KEY = 'iex:scope';
 export type RouteAccess = Scope | 'public';

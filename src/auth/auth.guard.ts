@@ -8,8 +8,9 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
+import { scopeAllows } from '../contracts/scopes';
 import { RouteAccess, SCOPE_KEY } from './auth.decorators';
-import { AuthService, Principal, scopeAllows } from './auth.service';
+import { AuthService, Principal } from './auth.service';
 
 export type AuthenticatedRequest = Request & { principal?: Principal };
 

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
 import { merge, Observable } from 'rxjs';
 import { CONFIG, Config } from '../config';
-import type { Scope } from '../delivery/protocol';
+import type { Scope } from '../contracts/scopes';
 import { DataVersionWatcher } from '../storage/data-version.watcher';
 import { isLoopbackHost } from './binding';
 import { safeEqual } from './token';
@@ -17,11 +17,6 @@ export interface Principal {
 }
 
 const OPEN_PRINCIPAL = 'open';
-
-/** admin may do everything read may. */
-export function scopeAllows(granted: Scope, required: Scope): boolean {
-  return granted === 'admin' || required === 'read';
-}
 
 /** Where a request presented its token, if anywhere. */
 export type Credential = { token: string } | { token: null };

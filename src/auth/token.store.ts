@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Observable, Subject } from 'rxjs';
-import type { Scope } from '../delivery/protocol';
+import type { Scope } from '../contracts/scopes';
 import { SqliteDatabase } from '../storage/database';
 import { generateToken, hashToken, safeEqual } from './token';
 

@@ -90,7 +90,7 @@ export const COMMAND_SCOPES: Record<ClientMessageType, Scope> = {
 
 /**
  * The fields of each command's ack beside `type` and `id`. The gateway's handlers are checked against this map
- * (test/sdk-real-server.spec.ts checks every handler's return type against it at compile time) and clients/sdk types
+ * (test/e2e/sdk-real-server.spec.ts checks every handler's return type against it at compile time) and clients/sdk types
  * `command(type)` with it.
  */
 export interface AckPayloads {

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CodedError, scrubSecrets } from './coded-error';
+import type { CameraInput, CameraView } from '../contracts/cameras';
+import { CodedError } from '../contracts/errors';
 import { CAMERA_API, CameraApi, EVENT_SOURCE, EventSourceApi, USER_DIRECTORY, UserDirectoryApi } from './delivery.tokens';
+import { scrubSecrets } from './error-mapping';
 import { EventFanout } from './event.fanout';
-import type { CameraInput, CameraView } from './protocol';
 
 /** A view with credentials scrubbed from every text field, whatever the source forgot. */
 function safeView(v: CameraView): CameraView {

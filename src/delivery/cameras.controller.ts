@@ -2,9 +2,9 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post } from '@n
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { RequireScope } from '../auth/auth.decorators';
+import { CameraInput, CameraInputSchema, CameraView } from '../contracts/cameras';
 import { CameraAccess } from './camera-access';
 import { CAMERA_INPUT_SCHEMA, CAMERA_VIEW_SCHEMA, ERROR_SCHEMA } from './openapi-schemas';
-import { CameraInput, CameraInputSchema, CameraView } from './protocol';
 import { ZodValidationPipe } from './zod-validation.pipe';
 
 const CameraIdSchema = z.string().min(1).max(64);

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
-import { HTTP_STATUS, isCodedError, scrubSecrets } from './coded-error';
-import { ERROR_CODES, ErrorCode } from './protocol';
+import { ERROR_CODES, ErrorCode, isCodedError } from '../contracts/errors';
+import { HTTP_STATUS, scrubSecrets } from './error-mapping';
 
 const CODES = new Set<string>(ERROR_CODES);
 

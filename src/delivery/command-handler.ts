@@ -1,6 +1,6 @@
 import { DiscoveryService } from '@nestjs/core';
+import type { ClientMessageType, CommandOf } from '../contracts/commands';
 import type { Connection } from './connection';
-import type { ClientMessageType, CommandOf } from './protocol';
 
 export interface CommandContext {
   connection: Connection;

@@ -1,13 +1,14 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
-import { scopeAllows } from '../auth/auth.service';
-import { isCodedError, scrubSecrets } from './coded-error';
+import { CLIENT_MESSAGE_TYPES, ClientMessage, ClientMessageType, COMMAND_SCOPES } from '../contracts/commands';
+import { isCodedError } from '../contracts/errors';
+import { scopeAllows } from '../contracts/scopes';
 import type { CommandContext, WsCommandHandler } from './command-handler';
 import { WsCommand } from './command-handler';
 import type { Connection } from './connection';
 import { DeliveryMetrics } from './delivery.metrics';
+import { scrubSecrets } from './error-mapping';
 import { parseClientMessage } from './message-parser';
-import { CLIENT_MESSAGE_TYPES, ClientMessage, ClientMessageType, COMMAND_SCOPES } from './protocol';
 
 /**
  * Text message -> parse -> rate limit -> auth/scope -> the one handler for its type -> ack or typed error.
@@ -27,7 +28,7 @@ export class CommandRouter implements OnModuleInit {
     for (const wrapper of this.discovery.getProviders({ metadataKey: WsCommand.KEY })) {
       const type = this.discovery.getMetadataByDecorator(WsCommand, wrapper);
       if (!type || !wrapper.instance) continue;
-      if (!CLIENT_MESSAGE_TYPES.includes(type)) throw new Error(`@WsCommand('${type}'): not a message type of protocol.ts`);
+      if (!CLIENT_MESSAGE_TYPES.includes(type)) throw new Error(`@WsCommand('${type}'): not a message type of contracts/commands.ts`);
       if (this.handlers.has(type)) throw new Error(`two handlers for the WebSocket command "${type}"`);
       this.handlers.set(type, wrapper.instance as WsCommandHandler);
     }

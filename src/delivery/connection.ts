@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/auth.service';
+import type { ErrorCode } from '../contracts/errors';
+import type { ServerMessage } from '../contracts/messages';
 import { CameraSet } from './camera-set';
 import type { DeliveryMetrics } from './delivery.metrics';
 import type { BrowserCamera } from './delivery.tokens';
-import type { ErrorCode, ServerMessage } from './protocol';
 import { TokenBucket } from './token-bucket';
 
 export interface ConnectionLimits {

@@ -4,8 +4,9 @@
  */
 import type { Registry } from 'prom-client';
 import { NEVER, Observable } from 'rxjs';
-import type { CameraStatus, Frame } from '../ingest/frame';
-import type { CameraInput, CameraView, ServerMessage } from './protocol';
+import type { CameraInput, CameraStatus, CameraView } from '../contracts/cameras';
+import type { PipelineEvent } from '../contracts/events';
+import type { Frame } from '../contracts/frames';
 
 /** A camera fed by a browser over the WebSocket: frames are JPEG or WebP bytes. */
 export interface BrowserCamera {
@@ -35,7 +36,6 @@ export interface CameraApi {
 }
 export const CAMERA_API = Symbol('CAMERA_API');
 
-export type PipelineEvent = Extract<ServerMessage, { type: 'expression' | 'face.enter' | 'face.leave' }>;
 /** The pipeline's output. `latencyMs` of expression events is recomputed at send time (capture -> socket write). */
 export interface EventSourceApi {
   readonly events$: Observable<PipelineEvent>;

@@ -1,10 +1,10 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Subscription } from 'rxjs';
-import { scrubSecrets } from './coded-error';
+import type { ServerMessage } from '../contracts/messages';
 import { ConnectionRegistry } from './connection.registry';
 import { DeliveryMetrics } from './delivery.metrics';
 import { CAMERA_API, CameraApi, EVENT_SOURCE, EventSourceApi } from './delivery.tokens';
-import type { ServerMessage } from './protocol';
+import { scrubSecrets } from './error-mapping';
 
 /**
  * Pipeline events and camera status -> the connections subscribed to that camera. Each event is serialized once;

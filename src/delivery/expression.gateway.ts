@@ -6,13 +6,13 @@ import type { RawData, WebSocket } from 'ws';
 import { AuthService } from '../auth/auth.service';
 import { isOriginAllowed, parseAllowedOrigins } from '../auth/origin';
 import { CONFIG, Config } from '../config';
+import { CLOSE_CODES, PROTOCOL_VERSION } from '../contracts/wire';
 import { BinaryFrames } from './binary-frames';
 import { CommandRouter } from './command.router';
 import { Connection, ConnectionLimits } from './connection';
 import { ConnectionRegistry } from './connection.registry';
 import { DeliveryMetrics } from './delivery.metrics';
 import { CAMERA_API, CameraApi } from './delivery.tokens';
-import { CLOSE_CODES, PROTOCOL_VERSION } from './protocol';
 
 /** A refused socket that ignores our close frame is cut off after this, not after ws's 30 s close timeout. */
 const REFUSED_CLOSE_GRACE_MS = 1000;

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { ClientMessage, ClientMessageSchema, ErrorCode } from './protocol';
+import { ClientMessage, ClientMessageSchema } from '../contracts/commands';
+import { ErrorCode } from '../contracts/errors';
 
 export type ParseResult =
   | { ok: true; message: ClientMessage }

@@ -1,6 +1,6 @@
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { z } from 'zod';
-import { CameraInputSchema } from './protocol';
+import { CameraInputSchema } from '../contracts/cameras';
 
 /** OpenAPI schemas generated from the same zod schemas the pipes validate with, so docs cannot drift. */
 function fromZod(schema: z.ZodType): SchemaObject {
@@ -32,7 +32,7 @@ export const ERROR_SCHEMA: SchemaObject = {
   required: ['statusCode', 'error', 'message'],
   properties: {
     statusCode: { type: 'integer' },
-    error: { type: 'string', description: 'an ErrorCode of protocol.ts (bad_message, not_found, unauthorized, …)' },
+    error: { type: 'string', description: 'an ErrorCode of contracts/errors.ts (bad_message, not_found, unauthorized, …)' },
     message: { type: 'string' },
   },
 };

@@ -2,10 +2,10 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { Subscription } from 'rxjs';
 import sharp from 'sharp';
 import { CONFIG, Config } from '../config';
-import type { Frame } from '../ingest/frame';
+import type { Frame } from '../contracts/frames';
+import { encodePreview } from '../contracts/wire';
 import { ConnectionRegistry } from './connection.registry';
 import { CAMERA_API, CameraApi } from './delivery.tokens';
-import { encodePreview } from './protocol';
 
 /**
  * Low-rate JPEG previews for clients that subscribed with `preview: true`. A frame is encoded only when some

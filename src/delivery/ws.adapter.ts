@@ -2,8 +2,8 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { IncomingMessage } from 'node:http';
 import { CONFIG, Config } from '../config';
+import { WS_SUBPROTOCOL } from '../contracts/wire';
 import { HostPolicy, hostPolicy, isHostAllowed } from './host-policy';
-import { WS_SUBPROTOCOL } from './protocol';
 
 /**
  * Nest's ws adapter, with our protocol in place of Nest's `{event, data}` one: ExpressionGateway reads raw messages

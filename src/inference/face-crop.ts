@@ -1,4 +1,4 @@
-import { Box } from '../delivery/protocol';
+import { Box } from '../contracts/geometry';
 import { areaResize, INPUT_SIZE, toGray } from './preprocess';
 import type { BgrImage } from './yunet.detector';
 

@@ -10,7 +10,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import sharp from 'sharp';
-import { LABELS } from './labels';
+import { LABEL_NAMES } from '../contracts/labels';
 import { INPUT_SIZE, areaResize, toGray } from './preprocess';
 
 export const USAGES = ['Training', 'PublicTest', 'PrivateTest'] as const;
@@ -109,7 +109,7 @@ export async function loadFerCsv(path: string, opts: LoadOptions = {}): Promise<
       }
       if (opts.usage && row[iu] !== opts.usage) continue;
       const label = /^\d+$/.test(row[ie]) ? Number(row[ie]) : -1;
-      if (label < 0 || label >= LABELS.length) {
+      if (label < 0 || label >= LABEL_NAMES.length) {
         c.problem(`${where}: unknown emotion label '${row[ie]}' (expected 0..6)`);
         continue;
       }
@@ -149,9 +149,9 @@ export async function loadFerFolder(root: string, opts: LoadOptions = {}): Promi
     throw new DataError(`${root}: not a folder`);
   });
   const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
-  if (!dirs.length) throw new DataError(`${root}: no label folders (expected ${LABELS.join(', ')})`);
+  if (!dirs.length) throw new DataError(`${root}: no label folders (expected ${LABEL_NAMES.join(', ')})`);
   for (const name of dirs) {
-    const label = (LABELS as readonly string[]).indexOf(name);
+    const label = (LABEL_NAMES as readonly string[]).indexOf(name);
     if (label < 0) {
       c.problem(`${join(root, name)}: unknown label folder '${name}'`);
       continue;

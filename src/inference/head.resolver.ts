@@ -1,6 +1,6 @@
 /** Classifier heads: the general head, or a per-user head picked for a face by the personalization module. */
 
-/** Runs a head on `n` feature rows (n x FEATURES floats) and returns n x 7 logits in LABELS order. */
+/** Runs a head on `n` feature rows (n x FEATURES floats) and returns n x 7 logits in LABEL_NAMES order. */
 export interface HeadRunner {
   run(features: Float32Array, n: number): Promise<Float32Array>;
 }

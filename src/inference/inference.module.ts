@@ -6,24 +6,19 @@ import { ExpressionTrunk, GeneralHead } from './expression.classifier';
 import { GeneralHeadResolver, HEAD_RESOLVER } from './head.resolver';
 import { OrtSessionFactory } from './ort.sessions';
 import { InferencePool, PooledFaceDetector, PooledFeatureExtractor } from './pool/inference.pool';
-import type { AnalyzedFace, AnalyzeRequest } from '../pipeline/pipeline.types';
-import type { Detection } from './yunet.decode';
-import { BgrImage, YunetDetector, YunetOptions } from './yunet.detector';
+import type { FaceDetector, FeatureExtractor } from './inference.types';
+import { YunetDetector, YunetOptions } from './yunet.detector';
 
 export const detectorPath = (c: Config): string => join(c.modelsDir, 'face-detection', `yunet_${c.DETECTOR_MODEL}_dynamic.onnx`);
 export const trunkPath = (c: Config): string => join(c.modelsDir, 'general', 'trunk.onnx');
 export const headPath = (c: Config): string => join(c.modelsDir, 'general', 'head.onnx');
 
 /** What the pipeline and the photo path need of a face detector (YunetDetector in-process, or on the pool). */
-export interface FaceDetectorModel {
-  detect(images: readonly BgrImage[]): Promise<Detection[][]>;
-  /** Detect + crop + trunk in one call off the main thread (the pool has it; the in-process detector does not). */
-  analyze?(images: readonly BgrImage[], request: AnalyzeRequest): Promise<AnalyzedFace[][]>;
+export interface FaceDetectorModel extends FaceDetector {
   release(): Promise<void>;
 }
 /** 48x48 faces -> 2048 features each (ExpressionTrunk in-process, or on the pool). */
-export interface FeatureExtractorModel {
-  features(faces: readonly Uint8Array[]): Promise<Float32Array>;
+export interface FeatureExtractorModel extends FeatureExtractor {
   release(): Promise<void>;
 }
 export const FACE_DETECTOR = Symbol('FACE_DETECTOR');

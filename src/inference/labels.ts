@@ -1,15 +1,13 @@
-/** FER-2013 label order: the model's output index i is LABELS[i]. */
-export const LABELS = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'] as const;
-export type Label = (typeof LABELS)[number];
-export type Scores = Record<Label, number>;
+import { LABEL_NAMES, type ScoresByLabel } from '../contracts/labels';
 
-export function toScores(probs: ArrayLike<number>, offset = 0): Scores {
-  const s = {} as Scores;
-  LABELS.forEach((l, i) => (s[l] = probs[offset + i]));
+/** Row `offset` of the model's output as one probability per label (LABEL_NAMES order). */
+export function toScores(probs: ArrayLike<number>, offset = 0): ScoresByLabel {
+  const s = {} as ScoresByLabel;
+  LABEL_NAMES.forEach((l, i) => (s[l] = probs[offset + i]));
   return s;
 }
 
-export function softmaxInPlace(v: Float32Array, rows: number, cols: number = LABELS.length): Float32Array {
+export function softmaxInPlace(v: Float32Array, rows: number, cols: number = LABEL_NAMES.length): Float32Array {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let m = -Infinity;

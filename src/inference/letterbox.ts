@@ -1,4 +1,4 @@
-import { Box } from '../delivery/protocol';
+import { Box } from '../contracts/geometry';
 
 /**
  * Where a source frame sits inside the square detector input: input = source * scale + pad.

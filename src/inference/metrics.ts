@@ -1,5 +1,5 @@
 /** Classification metrics over the 7 FER labels: accuracy, per-class precision/recall/F1/support, macro-F1, confusion. */
-import { LABELS, Label } from './labels';
+import { LABEL_NAMES, LabelName } from '../contracts/labels';
 
 export interface ClassMetrics {
   precision: number;
@@ -12,24 +12,24 @@ export interface EvaluationReport {
   accuracy: number;
   macroF1: number;
   count: number;
-  perClass: Record<Label, ClassMetrics>;
+  perClass: Record<LabelName, ClassMetrics>;
   /** confusion[true][predicted] */
   confusion: number[][];
-  labels: Label[];
+  labels: LabelName[];
 }
 
 export function evaluatePredictions(truth: ArrayLike<number>, predicted: ArrayLike<number>): EvaluationReport {
   if (truth.length !== predicted.length) throw new Error('truth and predictions differ in length');
-  const k = LABELS.length;
+  const k = LABEL_NAMES.length;
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   let correct = 0;
   for (let i = 0; i < truth.length; i++) {
     confusion[truth[i]][predicted[i]]++;
     if (truth[i] === predicted[i]) correct++;
   }
-  const perClass = {} as Record<Label, ClassMetrics>;
+  const perClass = {} as Record<LabelName, ClassMetrics>;
   let f1Sum = 0;
-  LABELS.forEach((label, c) => {
+  LABEL_NAMES.forEach((label, c) => {
     const tp = confusion[c][c];
     const support = confusion[c].reduce((a, b) => a + b, 0);
     const predictedC = confusion.reduce((a, row) => a + row[c], 0);
@@ -45,7 +45,7 @@ export function evaluatePredictions(truth: ArrayLike<number>, predicted: ArrayLi
     count: truth.length,
     perClass,
     confusion,
-    labels: [...LABELS],
+    labels: [...LABEL_NAMES],
   };
 }
 

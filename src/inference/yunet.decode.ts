@@ -1,4 +1,4 @@
-import { Box } from '../delivery/protocol';
+import { Box } from '../contracts/geometry';
 import type { TensorData } from './ort.sessions';
 
 export const YUNET_STRIDES = [8, 16, 32] as const;

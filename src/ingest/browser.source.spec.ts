@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { Frame } from '../contracts/frames';
 import { BrowserSource, decodeToBgr, PushOutcome } from './browser.source';
-import { Frame } from './frame';
 import { ManualClock } from './testing/fakes';
 
 /** A w×h image filled with one RGB colour. */

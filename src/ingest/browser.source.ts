@@ -1,7 +1,8 @@
 import sharp from 'sharp';
 import { Subject } from 'rxjs';
+import { CameraState, CameraStatus } from '../contracts/cameras';
+import { Frame } from '../contracts/frames';
 import type { Clock } from './clock';
-import { CameraState, CameraStatus, Frame } from './frame';
 import { acceptedFormat, describeFormats, FRAME_FORMATS } from './image-format';
 import { IngestError } from './ingest.errors';
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { CameraStatus } from '../contracts/cameras';
+import { Frame } from '../contracts/frames';
 import { CameraRunner, RunnerSettings } from './camera.runner';
 import { capabilitiesFor, FfmpegInfo } from './ffmpeg.locator';
 import { classifyFfmpegFailure, ffmpegFrames } from './ffmpeg.source';
-import { CameraStatus, Frame } from './frame';
 import { IngestError } from './ingest.errors';
 import { FakeSpawner, flush, ManualClock } from './testing/fakes';
 

@@ -1,10 +1,11 @@
 import { Observable, Subject, Subscription } from 'rxjs';
+import { CameraState, CameraStatus } from '../contracts/cameras';
+import { Frame } from '../contracts/frames';
+import { redactUrl } from './camera-url';
 import type { Clock } from './clock';
 import { FfmpegExitError } from './ffmpeg.source';
-import { CameraState, CameraStatus, Frame } from './frame';
 import { IngestError } from './ingest.errors';
 import { SpawnedProcess, waitForExit } from './process.spawner';
-import { redactUrl } from './camera-url';
 
 export interface RunnerSettings {
   /** A streaming source with no frame for this long is killed and restarted (a frozen server hangs ffmpeg forever). */

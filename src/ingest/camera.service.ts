@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import { defer, Observable, Subject, Subscription, switchMap } from 'rxjs';
 import { CONFIG, Config } from '../config';
-import { CameraInput, CameraInputSchema, CameraView } from '../delivery/protocol';
+import { CameraInput, CameraInputSchema, CameraStatus, CameraView } from '../contracts/cameras';
+import { Frame } from '../contracts/frames';
 import { CameraRecord, CameraRepository } from '../storage/camera.repository';
 import { BrowserSource, PushOutcome } from './browser.source';
 import { CameraSource, isLiveSource, parseCameraUrl, redactUrl } from './camera-url';
@@ -21,7 +22,6 @@ import { buildFfmpegArgs } from './ffmpeg.args';
 import { FfmpegLocator } from './ffmpeg.locator';
 import { ffmpegFrames, SOURCE_FAILURE_TEXT } from './ffmpeg.source';
 import { FileProbe } from './file.probe';
-import { CameraStatus, Frame } from './frame';
 import { IngestError } from './ingest.errors';
 import { ProcessSpawner } from './process.spawner';
 

@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs';
+import { Frame } from '../contracts/frames';
 import { redactUrl } from './camera-url';
 import type { FfmpegInfo } from './ffmpeg.locator';
-import { Frame } from './frame';
 import { FrameCutter } from './frame-cutter';
 import { IngestError } from './ingest.errors';
 import { ProcessSpawner, SpawnedProcess } from './process.spawner';

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../delivery/protocol';
+import type { ErrorCode } from '../contracts/errors';
 
 /**
  * An ingest failure the delivery layer can map to a WS `error` message or an HTTP 4xx/5xx.

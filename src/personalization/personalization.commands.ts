@@ -1,14 +1,14 @@
 /** The personalization WebSocket commands: one handler class each (CommandRouter finds them by @WsCommand). */
 import { Inject, Injectable } from '@nestjs/common';
-import { CodedError } from '../delivery/coded-error';
+import type { CommandOf } from '../contracts/commands';
+import { CodedError } from '../contracts/errors';
 import { CommandContext, WsCommand, WsCommandHandler } from '../delivery/command-handler';
-import type { CommandOf } from '../delivery/protocol';
 import { CalibrationService } from './calibration/calibration.service';
 import { IdentityResolver } from './identity/identity.resolver';
 import { ModelRegistry, RegistryError } from './registry/model.registry';
 import { FinetuneJobs } from './users/finetune.jobs';
-import { UsersService } from './users/users.service';
 import { UserLifecycle } from './users/user.lifecycle';
+import { UsersService } from './users/users.service';
 
 @Injectable()
 @WsCommand('user.create')

@@ -1,13 +1,8 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import type { PersonalizationEvent } from '../contracts/events';
 import type { Connection } from '../delivery/connection';
 import { ConnectionRegistry } from '../delivery/connection.registry';
-import type { ServerMessage } from '../delivery/protocol';
-
-export type PersonalizationEvent = Extract<
-  ServerMessage,
-  { type: 'calibration.prompt' | 'calibration.sample' | 'calibration.captured' | 'finetune.progress' | 'model.updated' | 'finetune.failed' }
->;
 
 /** Where an event goes: the connection that started the operation (if any) and the subscribers of these cameras. */
 export interface EventAudience {

@@ -3,8 +3,9 @@ import { ApiBearerAuth, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagg
 import type { Response } from 'express';
 import { z } from 'zod';
 import { RequireScope } from '../auth/auth.decorators';
-import { CodedError } from '../delivery/coded-error';
-import { FinetuneJobView, LabelSchema, ModelVersionView, UserView } from '../delivery/protocol';
+import { CodedError } from '../contracts/errors';
+import { LabelSchema } from '../contracts/labels';
+import { FinetuneJobView, ModelVersionView, UserView } from '../contracts/personalization';
 import { ZodValidationPipe } from '../delivery/zod-validation.pipe';
 import { activate } from './personalization.commands';
 import { ModelRegistry, RegistryError } from './registry/model.registry';

@@ -1,9 +1,11 @@
 import { concatMap, OperatorFunction } from 'rxjs';
+import { LABEL_NAMES } from '../contracts/labels';
 import { FEATURES } from '../inference/expression.classifier';
 import type { HeadResolver, HeadRunner } from '../inference/head.resolver';
-import { LABELS, softmaxInPlace } from '../inference/labels';
+import { FeatureExtractor } from '../inference/inference.types';
+import { softmaxInPlace } from '../inference/labels';
 import type { PipelineMetrics } from './pipeline.metrics';
-import { FaceWork, FeatureExtractor, FrameWork, StageError } from './pipeline.types';
+import { FaceWork, FrameWork, StageError } from './pipeline.types';
 
 export interface ClassifyFacesOptions {
   trunk: FeatureExtractor;
@@ -21,7 +23,7 @@ export interface ClassifyFacesOptions {
  */
 export function classifyFaces(options: ClassifyFacesOptions): OperatorFunction<FrameWork[], FrameWork[]> {
   const { trunk, generalHead, heads, metrics } = options;
-  const nClasses = LABELS.length;
+  const nClasses = LABEL_NAMES.length;
   return concatMap(async (batch) => {
     const faces: { fw: FrameWork; face: FaceWork }[] = [];
     for (const fw of batch) for (const face of fw.faces) if (face.crop48) faces.push({ fw, face });

@@ -1,6 +1,7 @@
 import { map, OperatorFunction } from 'rxjs';
+import type { FaceObservation } from '../contracts/faces';
 import { cropFace, CropRule } from '../inference/face-crop';
-import type { FaceObservation, FrameWork } from './pipeline.types';
+import type { FrameWork } from './pipeline.types';
 
 export interface CropFacesOptions {
   rule: CropRule;

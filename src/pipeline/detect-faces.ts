@@ -1,7 +1,8 @@
 import { concatMap, OperatorFunction } from 'rxjs';
-import type { Frame } from '../ingest/frame';
+import type { Frame } from '../contracts/frames';
+import { AnalyzeRequest, FaceDetector } from '../inference/inference.types';
 import type { PipelineMetrics } from './pipeline.metrics';
-import { AnalyzeRequest, FaceDetector, FaceWork, FrameWork, StageError } from './pipeline.types';
+import { FaceWork, FrameWork, StageError } from './pipeline.types';
 
 export interface DetectFacesOptions {
   detector: FaceDetector;

@@ -1,8 +1,10 @@
 import { mergeMap, OperatorFunction } from 'rxjs';
-import type { FaceResult } from '../delivery/protocol';
-import { LABELS, toScores } from '../inference/labels';
+import type { PipelineEvent } from '../contracts/events';
+import type { FaceResult } from '../contracts/faces';
+import { LABEL_NAMES } from '../contracts/labels';
+import { toScores } from '../inference/labels';
 import type { PipelineMetrics } from './pipeline.metrics';
-import type { FrameWork, PipelineEvent } from './pipeline.types';
+import type { FrameWork } from './pipeline.types';
 
 /**
  * Each processed frame -> face.enter (new tracks), one `expression` event (every face of the frame, possibly none),
@@ -25,12 +27,12 @@ export function expressionEvents(options: {
         users.set(`${cameraId}:${f.trackId}`, f.userId);
         if (!f.probs) continue;
         let best = 0;
-        for (let i = 1; i < LABELS.length; i++) if (f.probs[i] > f.probs[best]) best = i;
+        for (let i = 1; i < LABEL_NAMES.length; i++) if (f.probs[i] > f.probs[best]) best = i;
         const b = f.detection.box;
         results.push({
           trackId: f.trackId,
           box: { x: Math.round(b.x), y: Math.round(b.y), w: Math.round(b.w), h: Math.round(b.h) },
-          label: LABELS[best],
+          label: LABEL_NAMES[best],
           scores: toScores(f.probs),
           confidence: Math.round(f.detection.score * 1000) / 1000,
           userId: f.userId,

@@ -1,4 +1,4 @@
-import { Box } from '../delivery/protocol';
+import { Box } from '../contracts/geometry';
 import { iou } from '../inference/yunet.decode';
 
 export interface TrackerOptions {

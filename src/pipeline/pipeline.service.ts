@@ -1,14 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { Observable, Subject, Subscription } from 'rxjs';
 import { CONFIG, Config } from '../config';
+import type { PipelineEvent } from '../contracts/events';
+import type { FaceObservation } from '../contracts/faces';
+import type { Frame } from '../contracts/frames';
 import { GeneralHead } from '../inference/expression.classifier';
 import { DEFAULT_CROP } from '../inference/face-crop';
 import { GeneralHeadResolver, HEAD_RESOLVER, HeadResolver } from '../inference/head.resolver';
 import { FACE_DETECTOR, FaceDetectorModel, FEATURE_EXTRACTOR, FeatureExtractorModel } from '../inference/inference.module';
-import type { Frame } from '../ingest/frame';
 import { expressionPipeline, ExpressionPipeline } from './pipeline';
 import { PipelineMetrics } from './pipeline.metrics';
-import type { FaceObservation, PipelineEvent } from './pipeline.types';
 
 /** Nest token for the Observable<Frame> of all cameras (the ingest module provides CameraService.frames$). */
 export const FRAME_SOURCE = Symbol('FRAME_SOURCE');

@@ -1,14 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { CameraKind } from '../contracts/cameras';
 import { SqliteDatabase } from './database';
 
-export type CameraKind = 'rtsp' | 'http' | 'file' | 'device';
+/** Browser cameras live only as long as their socket: never stored. */
+export type StoredCameraKind = Exclude<CameraKind, 'browser'>;
 
 /** A persisted camera. `url` is stored as given (credentials included) and must be redacted before display. */
 export interface CameraRecord {
   id: string;
   name: string;
   url: string;
-  kind: CameraKind;
+  kind: StoredCameraKind;
   fps: number;
   loop: boolean;
   transport: 'tcp' | 'udp';
@@ -20,7 +22,7 @@ interface Row {
   id: string;
   name: string;
   url: string;
-  kind: CameraKind;
+  kind: StoredCameraKind;
   fps: number;
   loop: number;
   transport: 'tcp' | 'udp';

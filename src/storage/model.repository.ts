@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { FinetuneMetrics } from '../delivery/protocol';
+import type { FinetuneMetrics } from '../contracts/personalization';
 import { SqliteDatabase } from './database';
 
 export interface ModelRecord {

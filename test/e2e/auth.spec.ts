@@ -1,13 +1,8 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenStore } from '../../src/auth/token.store';
-import {
-  CLIENT_MESSAGE_TYPES,
-  ClientMessageSchema,
-  ClientMessageType,
-  COMMAND_SCOPES,
-  WS_SUBPROTOCOL,
-} from '../../src/delivery/protocol';
+import { CLIENT_MESSAGE_TYPES, ClientMessageSchema, ClientMessageType, COMMAND_SCOPES } from '../../src/contracts/commands';
+import { WS_SUBPROTOCOL } from '../../src/contracts/wire';
 import { startTestServer, TestClient, type TestServer } from '../support/server';
 
 const ADMIN = 'admin-token-0123456789';

@@ -16,12 +16,13 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppModule } from '../../src/app.module';
 import { loadConfig } from '../../src/config';
+import type { CameraView } from '../../src/contracts/cameras';
+import type { ServerMessage } from '../../src/contracts/messages';
 import { configureHttpEdge, HTTP_EDGE_OPTIONS } from '../../src/delivery/http-edge';
-import type { CameraView, ServerMessage } from '../../src/delivery/protocol';
 import { GatewayWsAdapter } from '../../src/delivery/ws.adapter';
 import { HOST_RESOLVER, HostResolver } from '../../src/ingest/destination-policy';
-import { Received, TestClient } from '../support/server';
 import { MODELS } from '../support/paths';
+import { Received, TestClient } from '../support/server';
 
 const ADMIN = 'admin-token-camera-policy';
 const READ = 'read-token-camera-policy';

@@ -12,13 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServerMessage } from '../../src/delivery/protocol';
-import { LABELS } from '../../src/inference/labels';
+import { LABEL_NAMES } from '../../src/contracts/labels';
+import type { ServerMessage } from '../../src/contracts/messages';
 import { ChildServer, checkDatabase, queryDatabase, startChildServer } from '../support/child-server';
+import { D6 } from '../support/paths';
 import { requireTool } from '../support/require-tool';
 import { ffmpegProcessesWith } from '../support/rtsp';
 import { TestClient } from '../support/server';
-import { D6 } from '../support/paths';
 
 const VIDEO = D6;
 const hasTools = Boolean(requireTool('ffmpeg', 'ffmpeg')) && existsSync(VIDEO);
@@ -230,9 +230,9 @@ describe.skipIf(!hasTools)('kill -9 under load (child process, one data director
       const sample = await json<{ id: string }>(`/api/users/${userId}/samples`, { method: 'POST', body: form });
       acked.add(sample.id);
     };
-    for (const label of LABELS) await upload(label); // one per label: fine-tuning needs every expression
+    for (const label of LABEL_NAMES) await upload(label); // one per label: fine-tuning needs every expression
     for (let k = 0; k < 6; k++) {
-      await underLoad(2, () => upload(LABELS[Math.floor(random() * LABELS.length)]));
+      await underLoad(2, () => upload(LABEL_NAMES[Math.floor(random() * LABEL_NAMES.length)]));
       await checkSamples(acked);
     }
     tally.samples += acked.size;

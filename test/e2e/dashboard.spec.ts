@@ -13,11 +13,12 @@ import request from 'supertest';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL_COLORS } from '../../clients/dashboard/src/labels';
-import type { CameraView, ModelVersionView, UserView } from '../../src/delivery/protocol';
+import type { CameraView } from '../../src/contracts/cameras';
+import type { ModelVersionView, UserView } from '../../src/contracts/personalization';
 import { startRealApp, type RealApp } from '../support/app';
+import { D6, ROOT } from '../support/paths';
 import { Relay } from '../support/relay';
 import { requireTool } from '../support/require-tool';
-import { D6, ROOT } from '../support/paths';
 
 const chromiumPath = requireTool('/usr/bin/chromium', 'chromium');
 const ffmpegPath = requireTool('ffmpeg', 'ffmpeg');

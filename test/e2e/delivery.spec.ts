@@ -1,7 +1,8 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServerMessage } from '../../src/contracts/messages';
+import { decodePreview } from '../../src/contracts/wire';
 import { ConnectionRegistry } from '../../src/delivery/connection.registry';
-import { decodePreview, type ServerMessage } from '../../src/delivery/protocol';
 import { startTestServer, TestClient, type TestServer } from '../support/server';
 
 type Msg<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;

@@ -13,11 +13,11 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import request from 'supertest';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CameraView } from '../../src/contracts/cameras';
 import { setupOpenApi } from '../../src/delivery/openapi';
-import type { CameraView } from '../../src/delivery/protocol';
 import { startRealApp, type RealApp } from '../support/app';
-import { requireTool } from '../support/require-tool';
 import { D6, ROOT } from '../support/paths';
+import { requireTool } from '../support/require-tool';
 
 const chromiumPath = requireTool('/usr/bin/chromium', 'chromium');
 const video = D6;

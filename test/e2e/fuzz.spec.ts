@@ -5,8 +5,10 @@
  * frame (no reply, by protocol), the socket must stay usable, and the heap bounded.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLIENT_MESSAGE_TYPES, type ClientMessageType } from '../../src/contracts/commands';
+import { ERROR_CODES } from '../../src/contracts/errors';
+import type { ServerMessage } from '../../src/contracts/messages';
 import { ConnectionRegistry } from '../../src/delivery/connection.registry';
-import { CLIENT_MESSAGE_TYPES, ERROR_CODES, type ClientMessageType, type ServerMessage } from '../../src/delivery/protocol';
 import { startTestServer, TestClient, type Received, type TestServer } from '../support/server';
 
 const TOTAL = 10_500;

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServerMessage } from '../../src/delivery/protocol';
+import type { ServerMessage } from '../../src/contracts/messages';
 import { startRealApp, RealApp } from '../support/app';
-import { Received, TestClient } from '../support/server';
 import { D0, D6, MODELS } from '../support/paths';
+import { Received, TestClient } from '../support/server';
 
 const VIDEO = D6;
 const SECOND = D0;

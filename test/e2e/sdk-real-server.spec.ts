@@ -8,21 +8,21 @@ import { firstValueFrom, filter } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { IExpressionClient, IExpressionError, IExpressionRest, type WebSocketCtor } from '../../clients/sdk/src';
-import type { AckPayloads, ClientMessageType } from '../../src/delivery/protocol';
-import type * as Delivery from '../../src/delivery/handlers/camera.handlers';
-import type * as Subscriptions from '../../src/delivery/handlers/subscription.handlers';
+import type { AckPayloads, ClientMessageType } from '../../src/contracts/commands';
 import type { AuthHandler } from '../../src/delivery/handlers/auth.handler';
 import type { BrowserOpenHandler } from '../../src/delivery/handlers/browser-open.handler';
+import type * as Delivery from '../../src/delivery/handlers/camera.handlers';
+import type * as Subscriptions from '../../src/delivery/handlers/subscription.handlers';
 import type * as Personal from '../../src/personalization/personalization.commands';
 import { startRealApp, type RealApp } from '../support/app';
-import { Relay } from '../support/relay';
 import { D6 } from '../support/paths';
+import { Relay } from '../support/relay';
 
 const ADMIN_TOKEN = 'sdk-admin-token-0123';
 const Ws = WebSocket as unknown as WebSocketCtor;
 const VIDEO = D6;
 
-// Compile-time: every real handler returns what the SDK's `command()` promises (AckPayloads in protocol.ts).
+// Compile-time: every real handler returns what the SDK's `command()` promises (AckPayloads in src/contracts/commands.ts).
 // A mismatch makes a Check `false`, and `true` below stops compiling.
 type Returns<H extends { handle(...args: never[]): unknown }> = Awaited<ReturnType<H['handle']>>;
 type Check<T extends ClientMessageType, H extends { handle(...args: never[]): unknown }> = [Returns<H>] extends [AckPayloads[T]] ? true : false;

@@ -8,12 +8,13 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLOSE_CODES, ServerMessage } from '../../src/delivery/protocol';
+import { ServerMessage } from '../../src/contracts/messages';
+import { CLOSE_CODES } from '../../src/contracts/wire';
 import { ChildServer, checkDatabase, childProcesses, queryDatabase, startChildServer } from '../support/child-server';
+import { D6 } from '../support/paths';
 import { requireTool } from '../support/require-tool';
 import { ffmpegProcessesWith } from '../support/rtsp';
 import { TestClient } from '../support/server';
-import { D6 } from '../support/paths';
 
 const VIDEO = D6;
 const hasTools = Boolean(requireTool('ffmpeg', 'ffmpeg')) && existsSync(VIDEO);

@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServerMessage } from '../../src/delivery/protocol';
-import { WS_SUBPROTOCOL } from '../../src/delivery/protocol';
+import type { ServerMessage } from '../../src/contracts/messages';
+import { WS_SUBPROTOCOL } from '../../src/contracts/wire';
 import { RealApp, startRealApp } from '../support/app';
+import { D6 } from '../support/paths';
 import { requireTool } from '../support/require-tool';
 import { ffmpegProcessesWith, requireRtspServer, startRtspServer, RtspServer } from '../support/rtsp';
 import { TestClient, Received } from '../support/server';
-import { D6 } from '../support/paths';
 
 const VIDEO = D6;
 const hasVideo = existsSync(VIDEO);

@@ -4,15 +4,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config';
-import { ConfigModule } from '../../src/config.module';
-import { SqliteDatabase } from '../../src/storage/database';
-import { DataVersionWatcher } from '../../src/storage/data-version.watcher';
-import { StorageModule } from '../../src/storage/storage.module';
 import { AuthModule } from '../../src/auth/auth.module';
-import { AuthService, scopeAllows } from '../../src/auth/auth.service';
+import { AuthService } from '../../src/auth/auth.service';
 import { hashToken, TOKEN_PREFIX } from '../../src/auth/token';
 import { TokenStore } from '../../src/auth/token.store';
+import { loadConfig } from '../../src/config';
+import { ConfigModule } from '../../src/config.module';
+import { scopeAllows } from '../../src/contracts/scopes';
+import { DataVersionWatcher } from '../../src/storage/data-version.watcher';
+import { SqliteDatabase } from '../../src/storage/database';
+import { StorageModule } from '../../src/storage/storage.module';
 
 const dirs: string[] = [];
 async function build(env: Record<string, string> = {}) {

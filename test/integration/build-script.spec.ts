@@ -25,7 +25,7 @@ describe('dashboardStale (npm start skips an up-to-date dashboard build)', () =>
 
   function project(): void {
     root = mkdtempSync(join(tmpdir(), 'iex-build-'));
-    for (const f of ['package-lock.json', 'clients/dashboard/vite.config.ts', 'clients/dashboard/index.html', 'clients/dashboard/src/app.tsx', 'src/delivery/protocol.ts']) {
+    for (const f of ['package-lock.json', 'clients/dashboard/vite.config.ts', 'clients/dashboard/index.html', 'clients/dashboard/src/app.tsx', 'src/contracts/messages.ts']) {
       file(f, 1000);
     }
   }
@@ -37,15 +37,15 @@ describe('dashboardStale (npm start skips an up-to-date dashboard build)', () =>
 
   it('is up to date when no input is newer than the record', () => {
     project();
-    const record = builtAt(2000, ['clients/dashboard/src/app.tsx', 'src/delivery/protocol.ts']);
+    const record = builtAt(2000, ['clients/dashboard/src/app.tsx', 'src/contracts/messages.ts']);
     expect(dashboardStale(root, record)).toBeNull();
   });
 
   it('is stale when a recorded input outside clients/ (the shared protocol) changed', () => {
     project();
-    const record = builtAt(2000, ['clients/dashboard/src/app.tsx', 'src/delivery/protocol.ts']);
-    file('src/delivery/protocol.ts', 3000);
-    expect(dashboardStale(root, record)).toBe('src/delivery/protocol.ts changed');
+    const record = builtAt(2000, ['clients/dashboard/src/app.tsx', 'src/contracts/messages.ts']);
+    file('src/contracts/messages.ts', 3000);
+    expect(dashboardStale(root, record)).toBe('src/contracts/messages.ts changed');
   });
 
   it('is stale when dependencies changed or an input is gone', () => {

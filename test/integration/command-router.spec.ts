@@ -8,14 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { loadConfig } from '../../src/config';
 import { ConfigModule } from '../../src/config.module';
-import { StorageModule } from '../../src/storage/storage.module';
-import { CodedError } from '../../src/delivery/coded-error';
+import type { CommandOf } from '../../src/contracts/commands';
+import { CodedError } from '../../src/contracts/errors';
+import type { ServerMessage } from '../../src/contracts/messages';
 import { CommandContext, WsCommand, WsCommandHandler } from '../../src/delivery/command-handler';
 import { CommandRouter } from '../../src/delivery/command.router';
 import { Connection } from '../../src/delivery/connection';
 import { DeliveryMetrics } from '../../src/delivery/delivery.metrics';
 import { DeliveryModule } from '../../src/delivery/delivery.module';
-import type { CommandOf, ServerMessage } from '../../src/delivery/protocol';
+import { StorageModule } from '../../src/storage/storage.module';
 
 /** A handler from another feature module: the way personalization plugs its commands in. */
 @Injectable()

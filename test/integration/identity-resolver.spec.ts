@@ -4,16 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Subject } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CameraView } from '../../src/delivery/protocol';
+import type { CameraStatus, CameraView } from '../../src/contracts/cameras';
+import type { PipelineEvent } from '../../src/contracts/events';
 import type { HeadRunner } from '../../src/inference/head.resolver';
 import { CameraService } from '../../src/ingest/camera.service';
-import type { CameraStatus } from '../../src/ingest/frame';
-import type { PipelineEvent } from '../../src/pipeline/pipeline.types';
-import { SqliteDatabase } from '../../src/storage/database';
-import { UserRepository } from '../../src/storage/user.repository';
-import { ModelRegistry } from '../../src/personalization/registry/model.registry';
 import { IdentityResolver } from '../../src/personalization/identity/identity.resolver';
 import { PipelinePort } from '../../src/personalization/identity/pipeline.port';
+import { ModelRegistry } from '../../src/personalization/registry/model.registry';
+import { SqliteDatabase } from '../../src/storage/database';
+import { UserRepository } from '../../src/storage/user.repository';
 
 class FakeCameras {
   readonly views = new Map<string, CameraView>();

@@ -6,15 +6,15 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { Frame } from '../../src/contracts/frames';
 import { parseCameraUrl } from '../../src/ingest/camera-url';
 import { buildFfmpegArgs, outputArgs } from '../../src/ingest/ffmpeg.args';
 import { FfmpegInfo, FfmpegLocator } from '../../src/ingest/ffmpeg.locator';
 import { FfmpegExitError, ffmpegFrames } from '../../src/ingest/ffmpeg.source';
-import { Frame } from '../../src/ingest/frame';
 import { NodeProcessSpawner } from '../../src/ingest/process.spawner';
+import { BUNDLED_FFMPEG, D6, ROOT } from '../support/paths';
 import { requireTool } from '../support/require-tool';
 import { freePort } from '../support/rtsp';
-import { BUNDLED_FFMPEG, D6, ROOT } from '../support/paths';
 
 const hasD6 = existsSync(D6);
 if (!hasD6) console.warn(`skipping file-source tests: ${D6} is absent (../shared is not checked out)`);

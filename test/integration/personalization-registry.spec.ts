@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FinetuneMetrics } from '../../src/delivery/protocol';
+import type { FinetuneMetrics } from '../../src/contracts/personalization';
 import { FEATURES, HEAD_PARAMS, HeadWeights, joinHead } from '../../src/personalization/finetune/head-weights';
 import { Rng } from '../../src/personalization/finetune/rng';
 import { HeadForward, headTensors } from '../../src/personalization/onnx/head-forward';

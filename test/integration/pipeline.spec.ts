@@ -4,15 +4,16 @@ import { firstValueFrom, Subject, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config';
 import { ConfigModule } from '../../src/config.module';
-import { LABEL_NAMES } from '../../src/delivery/protocol';
+import type { ExpressionEvent, PipelineEvent } from '../../src/contracts/events';
+import type { Frame } from '../../src/contracts/frames';
+import { LABEL_NAMES } from '../../src/contracts/labels';
 import { HEAD_RESOLVER, HeadResolver } from '../../src/inference/head.resolver';
 import { FACE_DETECTOR, FaceDetectorModel } from '../../src/inference/inference.module';
-import type { Frame } from '../../src/ingest/frame';
+import type { FaceDetector } from '../../src/inference/inference.types';
 import { PipelineModule } from '../../src/pipeline/pipeline.module';
 import { FRAME_SOURCE, PipelineService } from '../../src/pipeline/pipeline.service';
-import type { ExpressionEvent, FaceDetector, PipelineEvent } from '../../src/pipeline/pipeline.types';
-import { D6, decodeBgrFrames, hasD6, noD6Reason } from '../support/video';
 import { MODELS } from '../support/paths';
+import { D6, decodeBgrFrames, hasD6, noD6Reason } from '../support/video';
 
 const config = loadConfig({ MODELS_DIR: MODELS, BATCH_SIZE: '4', BATCH_TIMEOUT_MS: '20' });
 

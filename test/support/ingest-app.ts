@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config';
 import { ConfigModule } from '../../src/config.module';
+import { CameraStatus } from '../../src/contracts/cameras';
+import { Frame } from '../../src/contracts/frames';
 import { CameraService } from '../../src/ingest/camera.service';
-import { CameraStatus, Frame } from '../../src/ingest/frame';
 import { IngestModule } from '../../src/ingest/ingest.module';
 import { StorageModule } from '../../src/storage/storage.module';
 

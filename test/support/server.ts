@@ -13,13 +13,15 @@ import { Subject } from 'rxjs';
 import WebSocket from 'ws';
 import { loadConfig, Config } from '../../src/config';
 import { ConfigModule } from '../../src/config.module';
+import type { CameraInput, CameraStatus, CameraView } from '../../src/contracts/cameras';
+import { PipelineEvent } from '../../src/contracts/events';
+import type { Frame } from '../../src/contracts/frames';
+import type { ServerMessage } from '../../src/contracts/messages';
 import { DeliveryModule } from '../../src/delivery/delivery.module';
-import { BrowserCamera, CAMERA_API, CameraApi, EVENT_SOURCE, PipelineEvent } from '../../src/delivery/delivery.tokens';
+import { BrowserCamera, CAMERA_API, CameraApi, EVENT_SOURCE } from '../../src/delivery/delivery.tokens';
 import { configureHttpEdge, HTTP_EDGE_OPTIONS } from '../../src/delivery/http-edge';
 import { setupOpenApi } from '../../src/delivery/openapi';
-import type { CameraInput, CameraView, ServerMessage } from '../../src/delivery/protocol';
 import { GatewayWsAdapter } from '../../src/delivery/ws.adapter';
-import type { CameraStatus, Frame } from '../../src/ingest/frame';
 import { StorageModule } from '../../src/storage/storage.module';
 
 class FakeError extends Error {

@@ -1,5 +1,5 @@
 import { BehaviorSubject, Observable, Subject, filter as rxFilter } from 'rxjs';
-import { CLOSE_CODES, WS_SUBPROTOCOL, type ClientMessageType, type ServerMessage } from '../../../src/delivery/protocol';
+import { type ClientMessageType, CLOSE_CODES, type ServerMessage, WS_SUBPROTOCOL } from '../../../src/contracts';
 import { backoffDelay, type BackoffOptions } from './backoff';
 import { IExpressionError } from './errors';
 import { decodePreview, encodeBrowserFrame, type PreviewFrame } from './preview';

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../../../src/delivery/protocol';
+import type { ErrorCode } from '../../../src/contracts';
 
 /** Errors the client raises on its own, beside the server's ERROR_CODES. */
 export type ClientErrorCode = 'timeout' | 'disconnected' | 'closed' | 'network';

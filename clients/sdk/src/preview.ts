@@ -1,7 +1,7 @@
-import { decodePreview as decodePreviewBytes, type PreviewFrame } from '../../../src/delivery/protocol';
+import { decodePreview as decodePreviewBytes, type PreviewFrame } from '../../../src/contracts';
 
 // The binary layouts live in the protocol module beside the JSON messages; this file adapts them to the SDK's inputs.
-export { encodePreview, type PreviewFrame } from '../../../src/delivery/protocol';
+export { encodePreview, type PreviewFrame } from '../../../src/contracts';
 
 /**
  * Decodes a server → client binary preview

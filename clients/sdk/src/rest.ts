@@ -1,5 +1,4 @@
-import type { AckPayloads, CameraInput, CameraView, ErrorCode, FinetuneJobView, LabelName, ModelVersionView, UserView } from '../../../src/delivery/protocol';
-import { ERROR_CODES } from '../../../src/delivery/protocol';
+import { type AckPayloads, type CameraInput, type CameraView, ERROR_CODES, type ErrorCode, type FinetuneJobView, type LabelName, type ModelVersionView, type UserView } from '../../../src/contracts';
 import { IExpressionError } from './errors';
 
 export interface RestOptions {

@@ -1,5 +1,5 @@
 /**
- * A stand-in iExpressionNet server for client tests: speaks the real protocol (types from src/delivery/protocol.ts)
+ * A stand-in iExpressionNet server for client tests: speaks the real protocol (types from src/contracts)
  * over node http + ws, with synthetic faces. It is deliberately small and deterministic; it is not the gateway.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -7,17 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import {
-  ClientMessageSchema,
-  LABEL_NAMES,
-  type CameraView,
-  type ClientMessage,
-  type FaceResult,
-  type LabelName,
-  type ServerMessage,
-  type UserView,
-} from '../../../src/delivery/protocol';
-import { encodePreview, WS_SUBPROTOCOL } from '../../../src/delivery/protocol';
+import { type CameraView, type ClientMessage, ClientMessageSchema, encodePreview, type FaceResult, LABEL_NAMES, type LabelName, type ServerMessage, type UserView, WS_SUBPROTOCOL } from '../../../src/contracts';
 
 export interface FakeServerOptions {
   /** Required token; null disables auth. Default 'secret'. */

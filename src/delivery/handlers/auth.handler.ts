@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuthService } from '../../auth/auth.service';
-import { CodedError } from '../coded-error';
+import { CommandOf } from '../../contracts/commands';
+import { CodedError } from '../../contracts/errors';
+import { CLOSE_CODES, PROTOCOL_VERSION } from '../../contracts/wire';
 import { CommandContext, WsCommand, WsCommandHandler } from '../command-handler';
-import { CLOSE_CODES, CommandOf, PROTOCOL_VERSION } from '../protocol';
 
 /** `{"type":"auth","token"}`: the way in for clients that could not send the token in the handshake. */
 @Injectable()

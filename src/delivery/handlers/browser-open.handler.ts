@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CodedError } from '../coded-error';
+import type { CommandOf } from '../../contracts/commands';
+import { CodedError } from '../../contracts/errors';
 import { CommandContext, WsCommand, WsCommandHandler } from '../command-handler';
 import { MAX_BROWSER_CHANNELS } from '../connection';
 import { CAMERA_API, CameraApi } from '../delivery.tokens';
-import type { CommandOf } from '../protocol';
 
 /** Opens a camera fed by this socket; binary frames `[channel][JPEG|WebP]` then go to it (see BinaryFrames). */
 @Injectable()

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { CommandOf } from '../../contracts/commands';
 import { CameraAccess } from '../camera-access';
 import { WsCommand, WsCommandHandler } from '../command-handler';
-import type { CommandOf } from '../protocol';
 
 @Injectable()
 @WsCommand('camera.add')

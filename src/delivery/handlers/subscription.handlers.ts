@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import type { CommandOf } from '../../contracts/commands';
+import { CodedError } from '../../contracts/errors';
 import { CameraSet } from '../camera-set';
-import { CodedError } from '../coded-error';
 import { CommandContext, WsCommand, WsCommandHandler } from '../command-handler';
-import type { CommandOf } from '../protocol';
 
 @Injectable()
 @WsCommand('subscribe')

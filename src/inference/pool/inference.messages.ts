@@ -1,7 +1,7 @@
 import type { Config } from '../../config';
-import type { AnalyzedFace, AnalyzeRequest } from '../../pipeline/pipeline.types';
-import type { YunetOptions } from '../yunet.detector';
+import type { AnalyzedFace, AnalyzeRequest } from '../inference.types';
 import type { Detection } from '../yunet.decode';
+import type { YunetOptions } from '../yunet.detector';
 
 /** workerData of an inference worker: which models to load, and how. */
 export interface InferenceWorkerInit {

@@ -1,13 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { FEATURES } from '../expression.classifier';
+import type { AnalyzedFace, AnalyzeRequest } from '../inference.types';
 import { ExecutionProviderError } from '../ort.sessions';
 import { INPUT_SIZE } from '../preprocess';
 import { WorkerEntry, workerEntryFor } from '../worker-entry';
 import type { Detection } from '../yunet.decode';
 import type { BgrImage } from '../yunet.detector';
-import type { AnalyzedFace, AnalyzeRequest } from '../../pipeline/pipeline.types';
-import { FEATURES } from '../expression.classifier';
 import type { FromInferenceWorker, InferenceWorkerInit, PackedFrame, ToInferenceWorker } from './inference.messages';
 
 export const inferenceWorkerEntry = (): WorkerEntry => workerEntryFor(join(__dirname), 'inference.worker');

@@ -1,12 +1,14 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { filter, Subscription } from 'rxjs';
-import { CodedError } from '../../delivery/coded-error';
+import { CodedError } from '../../contracts/errors';
+import { PersonalizationEvent } from '../../contracts/events';
+import type { FaceObservation } from '../../contracts/faces';
+import { LABEL_NAMES, LabelName } from '../../contracts/labels';
+import { CalibrationPlanView } from '../../contracts/personalization';
 import type { Connection } from '../../delivery/connection';
-import { LABEL_NAMES, LabelName } from '../../delivery/protocol';
-import type { FaceObservation } from '../../pipeline/pipeline.types';
 import { IdentityResolver } from '../identity/identity.resolver';
 import { PipelinePort } from '../identity/pipeline.port';
-import { PersonalizationEvent, PersonalizationEvents } from '../personalization.events';
+import { PersonalizationEvents } from '../personalization.events';
 import { checkQuality, QualityOptions } from '../samples/sample-quality';
 import { SampleStore } from '../samples/sample.store';
 import { chooseFace } from './choose-face';
@@ -31,13 +33,7 @@ export interface CalibrationRequest {
   origin?: Connection | null;
 }
 
-export interface CalibrationPlan {
-  userId: string;
-  cameraId: string;
-  labels: LabelName[];
-  secondsPerLabel: number;
-  framesPerLabel: number;
-}
+export type CalibrationPlan = CalibrationPlanView;
 
 type RejectReason = 'blurred' | 'too_small' | 'duplicate' | 'no_face' | 'several_faces';
 

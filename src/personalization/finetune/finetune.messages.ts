@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FinetuneMetrics } from '../../delivery/protocol';
+import type { FinetuneMetrics } from '../../contracts/personalization';
 import type { FinetuneOptions, FinetuneProgress, FinetuneSample } from './finetune.trainer';
 
 /** Messages between FinetuneRunner (main thread) and finetune.worker.ts. Validated on arrival in the worker. */

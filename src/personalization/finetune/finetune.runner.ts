@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { FinetuneMetrics } from '../../delivery/protocol';
+import type { FinetuneMetrics } from '../../contracts/personalization';
 import { WorkerEntry, workerEntryFor } from '../../inference/worker-entry';
 import { FinetuneJob, FromWorker } from './finetune.messages';
 import { FinetuneProgress } from './finetune.trainer';

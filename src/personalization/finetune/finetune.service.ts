@@ -1,5 +1,6 @@
-import type { ErrorCode, LabelName, ModelVersionView } from '../../delivery/protocol';
-import { LABELS } from '../../inference/labels';
+import type { ErrorCode } from '../../contracts/errors';
+import { LABEL_NAMES, type LabelName } from '../../contracts/labels';
+import type { ModelVersionView } from '../../contracts/personalization';
 import { ModelRegistry, RegistryError } from '../registry/model.registry';
 import { FinetuneJobError, FinetuneRunner } from './finetune.runner';
 import { FinetuneOptions, FinetuneProgress, FinetuneSample } from './finetune.trainer';
@@ -37,11 +38,11 @@ export class FinetuneService {
 
   /** Per label counts that are missing or under the minimum, e.g. { disgust: 0 }; empty = enough. */
   shortLabels(samples: readonly FinetuneSample[]): Partial<Record<LabelName, number>> {
-    const counts = new Array<number>(LABELS.length).fill(0);
+    const counts = new Array<number>(LABEL_NAMES.length).fill(0);
     for (const s of samples) counts[s.label]++;
     const short: Partial<Record<LabelName, number>> = {};
     counts.forEach((n, i) => {
-      if (n < this.options.minSamplesPerLabel) short[LABELS[i]] = n;
+      if (n < this.options.minSamplesPerLabel) short[LABEL_NAMES[i]] = n;
     });
     return short;
   }

@@ -1,4 +1,4 @@
-import type { FinetuneMetrics } from '../../delivery/protocol';
+import type { FinetuneMetrics } from '../../contracts/personalization';
 import { argmaxRows, HeadForward, headTensors } from '../onnx/head-forward';
 import { AugmentOptions, DEFAULT_AUGMENT, augmentFace } from './augment';
 import { HeadTrainStep, StepHyper } from './head-train-step';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Subscription } from 'rxjs';
-import { CodedError } from '../../delivery/coded-error';
+import { CodedError } from '../../contracts/errors';
 import type { HeadResolver, ResolvedHead } from '../../inference/head.resolver';
 import { CameraService } from '../../ingest/camera.service';
 import { UserRepository } from '../../storage/user.repository';

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { defer, NEVER, Observable } from 'rxjs';
-import type { FaceObservation, PipelineEvent } from '../../pipeline/pipeline.types';
+import type { PipelineEvent } from '../../contracts/events';
+import type { FaceObservation } from '../../contracts/faces';
 import { PipelineService } from '../../pipeline/pipeline.service';
 
 /**

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { readFile } from 'node:fs/promises';
-import type { FinetuneMetrics, ModelVersionView } from '../../delivery/protocol';
+import type { FinetuneMetrics, ModelVersionView } from '../../contracts/personalization';
 import type { HeadRunner } from '../../inference/head.resolver';
 import { ModelRecord, ModelRepository } from '../../storage/model.repository';
 import { UserRepository } from '../../storage/user.repository';

@@ -2,11 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import sharp from 'sharp';
 import type { Metadata, OutputInfo } from 'sharp';
 import { CONFIG, Config } from '../../config';
-import { CodedError } from '../../delivery/coded-error';
-import type { Box } from '../../delivery/protocol';
+import { CodedError } from '../../contracts/errors';
+import type { Box } from '../../contracts/geometry';
 import { cropFace, DEFAULT_CROP } from '../../inference/face-crop';
-import type { Detection } from '../../inference/yunet.decode';
 import { FACE_DETECTOR } from '../../inference/inference.module';
+import type { Detection } from '../../inference/yunet.decode';
 import { describeFormats, sniffImageFormat, STILL_FORMATS } from '../../ingest/image-format';
 
 export interface PhotoLimits {

@@ -2,7 +2,7 @@ import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } fr
 import type { Request, Response } from 'express';
 import multer from 'multer';
 import { Observable } from 'rxjs';
-import { CodedError } from '../../delivery/coded-error';
+import { CodedError } from '../../contracts/errors';
 import { PHOTO_LIMITS, PhotoLimits } from './photo-faces';
 
 /**

@@ -1,4 +1,4 @@
-import type { Box } from '../../delivery/protocol';
+import type { Box } from '../../contracts/geometry';
 
 /** Why a calibration crop is not kept (the `reason` of a rejected calibration.sample). */
 export type QualityReason = 'blurred' | 'too_small' | 'duplicate';

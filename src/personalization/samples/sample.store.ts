@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { SAFE_PATH_SEGMENT as SAFE_ID, writeFileAtomic } from '../../storage/atomic-file';
 import sharp from 'sharp';
 import { CONFIG, Config } from '../../config';
-import type { LabelName } from '../../delivery/protocol';
+import type { LabelName } from '../../contracts/labels';
 import { INPUT_SIZE } from '../../inference/preprocess';
 import { SampleRecord, SampleRepository } from '../../storage/sample.repository';
 import { UserRepository } from '../../storage/user.repository';

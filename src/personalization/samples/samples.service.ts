@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { LabelName } from '../../delivery/protocol';
+import type { LabelName } from '../../contracts/labels';
 import { UsersService } from '../users/users.service';
 import { FaceHint, PhotoFaces } from './photo-faces';
 import { SampleSource, SampleStore } from './sample.store';

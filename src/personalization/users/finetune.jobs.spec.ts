@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelVersionView } from '../../delivery/protocol';
+import type { ModelVersionView } from '../../contracts/personalization';
 import { FinetuneService, FinetuneServiceError } from '../finetune/finetune.service';
 import type { FinetuneProgress } from '../finetune/finetune.trainer';
 import type { IdentityResolver } from '../identity/identity.resolver';

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { CodedError } from '../../delivery/coded-error';
+import { CodedError, type ErrorCode } from '../../contracts/errors';
+import { LABEL_NAMES } from '../../contracts/labels';
+import type { FinetuneJobView, ModelVersionView } from '../../contracts/personalization';
 import type { Connection } from '../../delivery/connection';
-import type { ErrorCode, FinetuneJobView, ModelVersionView } from '../../delivery/protocol';
-import { LABELS } from '../../inference/labels';
 import { FinetuneService, FinetuneServiceError } from '../finetune/finetune.service';
 import { IdentityResolver } from '../identity/identity.resolver';
 import { PersonalizationEvents } from '../personalization.events';
@@ -45,7 +45,7 @@ export class FinetuneJobs {
     this.identity.requireUser(userId);
     if (this.finetune.isRunning(userId)) throw new CodedError('busy', `user "${userId}" is already fine-tuning`);
     const loaded = await this.store.load(userId);
-    const samples = loaded.map((s) => ({ label: LABELS.indexOf(s.record.label as (typeof LABELS)[number]), face: s.face })).filter((s) => s.label >= 0);
+    const samples = loaded.map((s) => ({ label: LABEL_NAMES.indexOf(s.record.label as (typeof LABEL_NAMES)[number]), face: s.face })).filter((s) => s.label >= 0);
     const short = this.finetune.shortLabels(samples);
     if (Object.keys(short).length) {
       const list = Object.entries(short).map(([l, n]) => `${l}: ${n}`).join(', ');

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { CodedError } from '../../delivery/coded-error';
-import type { LabelName, UserView } from '../../delivery/protocol';
+import { CodedError } from '../../contracts/errors';
+import type { LabelName } from '../../contracts/labels';
+import type { UserView } from '../../contracts/personalization';
 import { SampleRepository } from '../../storage/sample.repository';
 import { UserRecord, UserRepository } from '../../storage/user.repository';
 import { IdentityResolver } from '../identity/identity.resolver';

@@ -1,27 +1,6 @@
+/** The edge's side of errors: the HTTP status of each error code, and secrets scrubbed from messages before they leave. */
+import type { ErrorCode } from '../contracts/errors';
 import { redactQuerySecrets } from '../ingest/camera-url';
-import { ERROR_CODES, ErrorCode } from './protocol';
-
-/** An error the client should see as `{code, message}`; handlers throw it (ingest's IngestError has the same shape). */
-export class CodedError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const CODES = new Set<string>(ERROR_CODES);
-
-export function isCodedError(err: unknown): err is { code: ErrorCode; message: string } {
-  return (
-    typeof err === 'object' &&
-    err !== null &&
-    typeof (err as { code?: unknown }).code === 'string' &&
-    CODES.has((err as { code: string }).code) &&
-    typeof (err as { message?: unknown }).message === 'string'
-  );
-}
 
 /**
  * `scheme://user:pass@host` -> `scheme://***@host` and `?token=abc` -> `?token=***` (ingest's list of secret query
