@@ -6,12 +6,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChildServer, startChildServer } from './support/child-server';
-import { requireTool } from './support/require-tool';
+import { ChildServer, startChildServer } from '../support/child-server';
+import { ROOT } from '../support/paths';
+import { requireTool } from '../support/require-tool';
 
-const ROOT = resolve(__dirname, '..');
 const NEEDED = [join(ROOT, '..', 'shared', 'videos', 'd0.mp4'), join(ROOT, '..', 'shared', 'datasets', 'taiwanese', 'P01', 'calibration')];
 
 /** The fenced blocks marked `sh quickstart`, in README order. */

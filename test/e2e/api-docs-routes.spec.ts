@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RealApp, startRealApp } from './support/app';
+import { RealApp, startRealApp } from '../support/app';
+import { ROOT } from '../support/paths';
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };
@@ -15,7 +16,7 @@ interface Layer {
 const normalize = (method: string, path: string) => `${method.toUpperCase()} ${path.replace(/:\w+/g, ':_')}`;
 
 function documentedRoutes(): string[] {
-  const doc = readFileSync(join(__dirname, '..', 'docs', 'API.md'), 'utf8');
+  const doc = readFileSync(join(ROOT, 'docs', 'API.md'), 'utf8');
   const rest = doc.slice(doc.indexOf('\n## REST'), doc.indexOf('\n## ', doc.indexOf('\n## REST') + 1));
   return [...rest.matchAll(/^\| `(GET|POST|PUT|PATCH|DELETE) ([^`\s]+)`/gm)].map((m) => normalize(m[1], m[2]));
 }
