@@ -1,3 +1,6 @@
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
@@ -6,6 +9,14 @@ import { defineConfig } from 'vitest/config';
 // - unit: beside the code (src/**/*.spec.ts), no I/O (eslint.tiers.mjs forbids fs, sqlite, ORT, processes, sockets);
 // - integration: test/integration/, real SQLite, ONNX Runtime, ffmpeg and worker threads, in process;
 // - e2e: test/e2e/, a real HTTP/WS server, a child server process, Chromium or a CLI process.
+// A spec outside the three tiers would match no project and silently never run: refuse to start instead.
+const root = fileURLToPath(new URL('.', import.meta.url));
+const TIERED = /^(src|clients)\/.*\.spec\.ts$|^test\/(integration|e2e)\/.*\.spec\.ts$/;
+const stray = ['test', 'scripts']
+  .flatMap((dir) => readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' }).map((f) => relative(root, join(root, dir, f))))
+  .filter((f) => f.endsWith('.spec.ts') && !TIERED.test(f));
+if (stray.length > 0) throw new Error(`specs outside the test tiers (move them to src/ beside the code, test/integration or test/e2e): ${stray.join(', ')}`);
+
 export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],
   test: {
