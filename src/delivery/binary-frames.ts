@@ -2,12 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { COMMAND_SCOPES } from '../contracts/commands';
 import { isCodedError } from '../contracts/errors';
 import { scopeAllows } from '../contracts/scopes';
-import { acceptedFormat, describeFormats, FRAME_FORMATS } from '../ingest/image-format';
+import { acceptedFormat, describeFormats, FRAME_FORMATS } from '../inference/image-format';
 import type { Connection } from './connection';
 import { DeliveryMetrics } from './delivery.metrics';
 import { scrubSecrets } from './error-mapping';
 
-/** Anything but a frame format (ingest/image-format.ts, by magic bytes) is refused before it reaches a decoder. */
+/** Anything but a frame format (inference/image-format.ts, by magic bytes) is refused before it reaches a decoder. */
 const NOT_A_FRAME = `binary frame: not a ${describeFormats(FRAME_FORMATS)} image`;
 
 /**

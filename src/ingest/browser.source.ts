@@ -2,8 +2,8 @@ import sharp from 'sharp';
 import { Subject } from 'rxjs';
 import { CameraState, CameraStatus } from '../contracts/cameras';
 import { Frame } from '../contracts/frames';
+import { acceptedFormat, describeFormats, FRAME_FORMATS } from '../inference/image-format';
 import type { Clock } from './clock';
-import { acceptedFormat, describeFormats, FRAME_FORMATS } from './image-format';
 import { IngestError } from './ingest.errors';
 
 export interface BrowserSourceOptions {

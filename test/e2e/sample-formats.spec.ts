@@ -1,5 +1,5 @@
 /**
- * Sample uploads take every still format sharp decodes (ingest/image-format.ts) on the real server: a TIFF made here
+ * Sample uploads take every still format sharp decodes (inference/image-format.ts) on the real server: a TIFF made here
  * by sharp (runs from a bare clone), and real JAFFE TIFFs from ../shared when present (the calibration set that ships
  * TIFF). Documents and non-images get a typed 415 `unsupported_image` and store nothing.
  */
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STILL_FORMATS } from '../../src/ingest/image-format';
+import { STILL_FORMATS } from '../../src/inference/image-format';
 import { startRealApp, RealApp } from '../support/app';
 import { JAFFE } from '../support/paths';
 

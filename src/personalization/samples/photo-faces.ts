@@ -5,9 +5,9 @@ import { CONFIG, Config } from '../../config';
 import { CodedError } from '../../contracts/errors';
 import type { Box } from '../../contracts/geometry';
 import { cropFace, DEFAULT_CROP } from '../../inference/face-crop';
+import { describeFormats, sniffImageFormat, STILL_FORMATS } from '../../inference/image-format';
 import { FACE_DETECTOR } from '../../inference/inference.module';
 import type { Detection } from '../../inference/yunet.decode';
-import { describeFormats, sniffImageFormat, STILL_FORMATS } from '../../ingest/image-format';
 
 export interface PhotoLimits {
   /** Encoded bytes of one uploaded image. */
@@ -42,7 +42,7 @@ export interface PhotoDetector {
  * A labelled photo -> the one face to learn from, detected and cropped exactly as on a stream: the image is scaled
  * like ingest scales frames (longest side ≤ FRAME_MAX_SIDE, never up), converted to BGR, run through the same YuNet
  * session, and cut with the pipeline's crop rule. Typed errors: unsupported_image (not a still format sharp decodes,
- * ingest/image-format.ts), bad_message (undecodable), too_large (bytes or pixels), no_face, several_faces (and no
+ * inference/image-format.ts), bad_message (undecodable), too_large (bytes or pixels), no_face, several_faces (and no
  * hint, or a hint that is in none or several of them).
  */
 @Injectable()
