@@ -1,63 +1,83 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module, ModuleMetadata, Provider } from '@nestjs/common';
 import { CONFIG, Config } from '../config';
+import { CAMERA_DIRECTORY } from '../contracts/ports/camera-directory';
+import { EventsModule } from '../events/events.module';
 import { HEAD_RESOLVER } from '../inference/head.resolver';
 import { InferenceModule } from '../inference/inference.module';
-import { IngestModule } from '../ingest/ingest.module';
 import { CALIBRATION_SETTINGS, CalibrationService, CalibrationSettings } from './calibration/calibration.service';
 import { IdentityResolver } from './identity/identity.resolver';
-import { PipelinePort } from './identity/pipeline.port';
-import { PERSONALIZATION_COMMANDS } from './personalization.commands';
-import { PersonalizationEvents } from './personalization.events';
 import { PersonalizationModule } from './personalization.module';
 import { DEFAULT_PHOTO_LIMITS, PHOTO_LIMITS, PhotoFaces, PhotoLimits } from './samples/photo-faces';
-import { PhotoUploadInterceptor } from './samples/photo-upload.interceptor';
 import { DEFAULT_QUALITY } from './samples/sample-quality';
 import { SampleStore } from './samples/sample.store';
 import { SamplesService } from './samples/samples.service';
 import { FinetuneJobs } from './users/finetune.jobs';
 import { UserLifecycle } from './users/user.lifecycle';
 import { UsersService } from './users/users.service';
-import { UsersController } from './users.controller';
+
+type Binding = Omit<Exclude<Provider, abstract new (...args: never[]) => unknown>, 'provide'>;
+
+export interface PersonalizationApiOptions {
+  /** Modules that export what the bindings below refer to (e.g. IngestModule for `useExisting: CameraService`). */
+  imports?: ModuleMetadata['imports'];
+  /** CAMERA_DIRECTORY (contracts/ports/camera-directory.ts): the cameras users are bound to; ingest's CameraService. */
+  cameras: Binding;
+}
 
 /**
- * Users, identity binding (the real HEAD_RESOLVER), samples, calibration, and the personalization WS commands and
- * REST endpoints, on top of PersonalizationModule (fine-tuning, model registry).
+ * Users, identity binding (the real HEAD_RESOLVER), samples, calibration and fine-tune jobs, on top of
+ * PersonalizationModule (fine-tuning, model registry). The edge that exposes them (the WS handlers in
+ * delivery/handlers/personalization.handlers.ts, delivery/users.controller.ts, delivery/photo-upload.interceptor.ts)
+ * lives in delivery, which imports this module.
  *
- * Wiring (AppModule): import this module, and list it in the pipeline's imports so PipelineService gets the exported
- * HEAD_RESOLVER (= IdentityResolver):
- *   PipelineModule.forRoot({ imports: [IngestModule, PersonalizationApiModule], providers: [{ provide: FRAME_SOURCE, ... }] }) It reads the pipeline (faces$, events$) and the gateway's
- * connections lazily (PipelinePort, PersonalizationEvents), so neither has to be imported here.
+ * It imports neither ingest nor the pipeline nor delivery: the cameras come through the CAMERA_DIRECTORY binding,
+ * pipeline events (expression, face.enter/leave, face.observed, camera.status) are read on the EventBus, and
+ * calibration / fine-tune events are published there for the gateway to fan out. Wiring (AppModule): build it once,
+ *   const personalization = PersonalizationApiModule.forRoot({ imports: [IngestModule], cameras: { useExisting: CameraService } });
+ * and import that one value wherever it is needed (the pipeline's imports for HEAD_RESOLVER, DeliveryModule's).
  */
-@Module({
-  imports: [PersonalizationModule, IngestModule, InferenceModule],
-  controllers: [UsersController],
-  providers: [
-    PipelinePort,
-    PersonalizationEvents,
-    IdentityResolver,
-    { provide: HEAD_RESOLVER, useExisting: IdentityResolver },
-    SampleStore,
-    { provide: PHOTO_LIMITS, useValue: DEFAULT_PHOTO_LIMITS satisfies PhotoLimits },
-    PhotoFaces,
-    PhotoUploadInterceptor,
-    SamplesService,
-    UsersService,
-    {
-      provide: CALIBRATION_SETTINGS,
-      inject: [CONFIG],
-      useFactory: (_c: Config): CalibrationSettings => ({
-        quality: DEFAULT_QUALITY,
-        defaultSecondsPerLabel: 3,
-        defaultFramesPerLabel: 10,
-        rejectIntervalMs: 300,
-        staleFrameMs: 1000,
-      }),
-    },
-    CalibrationService,
-    FinetuneJobs,
-    UserLifecycle,
-    ...PERSONALIZATION_COMMANDS,
-  ],
-  exports: [HEAD_RESOLVER, IdentityResolver, UsersService, SamplesService, SampleStore, CalibrationService, FinetuneJobs, PersonalizationModule],
-})
-export class PersonalizationApiModule {}
+@Module({})
+export class PersonalizationApiModule {
+  static forRoot(options: PersonalizationApiOptions): DynamicModule {
+    return {
+      module: PersonalizationApiModule,
+      imports: [EventsModule, PersonalizationModule, InferenceModule, ...(options.imports ?? [])],
+      providers: [
+        { provide: CAMERA_DIRECTORY, ...options.cameras } as Provider,
+        IdentityResolver,
+        { provide: HEAD_RESOLVER, useExisting: IdentityResolver },
+        SampleStore,
+        { provide: PHOTO_LIMITS, useValue: DEFAULT_PHOTO_LIMITS satisfies PhotoLimits },
+        PhotoFaces,
+        SamplesService,
+        UsersService,
+        {
+          provide: CALIBRATION_SETTINGS,
+          inject: [CONFIG],
+          useFactory: (_c: Config): CalibrationSettings => ({
+            quality: DEFAULT_QUALITY,
+            defaultSecondsPerLabel: 3,
+            defaultFramesPerLabel: 10,
+            rejectIntervalMs: 300,
+            staleFrameMs: 1000,
+          }),
+        },
+        CalibrationService,
+        FinetuneJobs,
+        UserLifecycle,
+      ],
+      exports: [
+        HEAD_RESOLVER,
+        IdentityResolver,
+        UsersService,
+        UserLifecycle,
+        SamplesService,
+        SampleStore,
+        PHOTO_LIMITS,
+        CalibrationService,
+        FinetuneJobs,
+        PersonalizationModule,
+      ],
+    };
+  }
+}

@@ -13,7 +13,7 @@ import type { AuthHandler } from '../../src/delivery/handlers/auth.handler';
 import type { BrowserOpenHandler } from '../../src/delivery/handlers/browser-open.handler';
 import type * as Delivery from '../../src/delivery/handlers/camera.handlers';
 import type * as Subscriptions from '../../src/delivery/handlers/subscription.handlers';
-import type * as Personal from '../../src/personalization/personalization.commands';
+import type * as Personal from '../../src/delivery/handlers/personalization.handlers';
 import { startRealApp, type RealApp } from '../support/app';
 import { D6 } from '../support/paths';
 import { Relay } from '../support/relay';

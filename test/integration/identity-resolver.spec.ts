@@ -2,25 +2,26 @@ import { Test } from '@nestjs/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Subject } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CameraStatus, CameraView } from '../../src/contracts/cameras';
+import type { CameraView } from '../../src/contracts/cameras';
 import type { PipelineEvent } from '../../src/contracts/events';
+import { CAMERA_DIRECTORY } from '../../src/contracts/ports/camera-directory';
+import { EventBus } from '../../src/events/event-bus';
+import { RxEventBus } from '../../src/events/rx-event-bus';
 import type { HeadRunner } from '../../src/inference/head.resolver';
-import { CameraService } from '../../src/ingest/camera.service';
 import { IdentityResolver } from '../../src/personalization/identity/identity.resolver';
-import { PipelinePort } from '../../src/personalization/identity/pipeline.port';
 import { ModelRegistry } from '../../src/personalization/registry/model.registry';
 import { SqliteDatabase } from '../../src/storage/database';
 import { UserRepository } from '../../src/storage/user.repository';
 
+/** A camera directory that, like ingest (CameraService + camera-events.ts), announces a new camera on the bus. */
 class FakeCameras {
   readonly views = new Map<string, CameraView>();
-  readonly status$ = new Subject<CameraStatus>();
   readonly persisted: [string, string | null][] = [];
+  constructor(private readonly bus: EventBus) {}
   add(id: string, userId: string | null = null) {
     this.views.set(id, { id, name: id, url: 'file:///x', kind: 'file', fps: 10, loop: false, userId, status: 'streaming' });
-    this.status$.next({ cameraId: id, state: 'connecting', ts: 0 });
+    this.bus.publish('camera.status', { type: 'camera.status', cameraId: id, state: 'connecting', ts: 0 });
   }
   get(id: string) {
     const v = this.views.get(id);
@@ -42,26 +43,28 @@ describe('IdentityResolver (through the DI container)', () => {
   let db: SqliteDatabase;
   let identity: IdentityResolver;
   let cameras: FakeCameras;
-  let events: Subject<PipelineEvent>;
+  let bus: RxEventBus;
+  /** What the pipeline publishes, on the same bus the resolver reads. */
+  const publish = (e: PipelineEvent) => bus.emit(e);
   const anaHead: HeadRunner = { run: async () => new Float32Array(7) };
   const heads = new Map<string, HeadRunner>();
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'iex-identity-'));
     db = new SqliteDatabase(dir);
-    cameras = new FakeCameras();
+    bus = new RxEventBus();
+    cameras = new FakeCameras(bus);
     cameras.add('cam1', 'bob'); // bound before boot (persisted)
     cameras.add('cam2');
-    events = new Subject();
     heads.clear();
     const mod = await Test.createTestingModule({
       providers: [
         { provide: SqliteDatabase, useValue: db },
         UserRepository,
         IdentityResolver,
-        { provide: CameraService, useValue: cameras },
+        { provide: CAMERA_DIRECTORY, useValue: cameras },
         { provide: ModelRegistry, useValue: { headFor: (u: string) => heads.get(u) ?? null } },
-        { provide: PipelinePort, useValue: { events$: events, faces$: new Subject() } },
+        { provide: EventBus, useValue: bus },
       ],
     }).compile();
     const app = mod.createNestApplication({ logger: false });
@@ -95,13 +98,13 @@ describe('IdentityResolver (through the DI container)', () => {
 
   it('track assignment overrides the camera, follows the track and is cleared when it leaves', () => {
     expect(() => identity.assignTrack('cam1', 4, 'ana')).toThrow(/no face with track 4/);
-    events.next({ type: 'face.enter', cameraId: 'cam1', trackId: 4, ts: 0, userId: 'bob' });
+    publish({ type: 'face.enter', cameraId: 'cam1', trackId: 4, ts: 0, userId: 'bob' });
     identity.assignTrack('cam1', 4, 'ana');
     heads.set('ana', anaHead);
     expect(identity.resolve('cam1', 4)).toEqual({ userId: 'ana', head: anaHead });
     expect(identity.resolve('cam1', 5).userId).toBe('bob'); // other faces keep the camera's user
     expect(identity.assignedTracks('cam1')).toEqual(new Map([[4, 'ana']]));
-    events.next({ type: 'face.leave', cameraId: 'cam1', trackId: 4, ts: 1, userId: 'ana' });
+    publish({ type: 'face.leave', cameraId: 'cam1', trackId: 4, ts: 1, userId: 'ana' });
     expect(identity.resolve('cam1', 4).userId).toBe('bob');
     expect(identity.assignedTracks('cam1').size).toBe(0);
   });
@@ -109,7 +112,7 @@ describe('IdentityResolver (through the DI container)', () => {
   it('unknown camera or user -> not_found; deleting a user unbinds its cameras and tracks', () => {
     expect(() => identity.bindCamera('nope', 'ana')).toThrow(expect.objectContaining({ code: 'not_found' }));
     expect(() => identity.bindCamera('cam2', 'ghost')).toThrow(expect.objectContaining({ code: 'not_found' }));
-    events.next({ type: 'face.enter', cameraId: 'cam2', trackId: 1, ts: 0, userId: null });
+    publish({ type: 'face.enter', cameraId: 'cam2', trackId: 1, ts: 0, userId: null });
     identity.assignTrack('cam2', 1, 'bob');
     identity.forgetUser('bob');
     expect(identity.resolve('cam1', 1).userId).toBeNull();

@@ -3,7 +3,7 @@ import { INTERCEPTORS_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PhotoUploadInterceptor } from '../../src/personalization/samples/photo-upload.interceptor';
+import { PhotoUploadInterceptor } from '../../src/delivery/photo-upload.interceptor';
 import { MULTIPART_ROUTES } from '../../src/delivery/request-policy';
 import { ROOT } from '../support/paths';
 

@@ -1,14 +1,12 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { filter, Subscription } from 'rxjs';
+import { Subscription } from 'rxjs';
 import { CodedError } from '../../contracts/errors';
 import { PersonalizationEvent } from '../../contracts/events';
 import type { FaceObservation } from '../../contracts/faces';
 import { LABEL_NAMES, LabelName } from '../../contracts/labels';
 import { CalibrationPlanView } from '../../contracts/personalization';
-import type { Connection } from '../../delivery/connection';
+import { EventBus } from '../../events/event-bus';
 import { IdentityResolver } from '../identity/identity.resolver';
-import { PipelinePort } from '../identity/pipeline.port';
-import { PersonalizationEvents } from '../personalization.events';
 import { checkQuality, QualityOptions } from '../samples/sample-quality';
 import { SampleStore } from '../samples/sample.store';
 import { chooseFace } from './choose-face';
@@ -30,7 +28,8 @@ export interface CalibrationRequest {
   labels?: LabelName[];
   secondsPerLabel?: number;
   framesPerLabel?: number;
-  origin?: Connection | null;
+  /** The connection (Connection.id) that asked: it gets the session's events whatever it subscribed to. */
+  originId?: string;
 }
 
 export type CalibrationPlan = CalibrationPlanView;
@@ -40,8 +39,9 @@ type RejectReason = 'blurred' | 'too_small' | 'duplicate' | 'no_face' | 'several
 /**
  * One calibration per user at a time: walks the labels, prompts with a countdown each second, and keeps the crops
  * of the user's face on that camera that pass the quality checks (docs/CALIBRATION.md). Crops come from the
- * pipeline's faces$ (the exact classifier input), decisions from its per-frame expression events (which faces are
- * in view, including none).
+ * pipeline's `face.observed` events (the exact classifier input), decisions from its per-frame `expression` events
+ * (which faces are in view, including none), both read on the EventBus. Its own events (calibration.prompt, .sample,
+ * .captured) are published there for the requesting connection and the camera's subscribers.
  */
 @Injectable()
 export class CalibrationService implements OnModuleDestroy {
@@ -50,9 +50,8 @@ export class CalibrationService implements OnModuleDestroy {
 
   constructor(
     @Inject(IdentityResolver) private readonly identity: IdentityResolver,
-    @Inject(PipelinePort) private readonly pipeline: PipelinePort,
+    @Inject(EventBus) private readonly bus: EventBus,
     @Inject(SampleStore) private readonly store: SampleStore,
-    @Inject(PersonalizationEvents) private readonly events: PersonalizationEvents,
     @Inject(CALIBRATION_SETTINGS) private readonly settings: CalibrationSettings,
   ) {}
 
@@ -69,10 +68,10 @@ export class CalibrationService implements OnModuleDestroy {
     };
     const session = new CalibrationSession(plan, {
       identity: this.identity,
-      pipeline: this.pipeline,
+      bus: this.bus,
       store: this.store,
       settings: this.settings,
-      emit: (msg) => this.events.publish(msg, { origin: req.origin, cameraIds: [plan.cameraId] }),
+      emit: (msg) => this.bus.emit(msg, { originId: req.originId, cameraIds: [plan.cameraId] }),
       logger: this.logger,
     });
     this.sessions.set(plan.userId, session);
@@ -99,7 +98,7 @@ export class CalibrationService implements OnModuleDestroy {
 
 interface SessionDeps {
   identity: IdentityResolver;
-  pipeline: PipelinePort;
+  bus: EventBus;
   store: SampleStore;
   settings: CalibrationSettings;
   emit: (msg: PersonalizationEvent) => void;
@@ -138,15 +137,16 @@ class CalibrationSession {
     const { cameraId, userId, labels, secondsPerLabel } = this.plan;
     const subs = new Subscription();
     subs.add(
-      this.deps.pipeline.faces$.pipe(filter((f) => f.cameraId === cameraId)).subscribe((f) => {
+      this.deps.bus.on('face.observed').subscribe(({ payload: f }) => {
+        if (f.cameraId !== cameraId) return;
         const list = this.crops.get(f.frameId);
         if (list) list.push(f);
         else this.crops.set(f.frameId, [f]);
       }),
     );
     subs.add(
-      this.deps.pipeline.events$.subscribe((e) => {
-        if (e.type !== 'expression' || e.cameraId !== cameraId) return;
+      this.deps.bus.on('expression').subscribe(({ payload: e }) => {
+        if (e.cameraId !== cameraId) return;
         this.lastFrameAt = Date.now();
         const crops = this.crops.get(e.frameId) ?? [];
         for (const id of this.crops.keys()) if (id <= e.frameId) this.crops.delete(id);

@@ -1,14 +1,11 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Subscription } from 'rxjs';
 import { CodedError } from '../../contracts/errors';
+import { CAMERA_DIRECTORY, type CameraDirectory } from '../../contracts/ports/camera-directory';
+import { EventBus } from '../../events/event-bus';
 import type { HeadResolver, ResolvedHead } from '../../inference/head.resolver';
-import { CameraService } from '../../ingest/camera.service';
 import { UserRepository } from '../../storage/user.repository';
 import { ModelRegistry } from '../registry/model.registry';
-import { PipelinePort } from './pipeline.port';
-
-/** The slice of CameraService identity needs (tests pass a fake). */
-export type IdentityCameras = Pick<CameraService, 'get' | 'list' | 'setUser' | 'status$'>;
 
 const key = (cameraId: string, trackId: number) => `${cameraId}:${trackId}`;
 
@@ -18,7 +15,8 @@ const key = (cameraId: string, trackId: number) => `${cameraId}:${trackId}`;
  * from the registry; a user without one gets the general head (`userId` set, `personalized: false`).
  * resolve() is on the inference hot path: two map look-ups, no I/O. Camera bindings are persisted by CameraService
  * (cameras.user_id); this class keeps a copy, refreshed on bind and on every camera status change (a camera added
- * with `userId`, a restart after boot).
+ * with `userId`, a restart after boot). It reads the cameras through CAMERA_DIRECTORY (bound to ingest's CameraService
+ * in AppModule) and follows tracks and camera status on the EventBus.
  */
 @Injectable()
 export class IdentityResolver implements HeadResolver, OnApplicationBootstrap, OnModuleDestroy {
@@ -29,17 +27,17 @@ export class IdentityResolver implements HeadResolver, OnApplicationBootstrap, O
   private readonly subscription = new Subscription();
 
   constructor(
-    @Inject(CameraService) private readonly cameras: IdentityCameras,
+    @Inject(CAMERA_DIRECTORY) private readonly cameras: CameraDirectory,
     @Inject(UserRepository) private readonly users: UserRepository,
     @Inject(ModelRegistry) private readonly registry: Pick<ModelRegistry, 'headFor'>,
-    @Inject(PipelinePort) private readonly pipeline: PipelinePort,
+    @Inject(EventBus) private readonly bus: EventBus,
   ) {}
 
   onApplicationBootstrap(): void {
     for (const c of this.cameras.list()) this.remember(c.id, c.userId);
-    this.subscription.add(this.cameras.status$.subscribe((s) => this.refresh(s.cameraId)));
+    this.subscription.add(this.bus.on('camera.status').subscribe(({ payload: s }) => this.refresh(s.cameraId)));
     this.subscription.add(
-      this.pipeline.events$.subscribe((e) => {
+      this.bus.on('face.enter', 'face.leave', 'expression').subscribe(({ payload: e }) => {
         if (e.type === 'face.enter') this.tracksOf(e.cameraId).add(e.trackId);
         else if (e.type === 'face.leave') {
           this.liveTracks.get(e.cameraId)?.delete(e.trackId);
@@ -83,7 +81,7 @@ export class IdentityResolver implements HeadResolver, OnApplicationBootstrap, O
     return [...this.cameraUsers].filter(([, u]) => u === userId).map(([c]) => c);
   }
 
-  /** camera.bind: persists through CameraService. Throws not_found for an unknown camera or user. */
+  /** camera.bind: persists through the camera directory (CameraService). Throws not_found for an unknown camera or user. */
   bindCamera(cameraId: string, userId: string | null): { cameraId: string; userId: string | null } {
     this.requireCamera(cameraId);
     if (userId !== null) this.requireUser(userId);

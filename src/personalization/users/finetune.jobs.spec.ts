@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import type { EventMeta } from '../../contracts/events';
+import { RxEventBus } from '../../events/rx-event-bus';
 import type { ModelVersionView } from '../../contracts/personalization';
 import { FinetuneService, FinetuneServiceError } from '../finetune/finetune.service';
 import type { FinetuneProgress } from '../finetune/finetune.trainer';
 import type { IdentityResolver } from '../identity/identity.resolver';
-import type { PersonalizationEvents } from '../personalization.events';
 import type { SampleStore } from '../samples/sample.store';
 import { FinetuneJobs } from './finetune.jobs';
 
@@ -32,16 +33,21 @@ function fakeService() {
 
 function jobsWith(svc: FinetuneService) {
   const published: { type: string }[] = [];
+  const metas: EventMeta[] = [];
   const store = { load: async () => [{ record: { label: 'happy' }, face: new Float32Array(1) }, { record: { label: 'sad' }, face: new Float32Array(1) }] };
   const identity = {
     requireUser: (id: string) => {
       if (id !== 'u1') throw new Error('not found');
     },
-    camerasOf: () => [],
+    camerasOf: () => ['cam1'],
   };
-  const events = { publish: (e: { type: string }) => published.push(e) };
-  const jobs = new FinetuneJobs(svc, store as unknown as SampleStore, identity as unknown as IdentityResolver, events as unknown as PersonalizationEvents);
-  return { jobs, published };
+  const bus = new RxEventBus();
+  bus.on('finetune.progress', 'model.updated', 'finetune.failed').subscribe((e) => {
+    published.push(e.payload);
+    metas.push(e.meta);
+  });
+  const jobs = new FinetuneJobs(svc, store as unknown as SampleStore, identity as unknown as IdentityResolver, bus);
+  return { jobs, published, metas };
 }
 
 const version: ModelVersionView = {
@@ -55,8 +61,8 @@ const version: ModelVersionView = {
 describe('FinetuneJobs: a job id to follow over REST', () => {
   it('queued → running with progress → done with the active version', async () => {
     const fake = fakeService();
-    const { jobs, published } = jobsWith(fake.service);
-    const started = await jobs.start('u1', { epochs: 3 });
+    const { jobs, published, metas } = jobsWith(fake.service);
+    const started = await jobs.start('u1', { epochs: 3, originId: 'conn1' });
     expect(started).toMatchObject({ userId: 'u1', samples: 2, state: 'queued', activatesWhenDone: true });
     expect(started.jobId).toMatch(/^ft[0-9a-f]{12}$/);
     expect(jobs.job('u1', started.jobId)).toMatchObject({ id: started.jobId, state: 'queued', progress: null, result: null, error: null, finishedAt: null });
@@ -70,6 +76,11 @@ describe('FinetuneJobs: a job id to follow over REST', () => {
     expect(done).toMatchObject({ state: 'done', result: { version: 1, active: true }, error: null });
     expect(done.finishedAt).toBeGreaterThanOrEqual(done.createdAt);
     expect(published.map((e) => e.type)).toEqual(['finetune.progress', 'model.updated']);
+    // on the bus: to the caller (a connection id, not the connection) and the user's cameras
+    expect(metas.map((m) => ({ originId: m.originId, cameraIds: m.cameraIds }))).toEqual([
+      { originId: 'conn1', cameraIds: ['cam1'] },
+      { originId: 'conn1', cameraIds: ['cam1'] },
+    ]);
   });
 
   it('a failed run is reported with the same code as the finetune.failed event', async () => {

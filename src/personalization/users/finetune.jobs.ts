@@ -3,10 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { CodedError, type ErrorCode } from '../../contracts/errors';
 import { LABEL_NAMES } from '../../contracts/labels';
 import type { FinetuneJobView, ModelVersionView } from '../../contracts/personalization';
-import type { Connection } from '../../delivery/connection';
+import { EventBus } from '../../events/event-bus';
 import { FinetuneService, FinetuneServiceError } from '../finetune/finetune.service';
 import { IdentityResolver } from '../identity/identity.resolver';
-import { PersonalizationEvents } from '../personalization.events';
 import { SampleStore } from '../samples/sample.store';
 
 export interface FinetuneStarted {
@@ -38,10 +37,10 @@ export class FinetuneJobs {
     @Inject(FinetuneService) private readonly finetune: FinetuneService,
     @Inject(SampleStore) private readonly store: SampleStore,
     @Inject(IdentityResolver) private readonly identity: IdentityResolver,
-    @Inject(PersonalizationEvents) private readonly events: PersonalizationEvents,
+    @Inject(EventBus) private readonly bus: EventBus,
   ) {}
 
-  async start(userId: string, options: { epochs?: number; origin?: Connection | null } = {}): Promise<FinetuneStarted> {
+  async start(userId: string, options: { epochs?: number; /** Connection.id of the commanding client */ originId?: string } = {}): Promise<FinetuneStarted> {
     this.identity.requireUser(userId);
     if (this.finetune.isRunning(userId)) throw new CodedError('busy', `user "${userId}" is already fine-tuning`);
     const loaded = await this.store.load(userId);
@@ -51,7 +50,8 @@ export class FinetuneJobs {
       const list = Object.entries(short).map(([l, n]) => `${l}: ${n}`).join(', ');
       throw new CodedError('too_few_samples', `not enough samples of every expression (have ${list}); add photos or run calibration.start`);
     }
-    const audience = () => ({ origin: options.origin, cameraIds: this.identity.camerasOf(userId) });
+    // to the caller and to the subscribers of the user's cameras (cameraIds [] = the caller only)
+    const audience = () => ({ originId: options.originId, cameraIds: this.identity.camerasOf(userId) });
     const view: FinetuneJobView = {
       id: `ft${randomBytes(6).toString('hex')}`,
       userId,
@@ -73,13 +73,13 @@ export class FinetuneJobs {
         onProgress: (p) => {
           view.state = 'running';
           view.progress = { epoch: p.epoch, of: p.of, loss: p.loss, accuracy: p.accuracy, etaSeconds: p.etaSeconds };
-          this.events.publish({ type: 'finetune.progress', userId, ...view.progress }, audience());
+          this.bus.emit({ type: 'finetune.progress', userId, ...view.progress }, audience());
         },
       })
       .then(
         (v) => {
           finish('done', { result: v, error: null });
-          this.events.publish({ type: 'model.updated', userId, version: v.version, metrics: v.metrics, active: v.active }, audience());
+          this.bus.emit({ type: 'model.updated', userId, version: v.version, metrics: v.metrics, active: v.active }, audience());
           return v;
         },
         (e: unknown) => {
@@ -91,7 +91,7 @@ export class FinetuneJobs {
           const code: ErrorCode = err.code === 'cancelled' ? 'conflict' : err.code;
           finish('failed', { result: null, error: { code, message: err.message } });
           this.logger.warn(`fine-tune of ${userId} failed: ${err.message}`);
-          this.events.publish({ type: 'finetune.failed', userId, code, message: err.message }, audience());
+          this.bus.emit({ type: 'finetune.failed', userId, code, message: err.message }, audience());
           return null;
         },
       )

@@ -1,14 +1,18 @@
-/** The personalization WebSocket commands: one handler class each (CommandRouter finds them by @WsCommand). */
+/**
+ * The personalization WebSocket commands: one handler class each (CommandRouter finds them by @WsCommand). The edge
+ * over PersonalizationApiModule's services; calibration and fine-tune events carry the commanding connection as its
+ * id (meta.originId on the EventBus), never the Connection itself.
+ */
 import { Inject, Injectable } from '@nestjs/common';
-import type { CommandOf } from '../contracts/commands';
-import { CodedError } from '../contracts/errors';
-import { CommandContext, WsCommand, WsCommandHandler } from '../delivery/command-handler';
-import { CalibrationService } from './calibration/calibration.service';
-import { IdentityResolver } from './identity/identity.resolver';
-import { ModelRegistry, RegistryError } from './registry/model.registry';
-import { FinetuneJobs } from './users/finetune.jobs';
-import { UserLifecycle } from './users/user.lifecycle';
-import { UsersService } from './users/users.service';
+import type { CommandOf } from '../../contracts/commands';
+import { CodedError } from '../../contracts/errors';
+import { CalibrationService } from '../../personalization/calibration/calibration.service';
+import { IdentityResolver } from '../../personalization/identity/identity.resolver';
+import { ModelRegistry, RegistryError } from '../../personalization/registry/model.registry';
+import { FinetuneJobs } from '../../personalization/users/finetune.jobs';
+import { UserLifecycle } from '../../personalization/users/user.lifecycle';
+import { UsersService } from '../../personalization/users/users.service';
+import { CommandContext, WsCommand, WsCommandHandler } from '../command-handler';
 
 @Injectable()
 @WsCommand('user.create')
@@ -70,7 +74,7 @@ export class TrackAssignHandler implements WsCommandHandler<'track.assign'> {
 export class CalibrationStartHandler implements WsCommandHandler<'calibration.start'> {
   constructor(@Inject(CalibrationService) private readonly calibration: CalibrationService) {}
   handle({ type: _t, id: _id, ...req }: CommandOf<'calibration.start'>, ctx: CommandContext) {
-    return { ...this.calibration.start({ ...req, origin: ctx.connection }) };
+    return { ...this.calibration.start({ ...req, originId: ctx.connection.id }) };
   }
 }
 
@@ -89,7 +93,7 @@ export class CalibrationCancelHandler implements WsCommandHandler<'calibration.c
 export class FinetuneStartHandler implements WsCommandHandler<'finetune.start'> {
   constructor(@Inject(FinetuneJobs) private readonly jobs: FinetuneJobs) {}
   async handle({ userId, epochs }: CommandOf<'finetune.start'>, ctx: CommandContext) {
-    return { ...(await this.jobs.start(userId, { epochs, origin: ctx.connection })) };
+    return { ...(await this.jobs.start(userId, { epochs, originId: ctx.connection.id })) };
   }
 }
 
@@ -113,7 +117,7 @@ export async function activate(registry: ModelRegistry, userId: string, version:
   }
 }
 
-export const PERSONALIZATION_COMMANDS = [
+export const PERSONALIZATION_HANDLERS = [
   UserCreateHandler,
   UserListHandler,
   UserRenameHandler,

@@ -2,8 +2,8 @@ import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } fr
 import type { Request, Response } from 'express';
 import multer from 'multer';
 import { Observable } from 'rxjs';
-import { CodedError } from '../../contracts/errors';
-import { PHOTO_LIMITS, PhotoLimits } from './photo-faces';
+import { CodedError } from '../contracts/errors';
+import { PHOTO_LIMITS, PhotoLimits } from '../personalization/samples/photo-faces';
 
 /**
  * multipart/form-data with one `image` file, held in memory up to PhotoLimits.maxBytes (multer stops reading past
