@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   });
   const trunk = await OrtTrunk.create(paths.trunk, { threads: args.threads });
   const step = await HeadTrainStep.create(paths.trainStep, { threads: args.threads });
-  const forward = await HeadForward.create({ threads: args.threads });
+  const forward = await HeadForward.create(paths.headForward, { threads: args.threads });
   const general = loadGeneralHead(paths.head);
   const generalT = headTensors(general);
   const replay = loadReplay(paths.replay, paths.replayMeta);

@@ -21,7 +21,7 @@ import { ModelRegistry } from './registry/model.registry';
     SampleRepository,
     ModelRepository,
     { provide: ModelFileStore, inject: [CONFIG], useFactory: (c: Config) => new ModelFileStore(c.dataDir) },
-    { provide: HeadForward, inject: [CONFIG], useFactory: (c: Config) => HeadForward.create({ threads: c.ORT_THREADS }) },
+    { provide: HeadForward, inject: [CONFIG], useFactory: (c: Config) => HeadForward.create(generalAssetPaths(c.modelsDir).headForward, { threads: c.ORT_THREADS }) },
     {
       provide: ModelRegistry,
       inject: [ModelFileStore, ModelRepository, UserRepository, HeadForward, CONFIG],

@@ -164,12 +164,13 @@ describe.skipIf(!hasTorch)('head training graph vs PyTorch', () => {
 
 const HEAD_ONNX = join(MODELS, 'general', 'head.onnx');
 const HEAD_F32 = join(MODELS, 'general', 'head.f32');
+const HEAD_FORWARD = join(MODELS, 'general', 'head-forward.onnx');
 describe.skipIf(!existsSync(HEAD_ONNX) || !existsSync(HEAD_F32))('head forward graph (weights as inputs)', () => {
   it('with head.f32 fed in, gives the same logits as the exported head.onnx', async () => {
     const rng = new Rng(3);
     const n = 5;
     const x = new Float32Array(n * FEATURES).map(() => Math.max(0, rng.uniform(-1, 2)));
-    const fwd = await HeadForward.create({ threads: 1 });
+    const fwd = await HeadForward.create(HEAD_FORWARD, { threads: 1 });
     const mine = await fwd.run(headTensors(headFromBytes(readFileSync(HEAD_F32))), x, n);
     const ref = await ort.InferenceSession.create(HEAD_ONNX);
     const theirs = (await ref.run({ features: new ort.Tensor('float32', x, [n, FEATURES]) })).logits.data as Float32Array;

@@ -18,6 +18,7 @@ import { ROOT } from '../support/paths';
 
 const EXPRESSION = join(ROOT, 'models', 'general', 'expression.onnx');
 const TRUNK = join(ROOT, 'models', 'general', 'trunk.onnx');
+const FORWARD = join(ROOT, 'models', 'general', 'head-forward.onnx');
 
 const metrics = (seconds: number): FinetuneMetrics => ({
   generalAccuracy: 0.4,
@@ -50,7 +51,7 @@ describe('ModelRegistry', () => {
   const open = (store = new ModelFileStore(dir)) => new ModelRegistry(store, models, users, forward, EXPRESSION);
 
   beforeAll(async () => {
-    forward = await HeadForward.create({ threads: 1 });
+    forward = await HeadForward.create(FORWARD, { threads: 1 });
   });
   afterAll(() => forward.release());
   beforeEach(() => {
@@ -163,7 +164,7 @@ describe('ModelRegistry', () => {
       const { HEAD_PARAMS } = require(${JSON.stringify(join(ROOT, 'src/personalization/finetune/head-weights.ts'))});
       (async () => {
         const db = new SqliteDatabase(${JSON.stringify(dir)});
-        const reg = new ModelRegistry(new ModelFileStore(${JSON.stringify(dir)}), new ModelRepository(db), new UserRepository(db), await HeadForward.create({ threads: 1 }), '');
+        const reg = new ModelRegistry(new ModelFileStore(${JSON.stringify(dir)}), new ModelRepository(db), new UserRepository(db), await HeadForward.create(${JSON.stringify(FORWARD)}, { threads: 1 }), '');
         for (let i = 1; ; i++) {
           const w = {};
           for (const p of HEAD_PARAMS) w[p.name] = new Float32Array(p.dims.reduce((a, b) => a * b, 1)).fill(i);

@@ -10,6 +10,7 @@ import { HeadForward } from '../../src/personalization/onnx/head-forward';
 import { MODELS } from '../support/paths';
 
 const GRAPH = join(MODELS, 'general', 'head-train-step.onnx');
+const FORWARD = join(MODELS, 'general', 'head-forward.onnx');
 if (!existsSync(GRAPH)) console.warn('personalization-trainer: skipped, run /usr/bin/python3 scripts/build_head_train_graph.py');
 
 /** A face's label is written in its brightness (flat image 20 + 30*label): survives flips, shifts and rotations. */
@@ -53,7 +54,7 @@ describe.skipIf(!existsSync(GRAPH))('FinetuneTrainer on synthetic separable feat
   let forward: HeadForward;
   beforeAll(async () => {
     step = await HeadTrainStep.create(GRAPH, { threads: 2 });
-    forward = await HeadForward.create({ threads: 2 });
+    forward = await HeadForward.create(FORWARD, { threads: 2 });
   });
   afterAll(async () => {
     await step.release();

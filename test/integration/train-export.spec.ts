@@ -12,8 +12,10 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requireTorchPython } from '../support/python';
 import { decodeFace } from '../../src/inference/fer-dataset';
+import { loadLaidOutModel } from '../../src/inference/heads/head-layout';
 import { softmaxInPlace } from '../../src/inference/labels';
 import { writeInput } from '../../src/inference/preprocess';
+import { HEAD_PARAMS, headFromBytes } from '../../src/personalization/finetune/head-weights';
 import { DATASETS, ROOT } from '../support/paths';
 
 const python = requireTorchPython();
@@ -41,8 +43,8 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
 
   beforeAll(() => tinyCsv(join(dir, 'tiny.csv')));
 
-  it('passes its loader and model unit tests', () => {
-    const r = run(['-m', 'unittest', 'scripts/fer/test_data.py', 'scripts/fer/test_model.py']);
+  it('passes its loader, model and ONNX layout unit tests', () => {
+    const r = run(['-m', 'unittest', 'scripts/fer/test_data.py', 'scripts/fer/test_model.py', 'scripts/fer/test_onnx_layout.py']);
     expect(r.stderr).toMatch(/OK/);
     expect(r.status).toBe(0);
   });
@@ -59,7 +61,7 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     expect(second.status, second.stderr).toBe(0);
     expect(second.stderr).toMatch(/resumed from .* at epoch 1\/2/);
     expect(second.stdout).toMatch(/epoch 2\/2/);
-    expect(readdirSync(out).sort()).toEqual(['expression.onnx', 'head.f32', 'head.onnx', 'replay.f32', 'replay.json', 'trunk.onnx']);
+    expect(readdirSync(out).sort()).toEqual(['expression.head-layout.json', 'expression.onnx', 'head.f32', 'head.onnx', 'replay.f32', 'replay.json', 'trunk.onnx']);
     const replay = JSON.parse(readFileSync(join(out, 'replay.json'), 'utf8'));
     expect(replay.count).toBe(21);
     expect(readFileSync(join(out, 'replay.f32')).length).toBe(21 * 2048 * 4);
@@ -138,6 +140,18 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     const split = (await head.run({ features })).logits.data as Float32Array;
     expect(split.length).toBe(n * 7);
     split.forEach((v, i) => expect(v).toBeCloseTo(logits[i], 4));
+  });
+
+  it('writes the head layout of the exported model: its ranges hold the exported head.f32', async () => {
+    const { bytes, layout } = await loadLaidOutModel(join(out, 'expression.onnx'), HEAD_PARAMS);
+    const head = headFromBytes(readFileSync(join(out, 'head.f32')));
+    for (const p of HEAD_PARAMS) {
+      const r = layout.params[p.name];
+      const w = head[p.name];
+      expect(Buffer.from(bytes.subarray(r.offset, r.offset + r.length)).equals(Buffer.from(w.buffer, w.byteOffset, w.byteLength)), p.name).toBe(true);
+    }
+    const manifest = JSON.parse(readFileSync(join(dir, 'models', 'manifest.json'), 'utf8'));
+    expect(manifest.general.files['expression.head-layout.json'].bytes).toBe(readFileSync(join(out, 'expression.head-layout.json')).length);
   });
 
   it('TypeScript preprocessing + ONNX Runtime give the PyTorch predictions', async () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FinetuneMetrics } from '../../contracts/personalization';
+import type { FinetuneErrorMessage } from './finetune.errors';
 import type { FinetuneOptions, FinetuneProgress, FinetuneSample } from './finetune.trainer';
 
 /** Messages between FinetuneRunner (main thread) and finetune.worker.ts. Validated on arrival in the worker. */
@@ -8,6 +9,7 @@ export const FinetuneJobSchema = z.object({
     trunk: z.string().min(1),
     head: z.string().min(1),
     trainStep: z.string().min(1),
+    headForward: z.string().min(1),
     replay: z.string().min(1),
     replayMeta: z.string().min(1),
   }),
@@ -48,4 +50,4 @@ export type ToWorker = { type: 'cancel' };
 export type FromWorker =
   | ({ type: 'progress' } & FinetuneProgress)
   | { type: 'done'; weights: Float32Array; metrics: FinetuneMetrics; threadId: number }
-  | { type: 'error'; code: 'too_few_samples' | 'cancelled' | 'bad_job' | 'internal'; message: string };
+  | FinetuneErrorMessage;

@@ -16,7 +16,7 @@ export class FinetuneServiceError extends Error {
 }
 
 export interface FinetuneServiceOptions {
-  paths: Pick<GeneralAssetPaths, 'trunk' | 'head' | 'trainStep' | 'replay' | 'replayMeta'>;
+  paths: Pick<GeneralAssetPaths, 'trunk' | 'head' | 'trainStep' | 'headForward' | 'replay' | 'replayMeta'>;
   threads: number;
   minSamplesPerLabel: number;
   /** jobs at once across all users (each one wants every core it is given) */

@@ -4,7 +4,8 @@
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { HeadForward } from '../onnx/head-forward';
-import { FinetuneError, FinetuneTrainer } from './finetune.trainer';
+import { FinetuneError } from './finetune.errors';
+import { FinetuneTrainer } from './finetune.trainer';
 import { FinetuneJobSchema, FromWorker, ToWorker } from './finetune.messages';
 import { loadGeneralHead, loadReplay } from './general-assets';
 import { HeadTrainStep } from './head-train-step';
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
 
   const parsed = FinetuneJobSchema.safeParse(workerData);
   if (!parsed.success) {
-    post({ type: 'error', code: 'bad_job', message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+    post(FinetuneError.badJob(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')).toMessage());
     return;
   }
   const job = parsed.data;
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
   const [trunk, step, forward] = await Promise.all([
     OrtTrunk.create(job.paths.trunk, { threads }),
     HeadTrainStep.create(job.paths.trainStep, { threads }),
-    HeadForward.create({ threads }),
+    HeadForward.create(job.paths.headForward, { threads }),
   ]);
   try {
     const general = loadGeneralHead(job.paths.head);
@@ -40,8 +41,7 @@ async function main(): Promise<void> {
     const flat = joinHead(result.weights);
     post({ type: 'done', weights: flat, metrics: result.metrics, threadId }, [flat.buffer as ArrayBuffer]);
   } catch (e) {
-    if (e instanceof FinetuneError) post({ type: 'error', code: e.code, message: e.message });
-    else post({ type: 'error', code: 'internal', message: e instanceof Error ? e.message : String(e) });
+    post((e instanceof FinetuneError ? e : FinetuneError.internal(e)).toMessage());
   } finally {
     await Promise.all([trunk.release(), step.release(), forward.release()]);
     port.close(); // lets the worker exit (the cancel listener would keep it alive)
@@ -49,5 +49,5 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  parentPort?.postMessage({ type: 'error', code: 'internal', message: e instanceof Error ? e.message : String(e) } satisfies FromWorker);
+  parentPort?.postMessage(FinetuneError.internal(e).toMessage() satisfies FromWorker);
 });

@@ -11,6 +11,8 @@ export interface GeneralAssetPaths {
   headOnnx: string;
   expression: string;
   trainStep: string;
+  /** the head's forward pass, weights as inputs */
+  headForward: string;
   replay: string;
   replayMeta: string;
 }
@@ -23,6 +25,7 @@ export function generalAssetPaths(modelsDir: string): GeneralAssetPaths {
     headOnnx: join(d, 'head.onnx'),
     expression: join(d, 'expression.onnx'),
     trainStep: join(d, 'head-train-step.onnx'),
+    headForward: join(d, 'head-forward.onnx'),
     replay: join(d, 'replay.f32'),
     replayMeta: join(d, 'replay.json'),
   };

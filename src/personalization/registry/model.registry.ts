@@ -1,11 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { readFile } from 'node:fs/promises';
 import type { FinetuneMetrics, ModelVersionView } from '../../contracts/personalization';
 import type { HeadRunner } from '../../inference/head.resolver';
 import { ModelRecord, ModelRepository } from '../../storage/model.repository';
 import { UserRepository } from '../../storage/user.repository';
 import { HEAD_BYTES, HeadWeights, headFromBytes, headToBytes } from '../finetune/head-weights';
-import { exportPersonalModel } from '../onnx/export-onnx';
+import type { LaidOutModel } from '../../inference/heads/head-layout';
+import { exportPersonalModel, loadExpressionModel } from '../onnx/export-onnx';
 import { HeadForward, HeadTensors, headTensors } from '../onnx/head-forward';
 import { ModelFileStore } from './model-files';
 
@@ -38,7 +38,7 @@ interface LoadedHead {
 export class ModelRegistry {
   private readonly logger = new Logger('ModelRegistry');
   private readonly loaded = new Map<string, LoadedHead>();
-  private expressionBytes: Promise<Uint8Array> | null = null;
+  private expression: Promise<LaidOutModel> | null = null;
 
   constructor(
     private readonly files: ModelFileStore,
@@ -117,11 +117,11 @@ export class ModelRegistry {
   /** One ONNX file (trunk + this version's head) that runs anywhere ONNX runs. */
   async exportOnnx(userId: string, version: number): Promise<Uint8Array> {
     const weights = await this.weights(userId, version);
-    this.expressionBytes ??= readFile(this.expressionOnnxPath).then((b) => new Uint8Array(b));
+    this.expression ??= loadExpressionModel(this.expressionOnnxPath);
     try {
-      return exportPersonalModel(await this.expressionBytes, weights);
+      return exportPersonalModel(await this.expression, weights);
     } catch (e) {
-      this.expressionBytes = null;
+      this.expression = null;
       throw new RegistryError('unavailable', `cannot export: ${(e as Error).message}`);
     }
   }
