@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { FinetuneMetrics } from '../../contracts/personalization';
-import type { FinetuneErrorMessage } from './finetune.errors';
 import type { FinetuneOptions, FinetuneProgress, FinetuneSample } from './finetune.trainer';
 
 /** Messages between FinetuneRunner (main thread) and finetune.worker.ts. Validated on arrival in the worker. */
@@ -50,4 +49,4 @@ export type ToWorker = { type: 'cancel' };
 export type FromWorker =
   | ({ type: 'progress' } & FinetuneProgress)
   | { type: 'done'; weights: Float32Array; metrics: FinetuneMetrics; threadId: number }
-  | FinetuneErrorMessage;
+  | { type: 'error'; code: 'too_few_samples' | 'cancelled' | 'bad_job' | 'internal'; message: string };

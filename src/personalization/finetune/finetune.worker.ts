@@ -4,8 +4,7 @@
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { HeadForward } from '../onnx/head-forward';
-import { FinetuneError } from './finetune.errors';
-import { FinetuneTrainer } from './finetune.trainer';
+import { FinetuneError, FinetuneTrainer } from './finetune.trainer';
 import { FinetuneJobSchema, FromWorker, ToWorker } from './finetune.messages';
 import { loadGeneralHead, loadReplay } from './general-assets';
 import { HeadTrainStep } from './head-train-step';
@@ -23,7 +22,7 @@ async function main(): Promise<void> {
 
   const parsed = FinetuneJobSchema.safeParse(workerData);
   if (!parsed.success) {
-    post(FinetuneError.badJob(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')).toMessage());
+    post({ type: 'error', code: 'bad_job', message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
     return;
   }
   const job = parsed.data;
@@ -41,7 +40,8 @@ async function main(): Promise<void> {
     const flat = joinHead(result.weights);
     post({ type: 'done', weights: flat, metrics: result.metrics, threadId }, [flat.buffer as ArrayBuffer]);
   } catch (e) {
-    post((e instanceof FinetuneError ? e : FinetuneError.internal(e)).toMessage());
+    if (e instanceof FinetuneError) post({ type: 'error', code: e.code, message: e.message });
+    else post({ type: 'error', code: 'internal', message: e instanceof Error ? e.message : String(e) });
   } finally {
     await Promise.all([trunk.release(), step.release(), forward.release()]);
     port.close(); // lets the worker exit (the cancel listener would keep it alive)
@@ -49,5 +49,5 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  parentPort?.postMessage(FinetuneError.internal(e).toMessage() satisfies FromWorker);
+  parentPort?.postMessage({ type: 'error', code: 'internal', message: e instanceof Error ? e.message : String(e) } satisfies FromWorker);
 });
