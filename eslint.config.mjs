@@ -16,7 +16,7 @@ export const MAY = {
   storage: ['contracts'],
   inference: ['contracts'],
   events: ['contracts'],
-  ingest: ['contracts', 'storage', 'events'],
+  ingest: ['contracts', 'storage', 'inference', 'events'], // inference: image-format.ts, which encoded frames are opened
   pipeline: ['contracts', 'inference', 'events'],
   personalization: ['contracts', 'storage', 'inference', 'events'],
   auth: ['contracts', 'storage'],
