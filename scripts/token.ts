@@ -10,6 +10,7 @@ import 'reflect-metadata';
 import { TokenStore } from '../src/auth/token.store';
 import { ConfigError, loadConfig } from '../src/config';
 import { SqliteDatabase } from '../src/storage/database';
+import { SqliteTokenRepository } from '../src/storage/sqlite/token.repository';
 
 const USAGE = `usage:
   npm run token -- create --scope admin|read [--name NAME]
@@ -27,7 +28,7 @@ export function runTokenCli(args: string[], dataDir: string, out: (line: string)
   const [command, ...rest] = args;
   const database = new SqliteDatabase(dataDir);
   try {
-    const store = new TokenStore(database);
+    const store = new TokenStore(new SqliteTokenRepository(database));
     switch (command) {
       case 'create': {
         const scope = option(rest, 'scope');

@@ -14,7 +14,6 @@ import { VERSION } from './delivery/health.controller';
 import { setupOpenApi } from './delivery/openapi';
 import { GatewayWsAdapter } from './delivery/ws.adapter';
 import { startupBanner } from './startup-banner';
-import { SqliteDatabase } from './storage/database';
 
 /** Hard limit of a graceful shutdown (SIGTERM/SIGINT); below the 10 s that supervisors commonly wait before SIGKILL. */
 const SHUTDOWN_DEADLINE_MS = 8000;
@@ -41,7 +40,7 @@ async function bootstrap(): Promise<void> {
     const line = checkBinding({
       host: config.HOST,
       envTokens: Boolean(config.ADMIN_TOKEN || config.READ_TOKEN),
-      storedTokens: new TokenStore(app.get(SqliteDatabase)).count(),
+      storedTokens: app.get(TokenStore).count(),
     });
     logger.log(line);
   } catch (err) {
@@ -82,7 +81,7 @@ async function bootstrap(): Promise<void> {
       version: VERSION,
       url,
       dashboard: !config.SERVE_DASHBOARD ? 'off' : dashboardBuilt ? 'served' : 'not built',
-      auth: { envTokens: Boolean(config.ADMIN_TOKEN || config.READ_TOKEN), storedTokens: new TokenStore(app.get(SqliteDatabase)).count() },
+      auth: { envTokens: Boolean(config.ADMIN_TOKEN || config.READ_TOKEN), storedTokens: app.get(TokenStore).count() },
       dataDir: config.dataDir,
     });
     process.stdout.write(`\n${banner}\n\n`);

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Observable, Subject } from 'rxjs';
 import type { Scope } from '../contracts/scopes';
-import { SqliteDatabase } from '../storage/database';
+import { TokenRepository } from '../storage/ports/token.repository';
 import { generateToken, hashToken, safeEqual } from './token';
 
 export interface TokenInfo {
@@ -12,15 +12,10 @@ export interface TokenInfo {
   createdAt: number;
 }
 
-interface TokenRow {
-  id: string;
-  name: string;
-  scope: Scope;
-  hash: string;
-  created_at: number;
-}
-
-/** Tokens created with `npm run token -- create`: only their hash is stored; the token is shown once. */
+/**
+ * Tokens created with `npm run token -- create`: only their hash is stored; the token is shown once. Storage is the
+ * TokenRepository port (SQLite in StorageModule; `new TokenStore(new SqliteTokenRepository(db))` in the CLI).
+ */
 @Injectable()
 export class TokenStore {
   private readonly changed = new Subject<void>();
@@ -30,50 +25,45 @@ export class TokenStore {
    */
   readonly changes$: Observable<void> = this.changed.asObservable();
 
-  constructor(@Inject(SqliteDatabase) private readonly database: SqliteDatabase) {}
+  constructor(@Inject(TokenRepository) private readonly tokens: TokenRepository) {}
 
   create(scope: Scope, name?: string): TokenInfo & { token: string } {
     if (scope !== 'read' && scope !== 'admin') throw new Error(`scope must be read or admin, not "${String(scope)}"`);
     const id = randomBytes(6).toString('hex');
     const token = generateToken();
     const info: TokenInfo = { id, name: name?.trim() || `token-${id}`, scope, createdAt: Date.now() };
-    this.database.db
-      .prepare('INSERT INTO tokens (id, name, scope, hash, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(info.id, info.name, info.scope, hashToken(token), info.createdAt);
+    this.tokens.insert({ ...info, hash: hashToken(token) });
     this.changed.next();
     return { ...info, token };
   }
 
   list(): TokenInfo[] {
-    const rows = this.database.db
-      .prepare('SELECT id, name, scope, created_at FROM tokens ORDER BY created_at, id')
-      .all() as Omit<TokenRow, 'hash'>[];
-    return rows.map((r) => ({ id: r.id, name: r.name, scope: r.scope, createdAt: r.created_at }));
+    return this.tokens.list().map((r) => ({ id: r.id, name: r.name, scope: r.scope, createdAt: r.createdAt }));
   }
 
   /** Removes tokens whose id or name is `idOrName`; returns how many. */
   revoke(idOrName: string): number {
-    const n = this.database.db.prepare('DELETE FROM tokens WHERE id = ? OR name = ?').run(idOrName, idOrName).changes;
+    const n = this.tokens.deleteByIdOrName(idOrName);
     if (n > 0) this.changed.next();
     return n;
   }
 
   /** Whether the token with this id is still stored (not revoked). */
   exists(id: string): boolean {
-    return this.database.db.prepare('SELECT 1 FROM tokens WHERE id = ?').get(id) !== undefined;
+    return this.tokens.exists(id);
   }
 
   count(): number {
-    return (this.database.db.prepare('SELECT COUNT(*) AS n FROM tokens').get() as { n: number }).n;
+    return this.tokens.count();
   }
 
   /** The stored token matching `token`, or null. */
   find(token: string): TokenInfo | null {
     const hash = hashToken(token);
-    const row = this.database.db.prepare('SELECT * FROM tokens WHERE hash = ?').get(hash) as TokenRow | undefined;
+    const row = this.tokens.findByHash(hash);
     // The lookup is by hash (a preimage, not the token, is what timing could reveal); compare once more in
     // constant time so a future change to the query cannot turn this into a prefix oracle.
     if (!row || !safeEqual(row.hash, hash)) return null;
-    return { id: row.id, name: row.name, scope: row.scope, createdAt: row.created_at };
+    return { id: row.id, name: row.name, scope: row.scope, createdAt: row.createdAt };
   }
 }

@@ -5,7 +5,7 @@ import { defer, Observable, Subject, Subscription, switchMap } from 'rxjs';
 import { CONFIG, Config } from '../config';
 import { CameraInput, CameraInputSchema, CameraStatus, CameraView } from '../contracts/cameras';
 import { Frame } from '../contracts/frames';
-import { CameraRecord, CameraRepository } from '../storage/camera.repository';
+import { CameraRecord, CameraRepository } from '../storage/ports/camera.repository';
 import { BrowserSource, PushOutcome } from './browser.source';
 import { CameraSource, isLiveSource, parseCameraUrl, redactUrl } from './camera-url';
 import { CameraRunner, RunnerSettings } from './camera.runner';

@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { CameraRepository } from '../storage/camera.repository';
 import { CameraService } from './camera.service';
 import { CLOCK, systemClock } from './clock';
 import { HOST_RESOLVER, systemResolver } from './destination-policy';
@@ -8,12 +7,11 @@ import { FileProbe } from './file.probe';
 import { NodeProcessSpawner, ProcessSpawner } from './process.spawner';
 
 /**
- * Cameras in, Frames out. Needs CONFIG (ConfigModule) and SqliteDatabase (StorageModule), both global.
+ * Cameras in, Frames out. Needs CONFIG (ConfigModule) and CameraRepository (StorageModule), both global.
  * Exports CameraService (frames$, status$, add/remove/list/retry, browser cameras) and the locator.
  */
 @Module({
   providers: [
-    CameraRepository,
     CameraService,
     FfmpegLocator,
     FileProbe,
@@ -22,6 +20,6 @@ import { NodeProcessSpawner, ProcessSpawner } from './process.spawner';
     // The camera destination policy's DNS look-up; tests override it (no DNS needed).
     { provide: HOST_RESOLVER, useValue: systemResolver },
   ],
-  exports: [CameraService, FfmpegLocator, CameraRepository],
+  exports: [CameraService, FfmpegLocator],
 })
 export class IngestModule {}

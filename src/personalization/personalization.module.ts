@@ -1,9 +1,9 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
 import { CONFIG, Config } from '../config';
-import { ModelRepository } from '../storage/model.repository';
-import { SampleRepository } from '../storage/sample.repository';
-import { UserRepository } from '../storage/user.repository';
+import { BlobStore } from '../storage/ports/blob.store';
+import { ModelRepository } from '../storage/ports/model.repository';
+import { UserRepository } from '../storage/ports/user.repository';
 import { FinetuneRunner } from './finetune/finetune.runner';
 import { FinetuneService } from './finetune/finetune.service';
 import { generalAssetPaths } from './finetune/general-assets';
@@ -17,10 +17,8 @@ import { ModelRegistry } from './registry/model.registry';
  */
 @Module({
   providers: [
-    UserRepository,
-    SampleRepository,
-    ModelRepository,
-    { provide: ModelFileStore, inject: [CONFIG], useFactory: (c: Config) => new ModelFileStore(c.dataDir) },
+    // the repositories and the BlobStore come from StorageModule (global)
+    { provide: ModelFileStore, inject: [BlobStore], useFactory: (blobs: BlobStore) => new ModelFileStore(blobs) },
     { provide: HeadForward, inject: [CONFIG], useFactory: (c: Config) => HeadForward.create(generalAssetPaths(c.modelsDir).headForward, { threads: c.ORT_THREADS }) },
     {
       provide: ModelRegistry,
@@ -44,7 +42,7 @@ import { ModelRegistry } from './registry/model.registry';
         }),
     },
   ],
-  exports: [UserRepository, SampleRepository, ModelRepository, ModelRegistry, FinetuneService, HeadForward],
+  exports: [ModelRegistry, FinetuneService, HeadForward],
 })
 export class PersonalizationModule implements OnApplicationShutdown {
   constructor(@Inject(HeadForward) private readonly forward: HeadForward) {}

@@ -14,6 +14,7 @@ import { scopeAllows } from '../../src/contracts/scopes';
 import { DataVersionWatcher } from '../../src/storage/data-version.watcher';
 import { SqliteDatabase } from '../../src/storage/database';
 import { StorageModule } from '../../src/storage/storage.module';
+import { SqliteTokenRepository } from '../../src/storage/sqlite/token.repository';
 
 const dirs: string[] = [];
 async function build(env: Record<string, string> = {}) {
@@ -94,7 +95,7 @@ describe('AuthService', () => {
 
     // The CLI's connection: seen by data_version, not by the server's TokenStore.
     const cli = new SqliteDatabase(dirs[dirs.length - 1]);
-    new TokenStore(cli).revoke('b');
+    new TokenStore(new SqliteTokenRepository(cli)).revoke('b');
     cli.close();
     moduleRef.get(DataVersionWatcher).check(); // what its 1 s timer does
     expect(changes).toHaveLength(4);

@@ -12,7 +12,8 @@ import type { HeadRunner } from '../../src/inference/head.resolver';
 import { IdentityResolver } from '../../src/personalization/identity/identity.resolver';
 import { ModelRegistry } from '../../src/personalization/registry/model.registry';
 import { SqliteDatabase } from '../../src/storage/database';
-import { UserRepository } from '../../src/storage/user.repository';
+import { UserRepository } from '../../src/storage/ports/user.repository';
+import { SqliteUserRepository } from '../../src/storage/sqlite/user.repository';
 
 /** A camera directory that, like ingest (CameraService + camera-events.ts), announces a new camera on the bus. */
 class FakeCameras {
@@ -60,7 +61,7 @@ describe('IdentityResolver (through the DI container)', () => {
     const mod = await Test.createTestingModule({
       providers: [
         { provide: SqliteDatabase, useValue: db },
-        UserRepository,
+        { provide: UserRepository, useClass: SqliteUserRepository },
         IdentityResolver,
         { provide: CAMERA_DIRECTORY, useValue: cameras },
         { provide: ModelRegistry, useValue: { headFor: (u: string) => heads.get(u) ?? null } },

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IngestError } from '../../src/ingest/ingest.errors';
-import { CameraRepository } from '../../src/storage/camera.repository';
+import { CameraRepository } from '../../src/storage/ports/camera.repository';
 import { IngestApp, startIngestApp, waitUntil } from '../support/ingest-app';
 import { requireTool } from '../support/require-tool';
 import { ffmpegProcessesWith, freePort } from '../support/rtsp';

@@ -12,8 +12,11 @@ import { HeadForward, headTensors } from '../../src/personalization/onnx/head-fo
 import { ModelFileStore } from '../../src/personalization/registry/model-files';
 import { GENERAL_VERSION, ModelRegistry } from '../../src/personalization/registry/model.registry';
 import { SqliteDatabase } from '../../src/storage/database';
-import { ModelRepository } from '../../src/storage/model.repository';
-import { UserRepository } from '../../src/storage/user.repository';
+import { DataDirBlobStore } from '../../src/storage/files/data-dir.blob-store';
+import { ModelRepository } from '../../src/storage/ports/model.repository';
+import { UserRepository } from '../../src/storage/ports/user.repository';
+import { SqliteModelRepository } from '../../src/storage/sqlite/model.repository';
+import { SqliteUserRepository } from '../../src/storage/sqlite/user.repository';
 import { ROOT } from '../support/paths';
 
 const EXPRESSION = join(ROOT, 'models', 'general', 'expression.onnx');
@@ -48,7 +51,7 @@ describe('ModelRegistry', () => {
   let db: SqliteDatabase;
   let users: UserRepository;
   let models: ModelRepository;
-  const open = (store = new ModelFileStore(dir)) => new ModelRegistry(store, models, users, forward, EXPRESSION);
+  const open = (store = new ModelFileStore(new DataDirBlobStore(dir))) => new ModelRegistry(store, models, users, forward, EXPRESSION);
 
   beforeAll(async () => {
     forward = await HeadForward.create(FORWARD, { threads: 1 });
@@ -57,8 +60,8 @@ describe('ModelRegistry', () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'iexn-registry-'));
     db = new SqliteDatabase(dir);
-    users = new UserRepository(db);
-    models = new ModelRepository(db);
+    users = new SqliteUserRepository(db);
+    models = new SqliteModelRepository(db);
     users.insert({ id: 'ana', name: 'Ana', createdAt: 1 });
   });
   afterEach(() => {
@@ -110,7 +113,7 @@ describe('ModelRegistry', () => {
         throw new Error('disk full');
       }
     }
-    const failing = open(new FailingStore(dir));
+    const failing = open(new FailingStore(new DataDirBlobStore(dir)));
     await failing.init();
     await expect(failing.save('ana', head(2), metrics(2))).rejects.toThrow('disk full');
     expect(failing.list('ana').map((v) => v.version)).toEqual([1]);
@@ -121,7 +124,7 @@ describe('ModelRegistry', () => {
   });
 
   it('a file renamed but never committed (crash before the row) is not listed and is swept at start-up', async () => {
-    const store = new ModelFileStore(dir);
+    const store = new ModelFileStore(new DataDirBlobStore(dir));
     await store.write('ana', 1, new Uint8Array(joinHead(head(1)).buffer));
     const reg = open();
     await reg.init();
@@ -156,15 +159,16 @@ describe('ModelRegistry', () => {
     const child = String.raw`
       require(${JSON.stringify(tsxCjs)});
       const { SqliteDatabase } = require(${JSON.stringify(join(ROOT, 'src/storage/database.ts'))});
-      const { UserRepository } = require(${JSON.stringify(join(ROOT, 'src/storage/user.repository.ts'))});
-      const { ModelRepository } = require(${JSON.stringify(join(ROOT, 'src/storage/model.repository.ts'))});
+      const { SqliteUserRepository } = require(${JSON.stringify(join(ROOT, 'src/storage/sqlite/user.repository.ts'))});
+      const { SqliteModelRepository } = require(${JSON.stringify(join(ROOT, 'src/storage/sqlite/model.repository.ts'))});
+      const { DataDirBlobStore } = require(${JSON.stringify(join(ROOT, 'src/storage/files/data-dir.blob-store.ts'))});
       const { ModelFileStore } = require(${JSON.stringify(join(ROOT, 'src/personalization/registry/model-files.ts'))});
       const { ModelRegistry } = require(${JSON.stringify(join(ROOT, 'src/personalization/registry/model.registry.ts'))});
       const { HeadForward } = require(${JSON.stringify(join(ROOT, 'src/personalization/onnx/head-forward.ts'))});
       const { HEAD_PARAMS } = require(${JSON.stringify(join(ROOT, 'src/personalization/finetune/head-weights.ts'))});
       (async () => {
         const db = new SqliteDatabase(${JSON.stringify(dir)});
-        const reg = new ModelRegistry(new ModelFileStore(${JSON.stringify(dir)}), new ModelRepository(db), new UserRepository(db), await HeadForward.create(${JSON.stringify(FORWARD)}, { threads: 1 }), '');
+        const reg = new ModelRegistry(new ModelFileStore(new DataDirBlobStore(${JSON.stringify(dir)})), new SqliteModelRepository(db), new SqliteUserRepository(db), await HeadForward.create(${JSON.stringify(FORWARD)}, { threads: 1 }), '');
         for (let i = 1; ; i++) {
           const w = {};
           for (const p of HEAD_PARAMS) w[p.name] = new Float32Array(p.dims.reduce((a, b) => a * b, 1)).fill(i);
@@ -185,8 +189,8 @@ describe('ModelRegistry', () => {
 
     db.close();
     db = new SqliteDatabase(dir);
-    users = new UserRepository(db);
-    models = new ModelRepository(db);
+    users = new SqliteUserRepository(db);
+    models = new SqliteModelRepository(db);
     const reg = open();
     await reg.init();
     const listed = reg.list('ana');

@@ -12,7 +12,7 @@ import { Rng } from '../../src/personalization/finetune/rng';
 import { PersonalizationModule } from '../../src/personalization/personalization.module';
 import { ModelRegistry } from '../../src/personalization/registry/model.registry';
 import { StorageModule } from '../../src/storage/storage.module';
-import { UserRepository } from '../../src/storage/user.repository';
+import { UserRepository } from '../../src/storage/ports/user.repository';
 import { ROOT } from '../support/paths';
 
 const ready = Object.values(generalAssetPaths(join(ROOT, 'models'))).every(existsSync);

@@ -3,10 +3,13 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CONFIG, loadConfig } from '../../src/config';
 import { SqliteDatabase } from '../../src/storage/database';
-import { SampleRepository } from '../../src/storage/sample.repository';
-import { UserRepository } from '../../src/storage/user.repository';
+import { DataDirBlobStore } from '../../src/storage/files/data-dir.blob-store';
+import { BlobStore } from '../../src/storage/ports/blob.store';
+import { SampleRepository } from '../../src/storage/ports/sample.repository';
+import { UserRepository } from '../../src/storage/ports/user.repository';
+import { SqliteSampleRepository } from '../../src/storage/sqlite/sample.repository';
+import { SqliteUserRepository } from '../../src/storage/sqlite/user.repository';
 import { SampleStore } from '../../src/personalization/samples/sample.store';
 
 const crop = (v: number) => new Uint8Array(48 * 48).map((_, i) => (i + v) % 256);
@@ -21,10 +24,10 @@ describe('SampleStore (through the DI container, real SQLite and files)', () => 
   const build = async () => {
     const mod = await Test.createTestingModule({
       providers: [
-        { provide: CONFIG, useValue: loadConfig({ DATA_DIR: dir }) },
+        { provide: BlobStore, useValue: new DataDirBlobStore(dir) },
         { provide: SqliteDatabase, useValue: db },
-        UserRepository,
-        SampleRepository,
+        { provide: UserRepository, useClass: SqliteUserRepository },
+        { provide: SampleRepository, useClass: SqliteSampleRepository },
         SampleStore,
       ],
     }).compile();

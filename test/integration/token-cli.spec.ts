@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TokenStore } from '../../src/auth/token.store';
 import { SqliteDatabase } from '../../src/storage/database';
+import { SqliteTokenRepository } from '../../src/storage/sqlite/token.repository';
 import { runTokenCli } from '../../scripts/token';
 
 let dir = '';
@@ -17,7 +18,7 @@ describe('token CLI', () => {
     expect(runTokenCli(['create', '--scope', 'read', '--name', 'grafana'], dir, (l) => out.push(l))).toBe(0);
     const token = out[0];
     const db = new SqliteDatabase(dir);
-    expect(new TokenStore(db).find(token)).toMatchObject({ scope: 'read', name: 'grafana' });
+    expect(new TokenStore(new SqliteTokenRepository(db)).find(token)).toMatchObject({ scope: 'read', name: 'grafana' });
     db.close();
 
     const listed: string[] = [];

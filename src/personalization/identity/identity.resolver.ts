@@ -4,7 +4,7 @@ import { CodedError } from '../../contracts/errors';
 import { CAMERA_DIRECTORY, type CameraDirectory } from '../../contracts/ports/camera-directory';
 import { EventBus } from '../../events/event-bus';
 import type { HeadResolver, ResolvedHead } from '../../inference/head.resolver';
-import { UserRepository } from '../../storage/user.repository';
+import { UserRepository } from '../../storage/ports/user.repository';
 import { ModelRegistry } from '../registry/model.registry';
 
 const key = (cameraId: string, trackId: number) => `${cameraId}:${trackId}`;

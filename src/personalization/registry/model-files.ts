@@ -1,35 +1,34 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import { SAFE_PATH_SEGMENT as SAFE_ID, writeFileAtomic } from '../../storage/atomic-file';
+import { SAFE_PATH_SEGMENT as SAFE_ID } from '../../storage/atomic-file';
+import { BlobStore } from '../../storage/ports/blob.store';
 
 export class ModelFileError extends Error {}
 
 /**
- * Weight files under DATA_DIR/models/<userId>/<version>.head.f32, written atomically: a temp file in the same folder,
- * fsync, rename over the final name, fsync the folder. A crash leaves either no file or a whole one (plus, at worst,
- * a `.tmp` that sweep() removes). The SQLite row that makes a version visible is written only after this returns.
+ * Weight files, blob key models/<userId>/<version>.head.f32 (DataDirBlobStore: that path under DATA_DIR), written
+ * through BlobStore.put, which is atomic and durable (on files: temp file in the same folder, fsync, rename over the
+ * final name, fsync the folder). A crash leaves either no file or a whole one (plus, at worst, a `.tmp` that sweep()
+ * removes). The SQLite row that makes a version visible is written only after this returns.
  */
 export class ModelFileStore {
-  constructor(private readonly dataDir: string) {}
+  constructor(private readonly blobs: BlobStore) {}
 
-  /** Path relative to DATA_DIR, as stored in the models table. */
+  /** Path relative to DATA_DIR (the blob key), as stored in the models table. */
   relPath(userId: string, version: number): string {
     if (!SAFE_ID.test(userId)) throw new ModelFileError(`unsafe user id for a file name: ${JSON.stringify(userId)}`);
     if (!Number.isInteger(version) || version < 1) throw new ModelFileError(`bad version ${version}`);
-    return join('models', userId, `${version}.head.f32`);
+    return `models/${userId}/${version}.head.f32`;
   }
 
   async write(userId: string, version: number, bytes: Uint8Array): Promise<{ file: string; sha256: string }> {
     const file = this.relPath(userId, version);
-    const final = join(this.dataDir, file);
-    await writeFileAtomic(final, bytes);
+    await this.blobs.put(file, bytes);
     return { file, sha256: sha256(bytes) };
   }
 
   /** The file's bytes, checked against the size and digest recorded with its row. */
   async read(file: string, expectedSha256: string, expectedBytes?: number): Promise<Uint8Array> {
-    const bytes = new Uint8Array(await readFile(join(this.dataDir, file)));
+    const bytes = await this.blobs.get(file);
     if (expectedBytes !== undefined && bytes.byteLength !== expectedBytes) {
       throw new ModelFileError(`${file}: ${bytes.byteLength} bytes, expected ${expectedBytes}`);
     }
@@ -39,27 +38,14 @@ export class ModelFileStore {
 
   /** Start-up sweep: remove temp files and weight files no row refers to (a crash between rename and commit). */
   async sweep(known: Set<string>): Promise<string[]> {
-    const root = join(this.dataDir, 'models');
     const removed: string[] = [];
-    let users: string[];
-    try {
-      users = await readdir(root);
-    } catch {
-      return removed;
-    }
-    for (const u of users) {
-      let names: string[];
-      try {
-        names = await readdir(join(root, u));
-      } catch {
-        continue;
-      }
-      for (const n of names) {
-        const rel = relative(this.dataDir, join(root, u, n));
-        if (n.endsWith('.tmp') || (n.endsWith('.head.f32') && !known.has(rel))) {
-          await rm(join(root, u, n), { force: true });
-          removed.push(rel);
-        }
+    for (const key of (await this.blobs.list('models')).sort()) {
+      const parts = key.split('/');
+      if (parts.length !== 3) continue; // only models/<userId>/<name>
+      const n = parts[2];
+      if (n.endsWith('.tmp') || (n.endsWith('.head.f32') && !known.has(key))) {
+        await this.blobs.remove(key);
+        removed.push(key);
       }
     }
     return removed;
@@ -67,7 +53,7 @@ export class ModelFileStore {
 
   async removeUser(userId: string): Promise<void> {
     if (!SAFE_ID.test(userId)) throw new ModelFileError(`unsafe user id for a file name: ${JSON.stringify(userId)}`);
-    await rm(join(this.dataDir, 'models', userId), { recursive: true, force: true });
+    await this.blobs.remove(`models/${userId}`);
   }
 }
 

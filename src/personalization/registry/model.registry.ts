@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { FinetuneMetrics, ModelVersionView } from '../../contracts/personalization';
 import type { HeadRunner } from '../../inference/head.resolver';
-import { ModelRecord, ModelRepository } from '../../storage/model.repository';
-import { UserRepository } from '../../storage/user.repository';
+import { ModelRecord, ModelRepository } from '../../storage/ports/model.repository';
+import { UserRepository } from '../../storage/ports/user.repository';
 import { HEAD_BYTES, HeadWeights, headFromBytes, headToBytes } from '../finetune/head-weights';
 import type { LaidOutModel } from '../../inference/heads/head-layout';
 import { exportPersonalModel, loadExpressionModel } from '../onnx/export-onnx';

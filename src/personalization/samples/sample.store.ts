@@ -1,37 +1,31 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { SAFE_PATH_SEGMENT as SAFE_ID, writeFileAtomic } from '../../storage/atomic-file';
 import sharp from 'sharp';
-import { CONFIG, Config } from '../../config';
 import type { LabelName } from '../../contracts/labels';
 import { INPUT_SIZE } from '../../inference/preprocess';
-import { SampleRecord, SampleRepository } from '../../storage/sample.repository';
-import { UserRepository } from '../../storage/user.repository';
+import { SAFE_PATH_SEGMENT as SAFE_ID } from '../../storage/atomic-file';
+import { BlobStore } from '../../storage/ports/blob.store';
+import { SampleRecord, SampleRepository } from '../../storage/ports/sample.repository';
+import { UserRepository } from '../../storage/ports/user.repository';
 
 export type SampleSource = 'calibration' | 'upload' | 'browser';
 
 /**
- * The user's labelled face crops: DATA_DIR/samples/<userId>/<id>.png (48x48 gray, lossless: exactly the classifier
- * input) + a `samples` row. Write order: temp file in the same folder, fsync, rename, fsync the folder, THEN the row.
- * A sample is acknowledged only when its row committed, so a crash leaves either a whole sample or, at worst, a file
- * without a row, which sweep() removes at start-up.
+ * The user's labelled face crops: blob samples/<userId>/<id>.png (DataDirBlobStore: that path under DATA_DIR; 48x48
+ * gray, lossless: exactly the classifier input) + a `samples` row. Write order: BlobStore.put (atomic and durable: on
+ * files a temp file in the same folder, fsync, rename, fsync the folder), THEN the row. A sample is acknowledged only
+ * when its row committed, so a crash leaves either a whole sample or, at worst, a blob without a row, which sweep()
+ * removes at start-up. Depends on the ports only (BlobStore, SampleRepository, UserRepository).
  */
 @Injectable()
 export class SampleStore implements OnModuleInit {
   private readonly logger = new Logger('SampleStore');
-  private readonly root: string;
-  private readonly dataDir: string;
 
   constructor(
-    @Inject(CONFIG) config: Pick<Config, 'dataDir'>,
+    @Inject(BlobStore) private readonly blobs: BlobStore,
     @Inject(SampleRepository) private readonly samples: SampleRepository,
     @Inject(UserRepository) private readonly users: UserRepository,
-  ) {
-    this.dataDir = config.dataDir;
-    this.root = join(config.dataDir, 'samples');
-  }
+  ) {}
 
   async onModuleInit(): Promise<void> {
     const removed = await this.sweep();
@@ -43,17 +37,15 @@ export class SampleStore implements OnModuleInit {
     if (!SAFE_ID.test(userId)) throw new Error(`unsafe user id for a file name: ${JSON.stringify(userId)}`);
     if (crop48.length !== INPUT_SIZE * INPUT_SIZE) throw new Error(`a sample is ${INPUT_SIZE}x${INPUT_SIZE} gray, got ${crop48.length} bytes`);
     const id = `s${Date.now().toString(36)}${randomBytes(5).toString('hex')}`;
-    const dir = join(this.root, userId);
-    const file = join('samples', userId, `${id}.png`);
+    const file = `samples/${userId}/${id}.png`;
     const png = await sharp(Buffer.from(crop48), { raw: { width: INPUT_SIZE, height: INPUT_SIZE, channels: 1 } }).png().toBuffer();
-    const final = join(dir, `${id}.png`);
-    await writeFileAtomic(final, png);
+    await this.blobs.put(file, png);
     try {
       const record: SampleRecord = { id, userId, label, file, source, sha1: sha1(crop48), createdAt: Date.now() };
       this.samples.insert(record); // throws if the user was deleted meanwhile (foreign key): the file goes below
       return record;
     } catch (e) {
-      await rm(final, { force: true });
+      await this.blobs.remove(file);
       throw e;
     }
   }
@@ -63,7 +55,7 @@ export class SampleStore implements OnModuleInit {
     const out: { record: SampleRecord; face: Uint8Array }[] = [];
     for (const record of this.samples.listByUser(userId)) {
       try {
-        const { data, info } = await sharp(join(this.dataDir, record.file)).greyscale().raw().toBuffer({ resolveWithObject: true });
+        const { data, info } = await sharp(await this.blobs.get(record.file)).greyscale().raw().toBuffer({ resolveWithObject: true });
         if (info.width !== INPUT_SIZE || info.height !== INPUT_SIZE || info.channels !== 1) throw new Error(`${info.width}x${info.height}x${info.channels}`);
         out.push({ record, face: new Uint8Array(data) });
       } catch (e) {
@@ -75,7 +67,7 @@ export class SampleStore implements OnModuleInit {
 
   async removeUser(userId: string): Promise<void> {
     if (!SAFE_ID.test(userId)) return;
-    await rm(join(this.root, userId), { recursive: true, force: true });
+    await this.blobs.remove(`samples/${userId}`);
   }
 
   /**
@@ -84,31 +76,24 @@ export class SampleStore implements OnModuleInit {
    */
   async sweep(): Promise<string[]> {
     const removed: string[] = [];
-    let dirs: string[];
-    try {
-      dirs = await readdir(this.root);
-    } catch {
-      return removed;
+    const byUser = new Map<string, string[]>();
+    for (const key of (await this.blobs.list('samples')).sort()) {
+      const userId = key.split('/')[1];
+      const keys = byUser.get(userId) ?? [];
+      keys.push(key);
+      byUser.set(userId, keys);
     }
-    for (const userId of dirs) {
-      const dir = join(this.root, userId);
+    for (const [userId, keys] of byUser) {
       if (!this.users.get(userId)) {
-        await rm(dir, { recursive: true, force: true });
-        removed.push(join('samples', userId));
+        await this.blobs.remove(`samples/${userId}`);
+        removed.push(`samples/${userId}`);
         continue;
       }
       const known = new Set(this.samples.listByUser(userId).map((s) => s.file));
-      let names: string[];
-      try {
-        names = await readdir(dir);
-      } catch {
-        continue;
-      }
-      for (const n of names) {
-        const rel = join('samples', userId, n);
-        if (n.endsWith('.tmp') || !known.has(rel)) {
-          await rm(join(dir, n), { force: true });
-          removed.push(rel);
+      for (const key of keys) {
+        if (key.endsWith('.tmp') || !known.has(key)) {
+          await this.blobs.remove(key);
+          removed.push(key);
         }
       }
     }

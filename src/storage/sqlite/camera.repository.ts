@@ -1,22 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { CameraKind } from '../contracts/cameras';
-import { SqliteDatabase } from './database';
-
-/** Browser cameras live only as long as their socket: never stored. */
-export type StoredCameraKind = Exclude<CameraKind, 'browser'>;
-
-/** A persisted camera. `url` is stored as given (credentials included) and must be redacted before display. */
-export interface CameraRecord {
-  id: string;
-  name: string;
-  url: string;
-  kind: StoredCameraKind;
-  fps: number;
-  loop: boolean;
-  transport: 'tcp' | 'udp';
-  userId: string | null;
-  createdAt: number;
-}
+import { SqliteDatabase } from '../database';
+import { CameraRecord, CameraRepository, StoredCameraKind } from '../ports/camera.repository';
 
 interface Row {
   id: string;
@@ -44,7 +28,7 @@ const toRecord = (r: Row): CameraRecord => ({
 
 /** The `cameras` table (migration 0). Browser cameras are ephemeral and never stored. */
 @Injectable()
-export class CameraRepository {
+export class SqliteCameraRepository implements CameraRepository {
   constructor(@Inject(SqliteDatabase) private readonly database: SqliteDatabase) {}
 
   insert(c: CameraRecord): void {

@@ -1,17 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { SqliteDatabase } from './database';
-
-export interface SampleRecord {
-  id: string;
-  userId: string;
-  label: string;
-  /** path of the crop file, relative to DATA_DIR */
-  file: string;
-  /** 'calibration' | 'upload' | 'browser' */
-  source: string;
-  sha1: string;
-  createdAt: number;
-}
+import { SqliteDatabase } from '../database';
+import { SampleRecord, SampleRepository } from '../ports/sample.repository';
 
 interface Row {
   id: string;
@@ -35,7 +24,7 @@ const toRecord = (r: Row): SampleRecord => ({
 
 /** The `samples` table (migration 0). A row is inserted only after its crop file is durable (see the sample store). */
 @Injectable()
-export class SampleRepository {
+export class SqliteSampleRepository implements SampleRepository {
   constructor(@Inject(SqliteDatabase) private readonly database: SqliteDatabase) {}
 
   insert(s: SampleRecord): void {

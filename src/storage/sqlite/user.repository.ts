@@ -1,13 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { SqliteDatabase } from './database';
-
-export interface UserRecord {
-  id: string;
-  name: string;
-  /** null = the general model */
-  activeVersion: number | null;
-  createdAt: number;
-}
+import { SqliteDatabase } from '../database';
+import { UserRecord, UserRepository } from '../ports/user.repository';
 
 interface Row {
   id: string;
@@ -20,7 +13,7 @@ const toRecord = (r: Row): UserRecord => ({ id: r.id, name: r.name, activeVersio
 
 /** The `users` table (migration 0). Deleting a user cascades to its samples and models rows (foreign keys). */
 @Injectable()
-export class UserRepository {
+export class SqliteUserRepository implements UserRepository {
   constructor(@Inject(SqliteDatabase) private readonly database: SqliteDatabase) {}
 
   insert(u: Omit<UserRecord, 'activeVersion'>): void {

@@ -1,17 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { FinetuneMetrics } from '../contracts/personalization';
-import { SqliteDatabase } from './database';
-
-export interface ModelRecord {
-  userId: string;
-  /** 1, 2, ... per user; version 0 is never stored: it names the general model */
-  version: number;
-  /** path of the weights file, relative to DATA_DIR */
-  file: string;
-  sha256: string;
-  metrics: FinetuneMetrics;
-  createdAt: number;
-}
+import type { FinetuneMetrics } from '../../contracts/personalization';
+import { SqliteDatabase } from '../database';
+import { ModelRecord, ModelRepository } from '../ports/model.repository';
 
 interface Row {
   user_id: string;
@@ -33,7 +23,7 @@ const toRecord = (r: Row): ModelRecord => ({
 
 /** The `models` table plus users.active_version (migration 0). */
 @Injectable()
-export class ModelRepository {
+export class SqliteModelRepository implements ModelRepository {
   constructor(@Inject(SqliteDatabase) private readonly database: SqliteDatabase) {}
 
   nextVersion(userId: string): number {
