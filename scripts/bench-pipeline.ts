@@ -22,6 +22,7 @@ import { Subject } from 'rxjs';
 import { loadConfig } from '../src/config';
 import { ConfigModule } from '../src/config.module';
 import type { Frame } from '../src/contracts/frames';
+import { EventBus } from '../src/events/event-bus';
 import { PipelineModule } from '../src/pipeline/pipeline.module';
 import { FRAME_SOURCE, PipelineService } from '../src/pipeline/pipeline.service';
 import { cliArgs, numberArg } from './cli';
@@ -119,8 +120,7 @@ async function run(video: ReturnType<typeof decode>, batchSize: number): Promise
   let frames = 0;
   let faces = 0;
   const latencies: number[] = [];
-  const sub = service.events$.subscribe((e) => {
-    if (e.type !== 'expression') return;
+  const sub = app.get(EventBus).on('expression').subscribe(({ payload: e }) => {
     if (measuring) {
       frames++;
       faces += e.faces.length;

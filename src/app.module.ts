@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { Config } from './config';
 import { ConfigModule } from './config.module';
 import { DeliveryModule } from './delivery/delivery.module';
+import { EventsModule } from './events/events.module';
 import { IdentityResolver } from './personalization/identity/identity.resolver';
 import { CameraService } from './ingest/camera.service';
 import { IngestModule } from './ingest/ingest.module';
@@ -12,15 +13,19 @@ import { PersonalizationApiModule } from './personalization/personalization-api.
 import { StorageModule } from './storage/storage.module';
 
 /**
- * The whole server: cameras (ingest) → pipeline (detect, track, classify) → delivery (WS/REST).
- * The pipeline's dynamic module is built once and imported wherever its exports are needed.
+ * The whole server: cameras (ingest) → pipeline (detect, track, classify) → delivery (WS/REST), with personalization
+ * beside the pipeline; they talk over the EventBus (EventsModule). The dynamic modules are built once and imported
+ * wherever their exports are needed.
  */
 @Module({})
 export class AppModule {
   static forRoot(config: Config): DynamicModule {
+    // Built once and imported wherever needed (one instance). Personalization sees the cameras through its
+    // CAMERA_DIRECTORY port and the pipeline through the EventBus, so it imports neither.
+    const personalization = PersonalizationApiModule.forRoot({ imports: [IngestModule], cameras: { useExisting: CameraService } });
     const pipeline = PipelineModule.forRoot({
-      // PersonalizationApiModule exports HEAD_RESOLVER: a bound/assigned user's active head scores their faces
-      imports: [IngestModule, PersonalizationApiModule],
+      // personalization exports HEAD_RESOLVER: a bound/assigned user's active head scores their faces
+      imports: [IngestModule, personalization],
       providers: [{ provide: FRAME_SOURCE, inject: [CameraService], useFactory: (c: CameraService) => c.frames$ }],
     });
     return {
@@ -28,15 +33,17 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         StorageModule,
+        EventsModule,
         IngestModule,
         pipeline,
-        PersonalizationApiModule,
+        personalization,
         DeliveryModule.forRoot({
-          imports: [IngestModule, pipeline, PersonalizationApiModule],
+          imports: [IngestModule, pipeline],
+          personalization,
           cameras: { useExisting: CameraService },
           // camera.add's userId is checked like camera.bind's
           users: { useExisting: IdentityResolver },
-          events: { useExisting: PipelineService },
+          pipeline: { useExisting: PipelineService },
           metrics: { inject: [PipelineMetrics], useFactory: (m: PipelineMetrics) => [m.registry] },
         }),
       ],

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { CameraInput, CameraView } from '../contracts/cameras';
 import { CodedError } from '../contracts/errors';
-import { CAMERA_API, CameraApi, EVENT_SOURCE, EventSourceApi, USER_DIRECTORY, UserDirectoryApi } from './delivery.tokens';
+import { EventBus } from '../events/event-bus';
+import { CAMERA_API, CameraApi, PIPELINE_CONTROL, PipelineControl, USER_DIRECTORY, UserDirectoryApi } from './delivery.tokens';
 import { scrubSecrets } from './error-mapping';
-import { EventFanout } from './event.fanout';
 
 /** A view with credentials scrubbed from every text field, whatever the source forgot. */
 function safeView(v: CameraView): CameraView {
@@ -17,8 +17,8 @@ function safeView(v: CameraView): CameraView {
 export class CameraAccess {
   constructor(
     @Inject(CAMERA_API) private readonly cameras: CameraApi,
-    @Inject(EventFanout) private readonly fanout: EventFanout,
-    @Inject(EVENT_SOURCE) private readonly events: EventSourceApi,
+    @Inject(EventBus) private readonly bus: EventBus,
+    @Inject(PIPELINE_CONTROL) private readonly pipeline: PipelineControl,
     @Inject(USER_DIRECTORY) private readonly users: UserDirectoryApi,
   ) {}
 
@@ -42,8 +42,8 @@ export class CameraAccess {
     await this.get(id);
     await this.cameras.remove(id);
     // Close the camera's tracks (face.leave for each) before saying it is gone.
-    this.events.forgetCamera?.(id);
-    this.fanout.publish({ type: 'camera.removed', cameraId: id });
+    this.pipeline.forgetCamera(id);
+    this.bus.publish('camera.removed', { type: 'camera.removed', cameraId: id });
   }
 
   async retry(id: string): Promise<CameraView> {

@@ -1,6 +1,7 @@
 import { DynamicModule, Module, ModuleMetadata, Provider } from '@nestjs/common';
 import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module';
+import { EventsModule } from '../events/events.module';
 import { BinaryFrames } from './binary-frames';
 import { CameraAccess } from './camera-access';
 import { CamerasController } from './cameras.controller';
@@ -10,10 +11,10 @@ import { ConnectionRegistry } from './connection.registry';
 import { DeliveryMetrics } from './delivery.metrics';
 import {
   CAMERA_API,
-  EVENT_SOURCE,
   METRICS_REGISTRIES,
-  NO_EVENTS,
+  NO_PIPELINE,
   NO_USERS,
+  PIPELINE_CONTROL,
   UNAVAILABLE_CAMERA_API,
   USER_DIRECTORY,
 } from './delivery.tokens';
@@ -22,10 +23,13 @@ import { ExpressionGateway } from './expression.gateway';
 import { AuthHandler } from './handlers/auth.handler';
 import { BrowserOpenHandler } from './handlers/browser-open.handler';
 import { CameraAddHandler, CameraListHandler, CameraRemoveHandler, CameraRetryHandler } from './handlers/camera.handlers';
+import { PERSONALIZATION_HANDLERS } from './handlers/personalization.handlers';
 import { SubscribeHandler, UnsubscribeHandler } from './handlers/subscription.handlers';
 import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
+import { PhotoUploadInterceptor } from './photo-upload.interceptor';
 import { PreviewService } from './preview.service';
+import { UsersController } from './users.controller';
 
 type Binding = Omit<Exclude<Provider, abstract new (...args: never[]) => unknown>, 'provide'>;
 
@@ -34,28 +38,36 @@ export interface DeliveryOptions {
   imports?: ModuleMetadata['imports'];
   /** CAMERA_API: ingest's CameraService. Unset: every camera command answers `unavailable`. */
   cameras?: Binding;
-  /** EVENT_SOURCE: the pipeline (`events$`). Unset: no events. */
-  events?: Binding;
+  /** PIPELINE_CONTROL: the pipeline, told to close a removed camera's tracks. Unset: nothing to close. */
+  pipeline?: Binding;
   /** METRICS_REGISTRIES: extra prom-client registries for /metrics (e.g. `{ useFactory: (p) => [p.metrics.registry], inject: [PipelineService] }`). */
   metrics?: Binding;
   /** USER_DIRECTORY: who a camera's `userId` may name (personalization's IdentityResolver). Unset: no users exist. */
   users?: Binding;
+  /**
+   * PersonalizationApiModule.forRoot(...), built once by the app: adds /api/users (UsersController) and the user,
+   * camera.bind, track.assign, calibration, fine-tune and model WS commands. Unset: none of them exist.
+   */
+  personalization?: DynamicModule;
 }
 
 /**
  * The WebSocket gateway (/ws), REST (/api/cameras, /api/health), /metrics, and authentication (AuthModule, whose
- * guard covers every route of the app). Needs CONFIG and SqliteDatabase from their global modules.
+ * guard covers every route of the app), and EventFanout, which sends the EventBus's client-facing events to the
+ * sockets. Needs CONFIG and SqliteDatabase from their global modules.
  */
 @Module({})
 export class DeliveryModule {
   static forRoot(options: DeliveryOptions = {}): DynamicModule {
+    const personalization = options.personalization;
     return {
       module: DeliveryModule,
-      imports: [DiscoveryModule, AuthModule, ...(options.imports ?? [])],
-      controllers: [CamerasController, HealthController, MetricsController],
+      imports: [DiscoveryModule, AuthModule, EventsModule, ...(options.imports ?? []), ...(personalization ? [personalization] : [])],
+      // personalization's routes after delivery's own, as they were registered before they moved here
+      controllers: [CamerasController, HealthController, MetricsController, ...(personalization ? [UsersController] : [])],
       providers: [
         { provide: CAMERA_API, ...(options.cameras ?? { useValue: UNAVAILABLE_CAMERA_API }) } as Provider,
-        { provide: EVENT_SOURCE, ...(options.events ?? { useValue: NO_EVENTS }) } as Provider,
+        { provide: PIPELINE_CONTROL, ...(options.pipeline ?? { useValue: NO_PIPELINE }) } as Provider,
         { provide: METRICS_REGISTRIES, ...(options.metrics ?? { useValue: [] }) } as Provider,
         { provide: USER_DIRECTORY, ...(options.users ?? { useValue: NO_USERS }) } as Provider,
         { provide: APP_FILTER, useClass: CodedErrorFilter },
@@ -75,6 +87,7 @@ export class DeliveryModule {
         CameraListHandler,
         CameraRetryHandler,
         BrowserOpenHandler,
+        ...(personalization ? [PhotoUploadInterceptor, ...PERSONALIZATION_HANDLERS] : []),
       ],
       exports: [EventFanout, ConnectionRegistry, CameraAccess, AuthModule],
     };

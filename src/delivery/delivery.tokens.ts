@@ -1,11 +1,12 @@
 /**
  * What the delivery layer needs from the rest of the server, as small interfaces behind injection tokens. The real
- * services (ingest's CameraService, the pipeline) are bound to these in AppModule; tests bind fakes.
+ * services (ingest's CameraService, the pipeline) are bound to these in AppModule; tests bind fakes. Events (pipeline
+ * output, camera states, calibration and fine-tuning) do not come through here: EventFanout reads them from the
+ * EventBus.
  */
 import type { Registry } from 'prom-client';
 import { NEVER, Observable } from 'rxjs';
-import type { CameraInput, CameraStatus, CameraView } from '../contracts/cameras';
-import type { PipelineEvent } from '../contracts/events';
+import type { CameraInput, CameraView } from '../contracts/cameras';
 import type { Frame } from '../contracts/frames';
 
 /** A camera fed by a browser over the WebSocket: frames are JPEG or WebP bytes. */
@@ -21,7 +22,7 @@ export type BrowserPushOutcome = { status: 'rejected'; error: { code: string; me
 
 type MaybePromise<T> = T | Promise<T>;
 
-/** ingest's CameraService, as delivery uses it. Errors are thrown as `{ code: ErrorCode, message }` (IngestError). */
+/** ingest's CameraService, as delivery uses it. Errors are thrown as IngestError (a CodedError). */
 export interface CameraApi {
   add(input: CameraInput): MaybePromise<CameraView>;
   remove(id: string): MaybePromise<unknown>;
@@ -30,19 +31,17 @@ export interface CameraApi {
   get(id: string): MaybePromise<CameraView | undefined | null>;
   retry(id: string): MaybePromise<unknown>;
   openBrowserCamera(name?: string, fps?: number): MaybePromise<BrowserCamera>;
-  readonly status$: Observable<CameraStatus>;
   /** Decoded frames of every camera; previews are encoded from them only when a client asked. */
   readonly frames$: Observable<Frame>;
 }
 export const CAMERA_API = Symbol('CAMERA_API');
 
-/** The pipeline's output. `latencyMs` of expression events is recomputed at send time (capture -> socket write). */
-export interface EventSourceApi {
-  readonly events$: Observable<PipelineEvent>;
-  /** A camera was removed: end its tracks (face.leave) and drop its state. */
-  forgetCamera?(cameraId: string): void;
+/** The pipeline, as a command target (its output comes over the EventBus). */
+export interface PipelineControl {
+  /** A camera was removed: end its tracks (publishes face.leave for each) and drop its state. */
+  forgetCamera(cameraId: string): void;
 }
-export const EVENT_SOURCE = Symbol('EVENT_SOURCE');
+export const PIPELINE_CONTROL = Symbol('PIPELINE_CONTROL');
 
 /**
  * The users a camera may belong to, as delivery checks them before `camera.add` / POST /api/cameras stores a
@@ -81,8 +80,8 @@ export const UNAVAILABLE_CAMERA_API: CameraApi = {
   get: () => null,
   retry: () => Promise.reject(new UnavailableError('cameras are not available on this server')),
   openBrowserCamera: () => Promise.reject(new UnavailableError('browser cameras are not available on this server')),
-  status$: NEVER,
   frames$: NEVER,
 };
 
-export const NO_EVENTS: EventSourceApi = { events$: NEVER };
+/** Bound when no pipeline is wired: there are no tracks to close. */
+export const NO_PIPELINE: PipelineControl = { forgetCamera: () => undefined };

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { EventsModule } from '../events/events.module';
+import { CameraEvents } from './camera-events';
 import { CameraService } from './camera.service';
 import { CLOCK, systemClock } from './clock';
 import { HOST_RESOLVER, systemResolver } from './destination-policy';
@@ -8,11 +10,15 @@ import { NodeProcessSpawner, ProcessSpawner } from './process.spawner';
 
 /**
  * Cameras in, Frames out. Needs CONFIG (ConfigModule) and CameraRepository (StorageModule), both global.
- * Exports CameraService (frames$, status$, add/remove/list/retry, browser cameras) and the locator.
+ * Exports CameraService (frames$, status$, add/remove/list/retry, browser cameras) and the locator; publishes
+ * every camera state change on the EventBus as `camera.status` (CameraEvents).
  */
 @Module({
+  imports: [EventsModule],
   providers: [
     CameraService,
+    // status$ -> the bus's camera.status
+    CameraEvents,
     FfmpegLocator,
     FileProbe,
     { provide: ProcessSpawner, useClass: NodeProcessSpawner },

@@ -1,4 +1,5 @@
 import { DynamicModule, Module, ModuleMetadata, Provider } from '@nestjs/common';
+import { EventsModule } from '../events/events.module';
 import { InferenceModule } from '../inference/inference.module';
 import { PipelineMetrics } from './pipeline.metrics';
 import { FRAME_SOURCE, PipelineService } from './pipeline.service';
@@ -15,7 +16,7 @@ export class PipelineModule {
   static forRoot(options: PipelineModuleOptions): DynamicModule {
     return {
       module: PipelineModule,
-      imports: [InferenceModule, ...(options.imports ?? [])],
+      imports: [EventsModule, InferenceModule, ...(options.imports ?? [])],
       providers: [{ provide: PipelineMetrics, useFactory: () => new PipelineMetrics() }, PipelineService, ...options.providers],
       exports: [PipelineService, PipelineMetrics, InferenceModule],
     };

@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
-import { Observable, Subject, Subscription } from 'rxjs';
+import { Observable, Subscription } from 'rxjs';
 import { CONFIG, Config } from '../config';
-import type { PipelineEvent } from '../contracts/events';
-import type { FaceObservation } from '../contracts/faces';
 import type { Frame } from '../contracts/frames';
+import { EventBus } from '../events/event-bus';
 import { GeneralHead } from '../inference/expression.classifier';
 import { DEFAULT_CROP } from '../inference/face-crop';
 import { GeneralHeadResolver, HEAD_RESOLVER, HeadResolver } from '../inference/head.resolver';
@@ -15,19 +14,15 @@ import { PipelineMetrics } from './pipeline.metrics';
 export const FRAME_SOURCE = Symbol('FRAME_SOURCE');
 
 /**
- * Runs the expression pipeline over FRAME_SOURCE from application bootstrap to shutdown.
- * `events$` and `faces$` are hot: a subscriber gets what happens after it subscribes.
+ * Runs the expression pipeline over FRAME_SOURCE from application bootstrap to shutdown, and publishes what it sees
+ * on the EventBus: `expression`, `face.enter`, `face.leave` (every frame), and `face.observed` (each face's crops,
+ * built only while someone listens: calibration).
  */
 @Injectable()
 export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('PipelineService');
-  private readonly events = new Subject<PipelineEvent>();
-  private readonly faces = new Subject<FaceObservation>();
   private readonly pipeline: ExpressionPipeline;
   private subscription: Subscription | null = null;
-
-  readonly events$: Observable<PipelineEvent> = this.events.asObservable();
-  readonly faces$: Observable<FaceObservation> = this.faces.asObservable();
 
   constructor(
     @Inject(FRAME_SOURCE) private readonly frames$: Observable<Frame>,
@@ -36,6 +31,7 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(FEATURE_EXTRACTOR) trunk: FeatureExtractorModel,
     @Inject(GeneralHead) generalHead: GeneralHead,
     @Inject(PipelineMetrics) readonly metrics: PipelineMetrics,
+    @Inject(EventBus) private readonly bus: EventBus,
     @Optional() @Inject(HEAD_RESOLVER) heads: HeadResolver | null,
   ) {
     this.pipeline = expressionPipeline(
@@ -55,7 +51,7 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
         smoothing: config.SMOOTHING,
         tracker: { iouThreshold: config.TRACK_IOU, graceFrames: config.TRACK_GRACE_FRAMES },
         crop: DEFAULT_CROP,
-        observe: { wanted: () => this.faces.observed, next: (f) => this.faces.next(f) },
+        observe: { wanted: () => this.bus.wants('face.observed'), next: (f) => this.bus.publish('face.observed', f) },
       },
     );
   }
@@ -68,7 +64,7 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
   start(): void {
     if (this.subscription) return;
     this.subscription = this.frames$.pipe(this.pipeline.operator).subscribe({
-      next: (e) => this.events.next(e),
+      next: (e) => this.bus.emit(e),
       error: (err) => this.logger.error(`frame source failed: ${err instanceof Error ? err.message : err}`),
       complete: () => this.logger.log('frame source completed'),
     });
@@ -76,13 +72,11 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
 
   /** A camera was removed: close its tracks (face.leave for each) and forget its state. */
   forgetCamera(cameraId: string): void {
-    for (const e of this.pipeline.forgetCamera(cameraId)) this.events.next(e);
+    for (const e of this.pipeline.forgetCamera(cameraId)) this.bus.emit(e);
   }
 
   onModuleDestroy(): void {
     this.subscription?.unsubscribe();
     this.subscription = null;
-    this.events.complete();
-    this.faces.complete();
   }
 }

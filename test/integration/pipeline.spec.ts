@@ -1,12 +1,13 @@
 import 'reflect-metadata';
 import { Test, TestingModule } from '@nestjs/testing';
-import { firstValueFrom, Subject, take, toArray } from 'rxjs';
+import { firstValueFrom, map, Subject, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config';
 import { ConfigModule } from '../../src/config.module';
 import type { ExpressionEvent, PipelineEvent } from '../../src/contracts/events';
 import type { Frame } from '../../src/contracts/frames';
 import { LABEL_NAMES } from '../../src/contracts/labels';
+import { EventBus } from '../../src/events/event-bus';
 import { HEAD_RESOLVER, HeadResolver } from '../../src/inference/head.resolver';
 import { FACE_DETECTOR, FaceDetectorModel } from '../../src/inference/inference.module';
 import type { FaceDetector } from '../../src/inference/inference.types';
@@ -28,7 +29,11 @@ async function boot(extra: { provide: unknown; useValue: unknown }[] = [], cfg =
   if (detector) builder.overrideProvider(FACE_DETECTOR).useValue(Object.assign(detector, { release: async () => undefined }));
   const moduleRef = await builder.compile();
   await moduleRef.init();
-  return { moduleRef, frames, service: moduleRef.get(PipelineService) };
+  // what the pipeline publishes on the bus: its events, and the face crops (published only while subscribed)
+  const bus = moduleRef.get(EventBus);
+  const events$ = bus.on('expression', 'face.enter', 'face.leave').pipe(map((e) => e.payload));
+  const faces$ = bus.on('face.observed').pipe(map((e) => e.payload));
+  return { moduleRef, frames, service: moduleRef.get(PipelineService), events$, faces$ };
 }
 
 /** Push frames of two cameras paced like live sources (every `gapMs`), fresh capture timestamps. */
@@ -53,11 +58,11 @@ describe.skipIf(!hasD6)('PipelineService on real frames of d6.mp4', () => {
   it('emits expression events with one tracked face per frame, scores summing to 1, face.enter once per camera', async () => {
     const booted = await boot();
     moduleRef = booted.moduleRef;
-    const { service, frames } = booted;
+    const { service, frames, events$, faces$ } = booted;
     const events: PipelineEvent[] = [];
     const faces: { crop48: Uint8Array; cameraId: string }[] = [];
-    service.events$.subscribe((e) => events.push(e));
-    service.faces$.subscribe((f) => faces.push(f));
+    events$.subscribe((e) => events.push(e));
+    faces$.subscribe((f) => faces.push(f));
     await feed(frames, video, ['cam-a', 'cam-b']);
     // wait until every frame has been either dropped (latest wins; how many depends on the machine's load) or has
     // come out as an event, so a slow batch still in flight does not decide the counts below
@@ -122,7 +127,7 @@ describe.skipIf(!hasD6)('PipelineService on real frames of d6.mp4', () => {
         return real(images);
       };
     }
-    const got = firstValueFrom(booted.service.events$.pipe(take(3), toArray()));
+    const got = firstValueFrom(booted.events$.pipe(take(3), toArray()));
     await feed(booted.frames, { ...video, frames: video.frames.slice(0, 4) }, ['cam-a'], 80);
     const events = await got;
     expect(events.some(isExpression)).toBe(true);
@@ -138,8 +143,8 @@ describe.skipIf(!hasD6)('PipelineService on real frames of d6.mp4', () => {
       const booted = await boot([], cfg);
       const events: ExpressionEvent[] = [];
       const crops: number[][] = [];
-      booted.service.events$.subscribe((e) => isExpression(e) && events.push(e));
-      booted.service.faces$.subscribe((f) => crops.push([f.frameId, f.region.x, f.region.w, f.crop48.reduce((a, b) => a + b, 0), f.cropLarge?.width ?? 0]));
+      booted.events$.subscribe((e) => isExpression(e) && events.push(e));
+      booted.faces$.subscribe((f) => crops.push([f.frameId, f.region.x, f.region.w, f.crop48.reduce((a, b) => a + b, 0), f.cropLarge?.width ?? 0]));
       await feed(booted.frames, video, ['cam-a'], 150);
       await new Promise((r) => setTimeout(r, 300));
       const metrics = await booted.service.metrics.registry.metrics();
@@ -174,7 +179,7 @@ describe.skipIf(!hasD6)('PipelineService on real frames of d6.mp4', () => {
     const booted = await boot([{ provide: HEAD_RESOLVER, useValue: resolver }]);
     moduleRef = booted.moduleRef;
     const events: PipelineEvent[] = [];
-    booted.service.events$.subscribe((e) => events.push(e));
+    booted.events$.subscribe((e) => events.push(e));
     await feed(booted.frames, { ...video, frames: video.frames.slice(0, 3) }, ['cam-a', 'cam-b']);
     await new Promise((r) => setTimeout(r, 300));
     const a = events.filter(isExpression).filter((e) => e.cameraId === 'cam-a');
@@ -201,9 +206,9 @@ describe('PipelineService with PIPELINE_DEPTH=2 (no video needed)', () => {
       },
     };
     const cfg = loadConfig({ MODELS_DIR: MODELS, BATCH_SIZE: '1', BATCH_TIMEOUT_MS: '0', PIPELINE_DEPTH: '2' });
-    const { moduleRef, frames, service } = await boot([], cfg, detector);
+    const { moduleRef, frames, service, events$ } = await boot([], cfg, detector);
     const events: ExpressionEvent[] = [];
-    service.events$.subscribe((e) => isExpression(e) && events.push(e));
+    events$.subscribe((e) => isExpression(e) && events.push(e));
     const data = Buffer.alloc(200 * 200 * 3, 90);
     for (let i = 0; i < 4; i++) {
       frames.next({ cameraId: 'c', frameId: i, ts: Date.now(), width: 200, height: 200, data });

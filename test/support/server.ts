@@ -1,6 +1,7 @@
 /**
- * A real server for end-to-end tests: the delivery module (gateway, REST, auth) on `listen(0)`, with fake camera and
- * event sources bound through the DI container. Also a small `ws` client that queues messages.
+ * A real server for end-to-end tests: the delivery module (gateway, REST, auth) on `listen(0)`, with a fake camera
+ * API bound through the DI container and fake event sources (Subjects) bridged into the EventBus as the pipeline
+ * and ingest publish there. Also a small `ws` client that queues messages.
  */
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
@@ -9,19 +10,21 @@ import { Test } from '@nestjs/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Subject } from 'rxjs';
+import { Subject, Subscription } from 'rxjs';
 import WebSocket from 'ws';
 import { loadConfig, Config } from '../../src/config';
 import { ConfigModule } from '../../src/config.module';
 import type { CameraInput, CameraStatus, CameraView } from '../../src/contracts/cameras';
-import { PipelineEvent } from '../../src/contracts/events';
+import type { PipelineEvent } from '../../src/contracts/events';
 import type { Frame } from '../../src/contracts/frames';
 import type { ServerMessage } from '../../src/contracts/messages';
 import { DeliveryModule } from '../../src/delivery/delivery.module';
-import { BrowserCamera, CAMERA_API, CameraApi, EVENT_SOURCE } from '../../src/delivery/delivery.tokens';
+import { BrowserCamera, CAMERA_API, CameraApi } from '../../src/delivery/delivery.tokens';
 import { configureHttpEdge, HTTP_EDGE_OPTIONS } from '../../src/delivery/http-edge';
 import { setupOpenApi } from '../../src/delivery/openapi';
 import { GatewayWsAdapter } from '../../src/delivery/ws.adapter';
+import { EventBus } from '../../src/events/event-bus';
+import { cameraStatusEvent } from '../../src/ingest/camera-events';
 import { StorageModule } from '../../src/storage/storage.module';
 
 class FakeError extends Error {
@@ -36,6 +39,7 @@ class FakeError extends Error {
 /** Keeps cameras in a Map. Like ingest, it redacts passwords in `url` unless `leakUrls` (to test delivery's net). */
 export class FakeCameraApi implements CameraApi {
   readonly cameras = new Map<string, CameraView>();
+  /** Published on the bus as `camera.status`, as ingest's CameraEvents does with CameraService.status$. */
   readonly status$ = new Subject<CameraStatus>();
   readonly frames$ = new Subject<Frame>();
   readonly pushed: { cameraId: string; bytes: number }[] = [];
@@ -96,6 +100,7 @@ export class FakeCameraApi implements CameraApi {
   }
 }
 
+/** The pipeline's output: what is pushed here is published on the bus, as PipelineService does. */
 export class FakeEventSource {
   readonly events$ = new Subject<PipelineEvent>();
 }
@@ -127,9 +132,11 @@ export async function startTestServer(
   })
     .overrideProvider(CAMERA_API)
     .useValue(cameras)
-    .overrideProvider(EVENT_SOURCE)
-    .useValue(events)
     .compile();
+  const bus = moduleRef.get(EventBus);
+  const bridge = new Subscription();
+  bridge.add(events.events$.subscribe((e) => bus.emit(e)));
+  bridge.add(cameras.status$.subscribe((s) => bus.publish('camera.status', cameraStatusEvent(s))));
   const app = moduleRef.createNestApplication<NestExpressApplication>({ ...HTTP_EDGE_OPTIONS, logger: false });
   configureHttpEdge(app);
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
@@ -146,6 +153,7 @@ export async function startTestServer(
     cameras,
     events,
     async close() {
+      bridge.unsubscribe();
       await app.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
