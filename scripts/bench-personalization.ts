@@ -23,9 +23,8 @@ import { OrtSessionFactory } from '../src/inference/ort.sessions';
 import { BgrImage, YunetDetector } from '../src/inference/yunet.detector';
 import { DEFAULT_FINETUNE, FinetuneOptions, FinetuneSample, FinetuneTrainer } from '../src/personalization/finetune/finetune.trainer';
 import { generalAssetPaths, loadGeneralHead, loadReplay } from '../src/personalization/finetune/general-assets';
-import { HeadTrainStep } from '../src/personalization/finetune/head-train-step';
-import { OrtTrunk } from '../src/personalization/finetune/trunk-features';
-import { argmaxRows, HeadForward, headTensors } from '../src/personalization/onnx/head-forward';
+import { openTrainingSessions, trainingFactory, TRAINING_SPIN } from '../src/personalization/finetune/finetune.sessions';
+import { argmaxRows, headTensors } from '../src/inference/heads/head-forward';
 
 interface Args {
   data: string;
@@ -129,9 +128,9 @@ async function main(): Promise<void> {
     nmsIou: 0.3,
     minFacePixels: 24,
   });
-  const trunk = await OrtTrunk.create(paths.trunk, { threads: args.threads });
-  const step = await HeadTrainStep.create(paths.trainStep, { threads: args.threads });
-  const forward = await HeadForward.create(paths.headForward, { threads: args.threads });
+  // the fine-tune worker's sessions, built the way the worker builds them (finetune.sessions.ts)
+  const sessions = await openTrainingSessions(trainingFactory({ EXECUTION_PROVIDER: 'cpu', threads: args.threads, spin: TRAINING_SPIN }), paths);
+  const { trunk, step, forward } = sessions;
   const general = loadGeneralHead(paths.head);
   const generalT = headTensors(general);
   const replay = loadReplay(paths.replay, paths.replayMeta);
@@ -139,7 +138,7 @@ async function main(): Promise<void> {
 
   if (args.timing) {
     await timing(args, trainer, general, replay);
-    await Promise.all([detector.release(), trunk.release(), step.release(), forward.release()]);
+    await Promise.all([detector.release(), sessions.release()]);
     return;
   }
   const subjects = dirs(args.data).slice(0, args.subjects);
@@ -153,7 +152,7 @@ async function main(): Promise<void> {
       if (!args.json) console.log(`${id}: skipped (calibration faces ${cal.faces.length}, test faces ${test.faces.length})`);
       continue;
     }
-    const testFeatures = await trunk.extract(test.faces.map((f) => f.face));
+    const testFeatures = await trunk.features(test.faces.map((f) => f.face));
     const g = accuracy(await forward.run(generalT, testFeatures, test.faces.length), test.faces);
     const t0 = performance.now();
     const samples: FinetuneSample[] = cal.faces;
@@ -180,7 +179,7 @@ async function main(): Promise<void> {
         `options: ${JSON.stringify({ ...DEFAULT_FINETUNE, ...args.options, augment: undefined })}`,
     );
   }
-  await Promise.all([detector.release(), trunk.release(), step.release(), forward.release()]);
+  await Promise.all([detector.release(), sessions.release()]);
 }
 
 /** Fine-tune time for one user with perLabel faces of each label (48x48 FER-2013 crops: no detection needed). */

@@ -1,21 +1,49 @@
-import { INPUT_SIZE, writeInput } from './preprocess';
+import { CLASSES, FEATURES } from './heads/head-shape';
 import type { HeadRunner } from './head.resolver';
+import type { FeatureExtractor } from './inference.types';
 import type { ModelSession } from './ort.sessions';
+import { INPUT_SIZE, writeInput } from './preprocess';
 
-export const FEATURES = 2048;
-export const CLASSES = 7;
+export interface ExpressionTrunkOptions {
+  /**
+   * Most faces per session.run; larger inputs run in chunks (bounds the input/activation memory of a fine-tune's
+   * hundreds of augmented faces, 128 there). Default: the whole batch in one run (the pipeline's batches are small).
+   */
+  chunk?: number;
+}
 
-/** The frozen trunk: 48x48 gray faces (uint8) -> n x 2048 features, one session.run for the whole batch. */
-export class ExpressionTrunk {
-  constructor(private readonly session: ModelSession) {}
+/** The frozen trunk (models/general/trunk.onnx): 48x48 gray faces (uint8) -> n x 2048 features. */
+export class ExpressionTrunk implements FeatureExtractor {
+  private readonly chunk: number;
+
+  constructor(
+    private readonly session: ModelSession,
+    options: ExpressionTrunkOptions = {},
+  ) {
+    this.chunk = Math.max(1, options.chunk ?? Infinity);
+  }
 
   async features(faces: readonly Uint8Array[]): Promise<Float32Array> {
     if (faces.length === 0) return new Float32Array(0);
-    const input = new Float32Array(faces.length * INPUT_SIZE * INPUT_SIZE);
-    faces.forEach((f, i) => writeInput(f, input, i));
+    if (faces.length <= this.chunk) return this.run(faces, 0);
+    const out = new Float32Array(faces.length * FEATURES);
+    for (let s = 0; s < faces.length; s += this.chunk) out.set(await this.run(faces.slice(s, s + this.chunk), s), s * FEATURES);
+    return out;
+  }
+
+  /** One session.run; `first` = index of faces[0] in the caller's list (for errors). */
+  private async run(faces: readonly Uint8Array[], first: number): Promise<Float32Array> {
+    const px = INPUT_SIZE * INPUT_SIZE;
+    const input = new Float32Array(faces.length * px);
+    faces.forEach((f, i) => {
+      if (f.length !== px) throw new Error(`trunk: face ${first + i} is not ${INPUT_SIZE}x${INPUT_SIZE}`);
+      writeInput(f, input, i);
+    });
     const out = await this.session.run({ input: { data: input, dims: [faces.length, 1, INPUT_SIZE, INPUT_SIZE] } });
     const features = out.features;
-    if (!features || features.dims[1] !== FEATURES) throw new Error(`trunk returned ${features?.dims} (expected [n,${FEATURES}])`);
+    if (!features || features.dims[1] !== FEATURES || features.data.length !== faces.length * FEATURES) {
+      throw new Error(`trunk returned ${features?.dims} (expected [${faces.length},${FEATURES}])`);
+    }
     return features.data;
   }
 

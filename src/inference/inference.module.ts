@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { CONFIG, Config } from '../config';
 import { ExpressionTrunk, GeneralHead } from './expression.classifier';
 import { GeneralHeadResolver, HEAD_RESOLVER } from './head.resolver';
+import { OrtModule } from './ort.module';
 import { OrtSessionFactory } from './ort.sessions';
 import { InferencePool, PooledFaceDetector, PooledFeatureExtractor } from './pool/inference.pool';
 import type { FaceDetector, FeatureExtractor } from './inference.types';
@@ -17,10 +18,8 @@ export const headPath = (c: Config): string => join(c.modelsDir, 'general', 'hea
 export interface FaceDetectorModel extends FaceDetector {
   release(): Promise<void>;
 }
-/** 48x48 faces -> 2048 features each (ExpressionTrunk in-process, or on the pool). */
-export interface FeatureExtractorModel extends FeatureExtractor {
-  release(): Promise<void>;
-}
+/** What FEATURE_EXTRACTOR provides: ExpressionTrunk in-process, or the pool's proxy (the one FeatureExtractor interface). */
+export type FeatureExtractorModel = FeatureExtractor;
 export const FACE_DETECTOR = Symbol('FACE_DETECTOR');
 export const FEATURE_EXTRACTOR = Symbol('FEATURE_EXTRACTOR');
 const INFERENCE_POOL = Symbol('INFERENCE_POOL');
@@ -44,8 +43,8 @@ const detectorOptions = (c: Config): YunetOptions => ({
  * worker threads (INFERENCE_WORKERS); the small heads stay on the main thread.
  */
 @Module({
+  imports: [OrtModule],
   providers: [
-    OrtSessionFactory,
     {
       provide: INFERENCE_POOL,
       inject: [OrtSessionFactory, CONFIG],
@@ -85,7 +84,7 @@ const detectorOptions = (c: Config): YunetOptions => ({
       useFactory: async (f: OrtSessionFactory, c: Config) => new GeneralHead(await f.create(headPath(c))),
     },
   ],
-  exports: [OrtSessionFactory, FACE_DETECTOR, FEATURE_EXTRACTOR, GeneralHead],
+  exports: [OrtModule, FACE_DETECTOR, FEATURE_EXTRACTOR, GeneralHead],
 })
 export class InferenceModule implements OnApplicationShutdown {
   constructor(

@@ -36,7 +36,12 @@ export interface FaceDetector {
   analyze?(images: readonly BgrImage[], request: AnalyzeRequest): Promise<AnalyzedFace[][]>;
 }
 
-/** 48x48 faces -> 2048 features each. */
+/**
+ * 48x48 gray faces -> 2048 features each (FEATURES, heads/head-shape.ts), rows in input order. The one trunk
+ * interface: the pipeline, the pool's workers and the fine-tune trainer all use it.
+ */
 export interface FeatureExtractor {
   features(faces: readonly Uint8Array[]): Promise<Float32Array>;
+  /** Frees the session it owns (a pool proxy owns none). */
+  release(): Promise<void>;
 }

@@ -1,25 +1,34 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
 import { CONFIG, Config } from '../config';
+import { HeadForward } from '../inference/heads/head-forward';
+import { OrtModule } from '../inference/ort.module';
+import { OrtSessionFactory } from '../inference/ort.sessions';
 import { BlobStore } from '../storage/ports/blob.store';
 import { ModelRepository } from '../storage/ports/model.repository';
 import { UserRepository } from '../storage/ports/user.repository';
 import { FinetuneRunner } from './finetune/finetune.runner';
 import { FinetuneService } from './finetune/finetune.service';
+import { finetuneSession } from './finetune/finetune.sessions';
 import { generalAssetPaths } from './finetune/general-assets';
-import { HeadForward } from './onnx/head-forward';
 import { ModelFileStore } from './registry/model-files';
 import { ModelRegistry } from './registry/model.registry';
 
 /**
- * Fine-tuning and the per-user model registry. Needs StorageModule (global) and CONFIG.
+ * Fine-tuning and the per-user model registry. Needs StorageModule (global) and CONFIG; models load through OrtModule's factory.
  * Not here yet: users/samples services, calibration, identity binding (HeadResolver), WS/REST handlers.
  */
 @Module({
+  imports: [OrtModule],
   providers: [
     // the repositories and the BlobStore come from StorageModule (global)
     { provide: ModelFileStore, inject: [BlobStore], useFactory: (blobs: BlobStore) => new ModelFileStore(blobs) },
-    { provide: HeadForward, inject: [CONFIG], useFactory: (c: Config) => HeadForward.create(generalAssetPaths(c.modelsDir).headForward, { threads: c.ORT_THREADS }) },
+    {
+      // the personal heads run on the server's factory: EXECUTION_PROVIDER, ORT_THREADS and ORT_SPIN like every model
+      provide: HeadForward,
+      inject: [OrtSessionFactory, CONFIG],
+      useFactory: (f: OrtSessionFactory, c: Config) => HeadForward.create(f, generalAssetPaths(c.modelsDir).headForward),
+    },
     {
       provide: ModelRegistry,
       inject: [ModelFileStore, ModelRepository, UserRepository, HeadForward, CONFIG],
@@ -36,7 +45,7 @@ import { ModelRegistry } from './registry/model.registry';
       useFactory: (runner: FinetuneRunner, registry: ModelRegistry, c: Config) =>
         new FinetuneService(runner, registry, {
           paths: generalAssetPaths(c.modelsDir),
-          threads: c.FINETUNE_THREADS,
+          session: finetuneSession(c),
           minSamplesPerLabel: c.FINETUNE_MIN_SAMPLES_PER_LABEL,
           maxConcurrent: 1,
         }),

@@ -1,6 +1,6 @@
 import { concatMap, OperatorFunction } from 'rxjs';
 import { LABEL_NAMES } from '../contracts/labels';
-import { FEATURES } from '../inference/expression.classifier';
+import { FEATURES } from '../inference/heads/head-shape';
 import type { HeadResolver, HeadRunner } from '../inference/head.resolver';
 import { FeatureExtractor } from '../inference/inference.types';
 import { softmaxInPlace } from '../inference/labels';

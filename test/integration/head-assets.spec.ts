@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadLaidOutModel } from '../../src/inference/heads/head-layout';
-import { CLASSES, FEATURES, HEAD_PARAMS, HIDDEN, splitHead } from '../../src/personalization/finetune/head-weights';
+import { CLASSES, FEATURES, HEAD_PARAMS, HIDDEN, splitHead } from '../../src/inference/heads/head-shape';
 import { MODELS } from '../support/paths';
 
 const GENERAL = join(MODELS, 'general');

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HeadTrainStep, TrainBatch } from '../../src/personalization/finetune/head-train-step';
-import { CLASSES, FEATURES, HEAD_PARAMS, HIDDEN, HeadWeights, headFromBytes, joinHead } from '../../src/personalization/finetune/head-weights';
+import { HeadTrainStep, TrainBatch } from '../../src/inference/heads/head-train-step';
+import { CLASSES, FEATURES, HEAD_PARAMS, HIDDEN, HeadWeights, headFromBytes, joinHead } from '../../src/inference/heads/head-shape';
 import { Rng } from '../../src/personalization/finetune/rng';
-import { HeadForward, headTensors } from '../../src/personalization/onnx/head-forward';
+import { HeadForward, headTensors } from '../../src/inference/heads/head-forward';
+import { cpuFactory } from '../support/ort';
 import { MODELS } from '../support/paths';
 
 /**
@@ -96,7 +97,7 @@ describe.skipIf(!hasTorch)('head training graph vs PyTorch', () => {
     const sw = new Float32Array(steps * B).map(() => rng.uniform(0.2, 2));
     const labels = Array.from({ length: steps * B }, () => rng.int(CLASSES));
 
-    const trainer = await HeadTrainStep.create(GRAPH, { threads: 1 });
+    const trainer = await HeadTrainStep.create(cpuFactory(1), GRAPH);
     trainer.reset(w0);
     const tsLoss: number[] = [];
     const tsCorrect: number[] = [];
@@ -170,7 +171,7 @@ describe.skipIf(!existsSync(HEAD_ONNX) || !existsSync(HEAD_F32))('head forward g
     const rng = new Rng(3);
     const n = 5;
     const x = new Float32Array(n * FEATURES).map(() => Math.max(0, rng.uniform(-1, 2)));
-    const fwd = await HeadForward.create(HEAD_FORWARD, { threads: 1 });
+    const fwd = await HeadForward.create(cpuFactory(1), HEAD_FORWARD);
     const mine = await fwd.run(headTensors(headFromBytes(readFileSync(HEAD_F32))), x, n);
     const ref = await ort.InferenceSession.create(HEAD_ONNX);
     const theirs = (await ref.run({ features: new ort.Tensor('float32', x, [n, FEATURES]) })).logits.data as Float32Array;

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FinetuneMetrics } from '../../src/contracts/personalization';
-import { FEATURES, HEAD_PARAMS, HeadWeights, joinHead } from '../../src/personalization/finetune/head-weights';
+import { FEATURES, HEAD_PARAMS, HeadWeights, joinHead } from '../../src/inference/heads/head-shape';
 import { Rng } from '../../src/personalization/finetune/rng';
-import { HeadForward, headTensors } from '../../src/personalization/onnx/head-forward';
+import { HeadForward, headTensors } from '../../src/inference/heads/head-forward';
 import { ModelFileStore } from '../../src/personalization/registry/model-files';
 import { GENERAL_VERSION, ModelRegistry } from '../../src/personalization/registry/model.registry';
 import { SqliteDatabase } from '../../src/storage/database';
@@ -17,6 +17,7 @@ import { ModelRepository } from '../../src/storage/ports/model.repository';
 import { UserRepository } from '../../src/storage/ports/user.repository';
 import { SqliteModelRepository } from '../../src/storage/sqlite/model.repository';
 import { SqliteUserRepository } from '../../src/storage/sqlite/user.repository';
+import { cpuFactory } from '../support/ort';
 import { ROOT } from '../support/paths';
 
 const EXPRESSION = join(ROOT, 'models', 'general', 'expression.onnx');
@@ -54,7 +55,7 @@ describe('ModelRegistry', () => {
   const open = (store = new ModelFileStore(new DataDirBlobStore(dir))) => new ModelRegistry(store, models, users, forward, EXPRESSION);
 
   beforeAll(async () => {
-    forward = await HeadForward.create(FORWARD, { threads: 1 });
+    forward = await HeadForward.create(cpuFactory(1), FORWARD);
   });
   afterAll(() => forward.release());
   beforeEach(() => {
@@ -164,11 +165,12 @@ describe('ModelRegistry', () => {
       const { DataDirBlobStore } = require(${JSON.stringify(join(ROOT, 'src/storage/files/data-dir.blob-store.ts'))});
       const { ModelFileStore } = require(${JSON.stringify(join(ROOT, 'src/personalization/registry/model-files.ts'))});
       const { ModelRegistry } = require(${JSON.stringify(join(ROOT, 'src/personalization/registry/model.registry.ts'))});
-      const { HeadForward } = require(${JSON.stringify(join(ROOT, 'src/personalization/onnx/head-forward.ts'))});
-      const { HEAD_PARAMS } = require(${JSON.stringify(join(ROOT, 'src/personalization/finetune/head-weights.ts'))});
+      const { HeadForward } = require(${JSON.stringify(join(ROOT, 'src/inference/heads/head-forward.ts'))});
+      const { HEAD_PARAMS } = require(${JSON.stringify(join(ROOT, 'src/inference/heads/head-shape.ts'))});
+      const { OrtSessionFactory } = require(${JSON.stringify(join(ROOT, 'src/inference/ort.sessions.ts'))});
       (async () => {
         const db = new SqliteDatabase(${JSON.stringify(dir)});
-        const reg = new ModelRegistry(new ModelFileStore(new DataDirBlobStore(${JSON.stringify(dir)})), new SqliteModelRepository(db), new SqliteUserRepository(db), await HeadForward.create(${JSON.stringify(FORWARD)}, { threads: 1 }), '');
+        const reg = new ModelRegistry(new ModelFileStore(new DataDirBlobStore(${JSON.stringify(dir)})), new SqliteModelRepository(db), new SqliteUserRepository(db), await HeadForward.create(new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: 1, quiet: true }), ${JSON.stringify(FORWARD)}), '');
         for (let i = 1; ; i++) {
           const w = {};
           for (const p of HEAD_PARAMS) w[p.name] = new Float32Array(p.dims.reduce((a, b) => a * b, 1)).fill(i);

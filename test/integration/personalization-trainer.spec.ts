@@ -2,11 +2,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FinetuneProgress, FinetuneSample, FinetuneTrainer, ReplaySet, splitHoldout } from '../../src/personalization/finetune/finetune.trainer';
-import { HeadTrainStep } from '../../src/personalization/finetune/head-train-step';
-import { CLASSES, FEATURES, HEAD_PARAMS, HeadWeights } from '../../src/personalization/finetune/head-weights';
+import { HeadTrainStep } from '../../src/inference/heads/head-train-step';
+import { CLASSES, FEATURES, HEAD_PARAMS, HeadWeights } from '../../src/inference/heads/head-shape';
 import { Rng } from '../../src/personalization/finetune/rng';
-import { FeatureExtractor } from '../../src/personalization/finetune/trunk-features';
-import { HeadForward } from '../../src/personalization/onnx/head-forward';
+import type { FeatureExtractor } from '../../src/inference/inference.types';
+import { HeadForward } from '../../src/inference/heads/head-forward';
+import { cpuFactory } from '../support/ort';
 import { MODELS } from '../support/paths';
 
 const GRAPH = join(MODELS, 'general', 'head-train-step.onnx');
@@ -25,7 +26,7 @@ class PrototypeTrunk implements FeatureExtractor {
     private readonly protos: Float32Array[],
     private readonly rng: Rng,
   ) {}
-  async extract(faces: Uint8Array[]): Promise<Float32Array> {
+  async features(faces: readonly Uint8Array[]): Promise<Float32Array> {
     this.calls++;
     const out = new Float32Array(faces.length * FEATURES);
     faces.forEach((f, i) => {
@@ -34,6 +35,7 @@ class PrototypeTrunk implements FeatureExtractor {
     });
     return out;
   }
+  async release(): Promise<void> {}
 }
 
 function prototypes(rng: Rng): Float32Array[] {
@@ -53,8 +55,8 @@ describe.skipIf(!existsSync(GRAPH))('FinetuneTrainer on synthetic separable feat
   let step: HeadTrainStep;
   let forward: HeadForward;
   beforeAll(async () => {
-    step = await HeadTrainStep.create(GRAPH, { threads: 2 });
-    forward = await HeadForward.create(FORWARD, { threads: 2 });
+    step = await HeadTrainStep.create(cpuFactory(2), GRAPH);
+    forward = await HeadForward.create(cpuFactory(2), FORWARD);
   });
   afterAll(async () => {
     await step.release();
@@ -67,7 +69,7 @@ describe.skipIf(!existsSync(GRAPH))('FinetuneTrainer on synthetic separable feat
     const replayProtos = prototypes(rng);
     const replayTrunk = new PrototypeTrunk(replayProtos, rng);
     const replayLabels = Array.from({ length: 140 }, (_, i) => i % CLASSES);
-    const replay: ReplaySet = { features: await replayTrunk.extract(replayLabels.map(face)), labels: replayLabels, count: 140 };
+    const replay: ReplaySet = { features: await replayTrunk.features(replayLabels.map(face)), labels: replayLabels, count: 140 };
     const samples: FinetuneSample[] = [];
     for (let l = 0; l < CLASSES; l++) for (let k = 0; k < 5; k++) samples.push({ label: l, face: face(l) });
 

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { FinetuneJob } from '../../src/personalization/finetune/finetune.messages';
 import { FinetuneRunner, workerEntry } from '../../src/personalization/finetune/finetune.runner';
 import { generalAssetPaths } from '../../src/personalization/finetune/general-assets';
-import { HEAD_FLOATS, joinHead } from '../../src/personalization/finetune/head-weights';
+import { HEAD_FLOATS, joinHead } from '../../src/inference/heads/head-shape';
 import { Rng } from '../../src/personalization/finetune/rng';
 import { ROOT } from '../support/paths';
 
@@ -19,7 +19,7 @@ if (!ready) console.warn('personalization-worker: skipped, models/general/* (tru
 function job(seed: number, epochs: number): FinetuneJob {
   const rng = new Rng(seed);
   const samples = Array.from({ length: 14 }, (_, i) => ({ label: i % 7, face: new Uint8Array(48 * 48).map(() => rng.int(256)) }));
-  return { paths, samples, options: { epochs, seed }, threads: 2 };
+  return { paths, samples, options: { epochs, seed }, session: { EXECUTION_PROVIDER: 'cpu', threads: 2, spin: true } };
 }
 
 /** Counts event-loop turns while `p` runs: a training loop on the main thread would starve the interval. */
@@ -68,7 +68,7 @@ describe.skipIf(!ready)('fine-tuning in a worker thread', () => {
       const src = join(ROOT, 'src', 'personalization', 'finetune');
       execFileSync(process.execPath, [
         tsc, '--outDir', out, '--rootDir', join(ROOT, 'src'), '--module', 'commonjs', '--target', 'ES2022', '--esModuleInterop',
-        '--skipLibCheck', '--strict', '--types', 'node', join(src, 'finetune.runner.ts'), join(src, 'finetune.worker.ts'),
+        '--skipLibCheck', '--strict', '--types', 'node', '--experimentalDecorators', '--emitDecoratorMetadata', join(src, 'finetune.runner.ts'), join(src, 'finetune.worker.ts'),
       ], { cwd: ROOT, stdio: 'inherit' });
       symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'), 'dir'); // as in a deployed dist/
       const compiledDir = join(out, 'personalization', 'finetune');

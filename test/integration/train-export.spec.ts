@@ -15,7 +15,7 @@ import { decodeFace } from '../../src/inference/fer-dataset';
 import { loadLaidOutModel } from '../../src/inference/heads/head-layout';
 import { softmaxInPlace } from '../../src/inference/labels';
 import { writeInput } from '../../src/inference/preprocess';
-import { HEAD_PARAMS, headFromBytes } from '../../src/personalization/finetune/head-weights';
+import { HEAD_PARAMS, headFromBytes } from '../../src/inference/heads/head-shape';
 import { DATASETS, ROOT } from '../support/paths';
 
 const python = requireTorchPython();

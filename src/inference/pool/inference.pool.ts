@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { FEATURES } from '../expression.classifier';
-import type { AnalyzedFace, AnalyzeRequest } from '../inference.types';
+import { FEATURES } from '../heads/head-shape';
+import type { AnalyzedFace, AnalyzeRequest, FeatureExtractor } from '../inference.types';
 import { ExecutionProviderError } from '../ort.sessions';
 import { INPUT_SIZE } from '../preprocess';
 import { WorkerEntry, workerEntryFor } from '../worker-entry';
@@ -250,7 +250,7 @@ export class PooledFaceDetector {
 }
 
 /** The trunk on the pool: the faces of a batch are split evenly across the workers. */
-export class PooledFeatureExtractor {
+export class PooledFeatureExtractor implements FeatureExtractor {
   constructor(private readonly pool: InferencePool) {}
 
   async features(faces: readonly Uint8Array[]): Promise<Float32Array> {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FinetuneMetrics } from '../../contracts/personalization';
+import { FinetuneSessionSchema } from './finetune.sessions';
 import type { FinetuneOptions, FinetuneProgress, FinetuneSample } from './finetune.trainer';
 
 /** Messages between FinetuneRunner (main thread) and finetune.worker.ts. Validated on arrival in the worker. */
@@ -36,8 +37,8 @@ export const FinetuneJobSchema = z.object({
     .partial()
     .strict()
     .optional(),
-  /** ORT intra-op threads in the worker */
-  threads: z.number().int().min(0).max(64).optional(),
+  /** the worker's ONNX Runtime settings: its sessions come from an OrtSessionFactory built from them */
+  session: FinetuneSessionSchema,
 });
 export type FinetuneJob = Omit<z.infer<typeof FinetuneJobSchema>, 'samples' | 'options'> & {
   samples: FinetuneSample[];
@@ -49,4 +50,7 @@ export type ToWorker = { type: 'cancel' };
 export type FromWorker =
   | ({ type: 'progress' } & FinetuneProgress)
   | { type: 'done'; weights: Float32Array; metrics: FinetuneMetrics; threadId: number }
-  | { type: 'error'; code: 'too_few_samples' | 'cancelled' | 'bad_job' | 'internal'; message: string };
+  | { type: 'error'; code: FinetuneJobErrorCode; message: string };
+
+/** `unavailable`: the job's EXECUTION_PROVIDER cannot start in the worker (the factory's ExecutionProviderError). */
+export type FinetuneJobErrorCode = 'too_few_samples' | 'cancelled' | 'bad_job' | 'unavailable' | 'internal';

@@ -1,13 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import type { FinetuneMetrics } from '../../contracts/personalization';
 import { WorkerEntry, workerEntryFor } from '../../inference/worker-entry';
-import { FinetuneJob, FromWorker } from './finetune.messages';
+import { FinetuneJob, FinetuneJobErrorCode, FromWorker } from './finetune.messages';
 import { FinetuneProgress } from './finetune.trainer';
-import { HeadWeights, splitHead } from './head-weights';
+import { HeadWeights, splitHead } from '../../inference/heads/head-shape';
 
 export class FinetuneJobError extends Error {
   constructor(
-    readonly code: 'too_few_samples' | 'cancelled' | 'bad_job' | 'internal',
+    readonly code: FinetuneJobErrorCode,
     message: string,
   ) {
     super(message);

@@ -3,6 +3,7 @@ import { LABEL_NAMES, type LabelName } from '../../contracts/labels';
 import type { ModelVersionView } from '../../contracts/personalization';
 import { ModelRegistry, RegistryError } from '../registry/model.registry';
 import { FinetuneJobError, FinetuneRunner } from './finetune.runner';
+import type { FinetuneSession } from './finetune.sessions';
 import { FinetuneOptions, FinetuneProgress, FinetuneSample } from './finetune.trainer';
 import { GeneralAssetPaths } from './general-assets';
 
@@ -17,7 +18,8 @@ export class FinetuneServiceError extends Error {
 
 export interface FinetuneServiceOptions {
   paths: Pick<GeneralAssetPaths, 'trunk' | 'head' | 'trainStep' | 'headForward' | 'replay' | 'replayMeta'>;
-  threads: number;
+  /** ONNX Runtime settings of the worker's sessions (provider, threads, spin): finetuneSession(config) */
+  session: FinetuneSession;
   minSamplesPerLabel: number;
   /** jobs at once across all users (each one wants every core it is given) */
   maxConcurrent: number;
@@ -72,7 +74,7 @@ export class FinetuneService {
           paths: this.options.paths,
           samples,
           options: { ...opts.trainer, ...(opts.epochs ? { epochs: opts.epochs } : {}) },
-          threads: this.options.threads,
+          session: this.options.session,
         },
         { onProgress: opts.onProgress, signal: abort.signal },
       );

@@ -1,10 +1,10 @@
 import type { FinetuneMetrics } from '../../contracts/personalization';
-import { argmaxRows, HeadForward, headTensors } from '../onnx/head-forward';
+import { argmaxRows, HeadForward, headTensors } from '../../inference/heads/head-forward';
+import { CLASSES, FEATURES, HIDDEN, HeadWeights } from '../../inference/heads/head-shape';
+import { HeadTrainStep, StepHyper } from '../../inference/heads/head-train-step';
+import type { FeatureExtractor } from '../../inference/inference.types';
 import { AugmentOptions, DEFAULT_AUGMENT, augmentFace } from './augment';
-import { HeadTrainStep, StepHyper } from './head-train-step';
-import { CLASSES, FEATURES, HIDDEN, HeadWeights } from './head-weights';
 import { Rng } from './rng';
-import { FeatureExtractor } from './trunk-features';
 
 export interface FinetuneSample {
   /** 0..6, FER-2013 order */
@@ -163,7 +163,7 @@ export class FinetuneTrainer {
     }
     const heldFaces = held.map((i) => samples[i].face);
     cancelled();
-    const userFeatures = await this.deps.trunk.extract([...faces, ...heldFaces]);
+    const userFeatures = await this.deps.trunk.features([...faces, ...heldFaces]);
     const heldFeatures = userFeatures.subarray(faces.length * FEATURES);
     const heldLabels = held.map((i) => samples[i].label);
     cancelled();

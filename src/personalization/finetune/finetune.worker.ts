@@ -3,13 +3,12 @@
  * workerData = FinetuneJob; posts FromWorker messages; listens for { type: 'cancel' }.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { HeadForward } from '../onnx/head-forward';
+import { isCodedError } from '../../contracts/errors';
+import { joinHead } from '../../inference/heads/head-shape';
 import { FinetuneError, FinetuneTrainer } from './finetune.trainer';
 import { FinetuneJobSchema, FromWorker, ToWorker } from './finetune.messages';
+import { openTrainingSessions, trainingFactory, type TrainingSessions } from './finetune.sessions';
 import { loadGeneralHead, loadReplay } from './general-assets';
-import { HeadTrainStep } from './head-train-step';
-import { joinHead } from './head-weights';
-import { OrtTrunk } from './trunk-features';
 
 async function main(): Promise<void> {
   const port = parentPort;
@@ -26,12 +25,17 @@ async function main(): Promise<void> {
     return;
   }
   const job = parsed.data;
-  const threads = job.threads ?? 0;
-  const [trunk, step, forward] = await Promise.all([
-    OrtTrunk.create(job.paths.trunk, { threads }),
-    HeadTrainStep.create(job.paths.trainStep, { threads }),
-    HeadForward.create(job.paths.headForward, { threads }),
-  ]);
+  // the same factory as the server's sessions: an EXECUTION_PROVIDER that cannot start fails here the way it fails there
+  let sessions: TrainingSessions;
+  try {
+    sessions = await openTrainingSessions(trainingFactory(job.session), job.paths);
+  } catch (e) {
+    const code = isCodedError(e) && e.code === 'unavailable' ? 'unavailable' : 'internal';
+    post({ type: 'error', code, message: e instanceof Error ? e.message : String(e) });
+    port.close();
+    return;
+  }
+  const { trunk, step, forward } = sessions;
   try {
     const general = loadGeneralHead(job.paths.head);
     const replay = loadReplay(job.paths.replay, job.paths.replayMeta);
@@ -43,7 +47,7 @@ async function main(): Promise<void> {
     if (e instanceof FinetuneError) post({ type: 'error', code: e.code, message: e.message });
     else post({ type: 'error', code: 'internal', message: e instanceof Error ? e.message : String(e) });
   } finally {
-    await Promise.all([trunk.release(), step.release(), forward.release()]);
+    await sessions.release();
     port.close(); // lets the worker exit (the cancel listener would keep it alive)
   }
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { FEATURES, HeadWeights, headFromBytes } from './head-weights';
+import { FEATURES, HeadWeights, headFromBytes } from '../../inference/heads/head-shape';
 import { ReplaySet } from './finetune.trainer';
 
 /** Where the fine-tuning inputs live inside MODELS_DIR (written by scripts/train.py --export and build_head_train_graph.py). */

@@ -1,5 +1,5 @@
 import { LaidOutModel, loadLaidOutModel, overwriteHead } from '../../inference/heads/head-layout';
-import { HEAD_PARAMS, HeadWeights } from '../finetune/head-weights';
+import { HEAD_PARAMS, HeadWeights } from '../../inference/heads/head-shape';
 
 /** expression.onnx with the layout of its head initializers, checked against the file (sha256 and length). */
 export function loadExpressionModel(expressionOnnxPath: string): Promise<LaidOutModel> {

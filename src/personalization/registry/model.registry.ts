@@ -3,10 +3,10 @@ import type { FinetuneMetrics, ModelVersionView } from '../../contracts/personal
 import type { HeadRunner } from '../../inference/head.resolver';
 import { ModelRecord, ModelRepository } from '../../storage/ports/model.repository';
 import { UserRepository } from '../../storage/ports/user.repository';
-import { HEAD_BYTES, HeadWeights, headFromBytes, headToBytes } from '../finetune/head-weights';
+import { HEAD_BYTES, HeadWeights, headFromBytes, headToBytes } from '../../inference/heads/head-shape';
 import type { LaidOutModel } from '../../inference/heads/head-layout';
 import { exportPersonalModel, loadExpressionModel } from '../onnx/export-onnx';
-import { HeadForward, HeadTensors, headTensors } from '../onnx/head-forward';
+import { HeadForward, HeadTensors, headTensors } from '../../inference/heads/head-forward';
 import { ModelFileStore } from './model-files';
 
 export type RegistryErrorCode = 'not_found' | 'unavailable';

@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
-import { CLASSES, FEATURES, HEAD_PARAMS, HeadWeights } from '../finetune/head-weights';
+import type { OrtSessionFactory, SessionOptions } from '../ort.sessions';
+import { CLASSES, FEATURES, HEAD_PARAMS, HeadWeights } from './head-shape';
 
 /** Weights wrapped as ORT tensors once (the tensors view the same memory: no copy per run). */
 export type HeadTensors = Record<string, ort.Tensor>;
@@ -18,13 +19,9 @@ export function headTensors(w: HeadWeights): HeadTensors {
 export class HeadForward {
   private constructor(private readonly session: ort.InferenceSession) {}
 
-  static async create(path: string, options: { threads?: number } = {}): Promise<HeadForward> {
-    const session = await ort.InferenceSession.create(path, {
-      intraOpNumThreads: options.threads ?? 0,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    });
-    return new HeadForward(session);
+  /** `factory` decides the execution provider (and, unless `options` say otherwise, threads and spinning). */
+  static async create(factory: OrtSessionFactory, path: string, options: SessionOptions = {}): Promise<HeadForward> {
+    return new HeadForward(await factory.createRaw(path, options));
   }
 
   /** features: n x 2048 -> logits n x 7. */

@@ -1,11 +1,16 @@
+import { LABEL_NAMES } from '../../contracts/labels';
+
 /**
- * The FC head's weights (scripts/fer/model.py Head), PyTorch layout (out x in, row-major).
+ * The shape of the expression model's FC head (scripts/fer/model.py Head), defined once for every room: the trunk's
+ * output width, the hidden layer, the classes (one per label), and the weights in PyTorch layout (out x in, row-major).
  * On disk (`head.f32`, `<version>.head.f32`): raw little-endian float32, concatenated fc1.weight, fc1.bias,
  * fc2.weight, fc2.bias = 2,105,351 floats = 8,421,404 bytes.
  */
+/** trunk features per face */
 export const FEATURES = 2048;
 export const HIDDEN = 1024;
-export const CLASSES = 7;
+/** logits per face, in LABEL_NAMES order */
+export const CLASSES = LABEL_NAMES.length;
 
 export const HEAD_PARAMS = [
   { name: 'fc1.weight', dims: [HIDDEN, FEATURES] },

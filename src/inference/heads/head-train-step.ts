@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
-import { CLASSES, FEATURES, HEAD_PARAMS, HIDDEN, HeadParamName, HeadWeights, paramSize } from './head-weights';
+import type { OrtSessionFactory, SessionOptions } from '../ort.sessions';
+import { CLASSES, FEATURES, HEAD_PARAMS, HIDDEN, HeadParamName, HeadWeights, paramSize } from './head-shape';
 
 /** One batch for a training step. `mask` is the dropout mask (0 or 1/(1-p)), drawn by the caller. */
 export interface TrainBatch {
@@ -58,14 +59,9 @@ export class HeadTrainStep {
     this.outs = [outsFor(this.sets[1]), outsFor(this.sets[0])];
   }
 
-  static async create(modelPath: string, options: { threads?: number } = {}): Promise<HeadTrainStep> {
-    const session = await ort.InferenceSession.create(modelPath, {
-      intraOpNumThreads: options.threads ?? 0,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-    });
-    return new HeadTrainStep(session);
+  /** `factory` decides the execution provider (and, unless `options` say otherwise, threads and spinning). */
+  static async create(factory: OrtSessionFactory, modelPath: string, options: SessionOptions = {}): Promise<HeadTrainStep> {
+    return new HeadTrainStep(await factory.createRaw(modelPath, options));
   }
 
   /** Start from these weights with zeroed Adam moments and step counter. */
