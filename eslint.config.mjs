@@ -81,6 +81,15 @@ const layering = [
   // src/*.ts (main, app.module, config, logger) wire the rooms together and may import any of them, but not ONNX Runtime.
   { files: ['src/*.ts'], rules: { 'no-restricted-imports': ['error', { paths: [MODULE_REF, ORT], patterns: [MODULE_REF_DEEP] }] } },
   ...ROOMS.flatMap(roomBlocks),
+  // The SDK shares only the browser-safe contracts with the server; the dashboard reaches the server through the SDK.
+  {
+    files: ['clients/sdk/src/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [MODULE_REF], patterns: [MODULE_REF_DEEP, { regex: '^(?:\\.\\./){3}src/(?!contracts(?:/|$))', caseSensitive: true, message: 'the SDK imports only src/contracts from the server (its barrel, browser-safe)' }] }] },
+  },
+  {
+    files: ['clients/dashboard/src/**/*.{ts,tsx}'],
+    rules: { 'no-restricted-imports': ['error', { paths: [MODULE_REF], patterns: [MODULE_REF_DEEP, { regex: '^(?:\\.\\./)+src/', caseSensitive: true, message: 'the dashboard reaches the server through the SDK (clients/sdk/src)' }] }] },
+  },
   // One file creates ONNX Runtime sessions; outside src/inference ORT is not reachable by import(), require() or import types.
   { files: ['src/**/*.ts'], ignores: ['src/inference/**'], rules: { 'no-restricted-syntax': ['error', ...SESSION_CREATE, ...DYNAMIC_ORT] } },
   { files: ['src/inference/**/*.ts'], ignores: ['src/inference/ort.sessions.ts'], rules: { 'no-restricted-syntax': ['error', ...SESSION_CREATE] } },

@@ -44,6 +44,8 @@ describe('layering lint', () => {
     ['contracts import Nest', 'src/contracts/ports/x.ts', "import { Injectable } from '@nestjs/common';", /contracts are browser-safe/],
     ['contracts import another room', 'src/contracts/ports/x.ts', "import type { Frame } from '../../ingest/frame';", /contracts may import only other contracts files/],
     ['a unit spec beside the code imports upward', 'src/pipeline/x.spec.ts', "import { Box } from '../delivery/protocol';", /pipeline may import only/],
+    ['the SDK imports a server room', 'clients/sdk/src/x.ts', "import type { CameraService } from '../../../src/ingest/camera.service';", /the SDK imports only src\/contracts/],
+    ['the dashboard imports the server directly', 'clients/dashboard/src/pages/x.tsx', "import { LABEL_NAMES } from '../../../../src/contracts';", /through the SDK/],
     [
       'personalization creates an ONNX Runtime session',
       'src/personalization/x.ts',
@@ -76,6 +78,8 @@ describe('layering lint', () => {
     ['inference imports ONNX Runtime', 'src/inference/embedding/x.ts', "import * as ort from 'onnxruntime-node';"],
     ['ort.sessions.ts creates sessions', 'src/inference/ort.sessions.ts', "import * as ort from 'onnxruntime-node';\nexport const s = ort.InferenceSession.create('m.onnx');"],
     ['a room imports the node events module', 'src/storage/x.ts', "import { EventEmitter } from 'events';"],
+    ['the SDK imports the contracts barrel', 'clients/sdk/src/x.ts', "export { LABEL_NAMES } from '../../../src/contracts';"],
+    ['the dashboard imports the SDK', 'clients/dashboard/src/pages/x.tsx', "import { IExpressionClient } from '../../../sdk/src';"],
     ['a test uses ONNX Runtime as an oracle', 'test/integration/x.spec.ts', "import * as ort from 'onnxruntime-node';\nexport const s = ort.InferenceSession.create('m.onnx');"],
   ];
   it.each(allowed)('is clean when %s', async (_name, file, code) => {
