@@ -12,7 +12,7 @@ function codeForStatus(status: number): ErrorCode {
 
 /**
  * Registered app-wide (APP_FILTER in DeliveryModule) so every controller answers errors the same way.
- * REST errors as `{statusCode, error: <ErrorCode>, message}`: coded errors (CodedError, IngestError) by HTTP_STATUS,
+ * REST errors as `{statusCode, error: <ErrorCode>, message}`: coded errors (CodedError and its subclasses) by HTTP_STATUS,
  * Nest's HttpExceptions as they are, anything else 500 without details (logged, credentials scrubbed).
  */
 @Catch()

@@ -6,12 +6,11 @@ import { RequireScope } from '../auth/auth.decorators';
 import { CodedError } from '../contracts/errors';
 import { LabelSchema } from '../contracts/labels';
 import { FinetuneJobView, ModelVersionView, UserView } from '../contracts/personalization';
-import { ModelRegistry, RegistryError } from '../personalization/registry/model.registry';
+import { ModelRegistry } from '../personalization/registry/model.registry';
 import { SamplesService, StoredSample } from '../personalization/samples/samples.service';
 import { FinetuneJobs, FinetuneStarted } from '../personalization/users/finetune.jobs';
 import { UserLifecycle } from '../personalization/users/user.lifecycle';
 import { UsersService } from '../personalization/users/users.service';
-import { activate } from './handlers/personalization.handlers';
 import { PhotoUploadInterceptor } from './photo-upload.interceptor';
 import { ZodValidationPipe } from './zod-validation.pipe';
 
@@ -111,7 +110,7 @@ export class UsersController {
   @Get(':id/models')
   @RequireScope('read')
   models(@Param('id', idPipe) id: string): ModelVersionView[] {
-    return registryCall(() => this.registry.list(id));
+    return this.registry.list(id);
   }
 
   @Post(':id/models/:version/activate')
@@ -119,7 +118,7 @@ export class UsersController {
   @RequireScope('admin')
   @ApiOperation({ summary: 'Make a version active (0 = the general model)' })
   async activate(@Param('id', idPipe) id: string, @Param('version', versionPipe) version: number): Promise<{ userId: string; version: number }> {
-    await activate(this.registry, id, version);
+    await this.registry.activate(id, version);
     return { userId: id, version };
   }
 
@@ -127,26 +126,11 @@ export class UsersController {
   @RequireScope('read')
   @ApiOperation({ summary: 'One ONNX file: the general trunk + this version’s personal head' })
   async onnx(@Param('id', idPipe) id: string, @Param('version', versionPipe) version: number, @Res() res: Response): Promise<void> {
-    let bytes: Uint8Array;
-    try {
-      bytes = await this.registry.exportOnnx(id, version);
-    } catch (e) {
-      if (e instanceof RegistryError) throw new CodedError(e.code, e.message);
-      throw e;
-    }
+    const bytes = await this.registry.exportOnnx(id, version);
     res
       .status(200)
       .type('application/octet-stream')
       .setHeader('Content-Disposition', `attachment; filename="${id}-v${version}.onnx"`)
       .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  }
-}
-
-function registryCall<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof RegistryError) throw new CodedError(e.code, e.message);
-    throw e;
   }
 }

@@ -1,21 +1,18 @@
-import type { ErrorCode } from '../contracts/errors';
+import { CodedError, type ErrorCode } from '../contracts/errors';
 
 /**
- * An ingest failure the delivery layer can map to a WS `error` message or an HTTP 4xx/5xx.
+ * An ingest failure: a CodedError, so the edge maps it to a WS `error` message or an HTTP 4xx/5xx as it is thrown.
  * `message` never contains credentials (URLs in it are passed through `redactUrl`).
  */
-export class IngestError extends Error {
+export class IngestError extends CodedError {
   override readonly name = 'IngestError';
   constructor(
-    readonly code: ErrorCode,
+    code: ErrorCode,
     message: string,
     /** false: retrying the same thing cannot help (bad URL, ffmpeg missing, not a video file). */
     readonly retryable = false,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(code, message, options);
   }
-}
-
-export function isIngestError(err: unknown): err is IngestError {
-  return err instanceof IngestError;
 }

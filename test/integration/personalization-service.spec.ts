@@ -60,13 +60,13 @@ describe.skipIf(!ready)('PersonalizationModule through the DI container', () => 
   });
 
   it('refuses too few samples, unknown users and a second concurrent job with typed errors, storing nothing', async () => {
-    await expect(service.finetune('ana', faces([2, 2, 2, 0, 2, 2, 2]))).rejects.toMatchObject({ code: 'too_few_samples', message: /happy 0/ });
-    await expect(service.finetune('ana', faces([2, 1, 2, 2, 2, 2, 2]))).rejects.toMatchObject({ code: 'too_few_samples', message: /disgust 1/ });
+    await expect(service.finetune('ana', faces([2, 2, 2, 0, 2, 2, 2]))).rejects.toMatchObject({ code: 'too_few_samples', message: /happy: 0/ });
+    await expect(service.finetune('ana', faces([2, 1, 2, 2, 2, 2, 2]))).rejects.toMatchObject({ code: 'too_few_samples', message: /disgust: 1/ });
     await expect(service.finetune('bob', faces([2, 2, 2, 2, 2, 2, 2]))).rejects.toMatchObject({ code: 'not_found' });
     const first = service.finetune('ana', faces([2, 2, 2, 2, 2, 2, 2]), { epochs: 30 });
     await expect(service.finetune('ana', faces([2, 2, 2, 2, 2, 2, 2]))).rejects.toMatchObject({ code: 'busy' });
     expect(service.cancel('ana')).toBe(true);
-    await expect(first).rejects.toMatchObject({ code: 'cancelled' });
+    await expect(first).rejects.toMatchObject({ code: 'conflict', reason: 'cancelled' });
     expect(registry.list('ana')).toEqual([]);
     expect(registry.activeVersion('ana')).toBeNull();
   });

@@ -123,7 +123,7 @@ describe.skipIf(!existsSync(GRAPH))('FinetuneTrainer on synthetic separable feat
       (p) => p.epoch === 2 && ac.abort(),
       ac.signal,
     );
-    await expect(run).rejects.toMatchObject({ code: 'cancelled' });
+    await expect(run).rejects.toMatchObject({ code: 'conflict', reason: 'cancelled' });
   });
 });
 

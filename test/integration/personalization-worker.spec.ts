@@ -52,12 +52,12 @@ describe.skipIf(!ready)('fine-tuning in a worker thread', () => {
   it('is cancellable', async () => {
     const ac = new AbortController();
     const run = new FinetuneRunner().run(job(2, 100), { onProgress: (p) => p.epoch === 1 && ac.abort(), signal: ac.signal });
-    await expect(run).rejects.toMatchObject({ code: 'cancelled' });
+    await expect(run).rejects.toMatchObject({ code: 'conflict', reason: 'cancelled' });
   });
 
   it('rejects a malformed job with a typed error', async () => {
     const bad = { ...job(3, 1), options: { epochs: -1 } } as FinetuneJob;
-    await expect(new FinetuneRunner().run(bad)).rejects.toMatchObject({ code: 'bad_job' });
+    await expect(new FinetuneRunner().run(bad)).rejects.toMatchObject({ code: 'internal', reason: 'bad_job' });
   });
 
   describe('compiled JavaScript (the dist/ path)', () => {

@@ -8,7 +8,7 @@ import type { CommandOf } from '../../contracts/commands';
 import { CodedError } from '../../contracts/errors';
 import { CalibrationService } from '../../personalization/calibration/calibration.service';
 import { IdentityResolver } from '../../personalization/identity/identity.resolver';
-import { ModelRegistry, RegistryError } from '../../personalization/registry/model.registry';
+import { ModelRegistry } from '../../personalization/registry/model.registry';
 import { FinetuneJobs } from '../../personalization/users/finetune.jobs';
 import { UserLifecycle } from '../../personalization/users/user.lifecycle';
 import { UsersService } from '../../personalization/users/users.service';
@@ -102,18 +102,8 @@ export class FinetuneStartHandler implements WsCommandHandler<'finetune.start'> 
 export class ModelActivateHandler implements WsCommandHandler<'model.activate'> {
   constructor(@Inject(ModelRegistry) private readonly registry: ModelRegistry) {}
   async handle({ userId, version }: CommandOf<'model.activate'>) {
-    await activate(this.registry, userId, version);
+    await this.registry.activate(userId, version); // a RegistryError is a CodedError: not_found reaches the client as is
     return { userId, version };
-  }
-}
-
-/** Shared with the REST controller: registry errors as typed errors. */
-export async function activate(registry: ModelRegistry, userId: string, version: number): Promise<void> {
-  try {
-    await registry.activate(userId, version);
-  } catch (e) {
-    if (e instanceof RegistryError) throw new CodedError(e.code, e.message);
-    throw e;
   }
 }
 

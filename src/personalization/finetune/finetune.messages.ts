@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FinetuneMetrics } from '../../contracts/personalization';
+import type { FinetuneErrorMessage } from './finetune.errors';
 import { FinetuneSessionSchema } from './finetune.sessions';
 import type { FinetuneOptions, FinetuneProgress, FinetuneSample } from './finetune.trainer';
 
@@ -50,7 +51,4 @@ export type ToWorker = { type: 'cancel' };
 export type FromWorker =
   | ({ type: 'progress' } & FinetuneProgress)
   | { type: 'done'; weights: Float32Array; metrics: FinetuneMetrics; threadId: number }
-  | { type: 'error'; code: FinetuneJobErrorCode; message: string };
-
-/** `unavailable`: the job's EXECUTION_PROVIDER cannot start in the worker (the factory's ExecutionProviderError). */
-export type FinetuneJobErrorCode = 'too_few_samples' | 'cancelled' | 'bad_job' | 'unavailable' | 'internal';
+  | FinetuneErrorMessage;

@@ -1,18 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import type { FinetuneMetrics } from '../../contracts/personalization';
 import { WorkerEntry, workerEntryFor } from '../../inference/worker-entry';
-import { FinetuneJob, FinetuneJobErrorCode, FromWorker } from './finetune.messages';
+import { FinetuneError } from './finetune.errors';
+import { FinetuneJob, FromWorker } from './finetune.messages';
 import { FinetuneProgress } from './finetune.trainer';
 import { HeadWeights, splitHead } from '../../inference/heads/head-shape';
-
-export class FinetuneJobError extends Error {
-  constructor(
-    readonly code: FinetuneJobErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface FinetuneRunResult {
   weights: HeadWeights;
@@ -27,13 +19,16 @@ export function workerEntry(dir: string = __dirname): WorkerEntry {
   return workerEntryFor(dir, 'finetune.worker');
 }
 
-/** Runs fine-tuning jobs in worker threads, one worker per job (its memory goes back when it ends). */
+/**
+ * Runs fine-tuning jobs in worker threads, one worker per job (its memory goes back when it ends). A run rejects with
+ * a FinetuneError: the worker's own (posted as a message), `cancelled`, or `internal` for a crashed worker.
+ */
 export class FinetuneRunner {
   constructor(private readonly entry = workerEntry()) {}
 
   run(job: FinetuneJob, opts: { onProgress?: (p: FinetuneProgress) => void; signal?: AbortSignal } = {}): Promise<FinetuneRunResult> {
     return new Promise((resolve, reject) => {
-      if (opts.signal?.aborted) return reject(new FinetuneJobError('cancelled', 'fine-tuning was cancelled'));
+      if (opts.signal?.aborted) return reject(FinetuneError.cancelled());
       const worker = new Worker(this.entry.file, { workerData: job, eval: this.entry.eval });
       let settled = false;
       const finish = (fn: () => void) => {
@@ -48,7 +43,7 @@ export class FinetuneRunner {
         worker.postMessage({ type: 'cancel' });
         // a step in flight finishes first (tens of ms); if the worker does not answer, cut it off
         setTimeout(() => {
-          finish(() => reject(new FinetuneJobError('cancelled', 'fine-tuning was cancelled')));
+          finish(() => reject(FinetuneError.cancelled()));
           void worker.terminate();
         }, 2_000).unref();
       };
@@ -60,11 +55,11 @@ export class FinetuneRunner {
         } else if (m.type === 'done') {
           finish(() => resolve({ weights: splitHead(m.weights), metrics: m.metrics, threadId: m.threadId }));
         } else if (m.type === 'error') {
-          finish(() => reject(new FinetuneJobError(m.code, m.message)));
+          finish(() => reject(FinetuneError.fromMessage(m)));
         }
       });
-      worker.on('error', (e) => finish(() => reject(new FinetuneJobError('internal', e.message))));
-      worker.on('exit', (code) => finish(() => reject(new FinetuneJobError('internal', `fine-tune worker exited (${code}) without a result`))));
+      worker.on('error', (e) => finish(() => reject(FinetuneError.internal(e))));
+      worker.on('exit', (code) => finish(() => reject(FinetuneError.internal(`fine-tune worker exited (${code}) without a result`))));
     });
   }
 }

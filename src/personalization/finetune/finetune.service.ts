@@ -1,20 +1,11 @@
-import type { ErrorCode } from '../../contracts/errors';
 import { LABEL_NAMES, type LabelName } from '../../contracts/labels';
 import type { ModelVersionView } from '../../contracts/personalization';
-import { ModelRegistry, RegistryError } from '../registry/model.registry';
-import { FinetuneJobError, FinetuneRunner } from './finetune.runner';
+import { ModelRegistry } from '../registry/model.registry';
+import { FinetuneError } from './finetune.errors';
+import { FinetuneRunner } from './finetune.runner';
 import type { FinetuneSession } from './finetune.sessions';
 import { FinetuneOptions, FinetuneProgress, FinetuneSample } from './finetune.trainer';
 import { GeneralAssetPaths } from './general-assets';
-
-export class FinetuneServiceError extends Error {
-  constructor(
-    readonly code: Extract<ErrorCode, 'too_few_samples' | 'busy' | 'not_found' | 'unavailable' | 'internal'> | 'cancelled',
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface FinetuneServiceOptions {
   paths: Pick<GeneralAssetPaths, 'trunk' | 'head' | 'trainStep' | 'headForward' | 'replay' | 'replayMeta'>;
@@ -28,6 +19,7 @@ export interface FinetuneServiceOptions {
 /**
  * One fine-tune: check the samples, train in a worker, store the version and activate it (live streams switch on the
  * registry's next headFor()). The caller (WS/REST handlers) loads the user's samples and relays progress events.
+ * Every refusal and failure is a CodedError (FinetuneError, or the registry's), thrown where it happens.
  */
 export class FinetuneService {
   private readonly running = new Map<string, AbortController>();
@@ -39,7 +31,7 @@ export class FinetuneService {
   ) {}
 
   /** Per label counts that are missing or under the minimum, e.g. { disgust: 0 }; empty = enough. */
-  shortLabels(samples: readonly FinetuneSample[]): Partial<Record<LabelName, number>> {
+  private shortLabels(samples: readonly FinetuneSample[]): Partial<Record<LabelName, number>> {
     const counts = new Array<number>(LABEL_NAMES.length).fill(0);
     for (const s of samples) counts[s.label]++;
     const short: Partial<Record<LabelName, number>> = {};
@@ -49,27 +41,26 @@ export class FinetuneService {
     return short;
   }
 
-  isRunning(userId: string): boolean {
-    return this.running.has(userId);
-  }
-
-  async finetune(
+  /**
+   * Checks synchronously, so the caller's own call fails with the typed error: unknown user (`not_found`), the user
+   * already fine-tuning (`busy`), too few samples of some label (`too_few_samples`), all slots taken (`busy`). Then
+   * reserves the user's slot and trains in the background: `done` resolves with the stored, active version or rejects
+   * with a CodedError (`conflict` with reason `cancelled` after cancel()).
+   */
+  begin(
     userId: string,
     samples: FinetuneSample[],
     opts: { epochs?: number; onProgress?: (p: FinetuneProgress) => void; trainer?: Partial<FinetuneOptions> } = {},
-  ): Promise<ModelVersionView> {
+  ): { done: Promise<ModelVersionView> } {
     this.registry.activeVersion(userId); // throws not_found for an unknown user
+    if (this.running.has(userId)) throw FinetuneError.busy(`user "${userId}" is already fine-tuning`);
     const short = this.shortLabels(samples);
-    if (Object.keys(short).length) {
-      const list = Object.entries(short).map(([l, n]) => `${l} ${n}`).join(', ');
-      throw new FinetuneServiceError('too_few_samples', `need at least ${this.options.minSamplesPerLabel} sample(s) of every expression; have ${list}`);
-    }
-    if (this.running.has(userId)) throw new FinetuneServiceError('busy', `user ${userId} is already fine-tuning`);
-    if (this.running.size >= this.options.maxConcurrent) throw new FinetuneServiceError('busy', 'another fine-tune is running; try again when it ends');
+    if (Object.keys(short).length) throw FinetuneError.tooFewSamples(short);
+    if (this.running.size >= this.options.maxConcurrent) throw FinetuneError.busy('another fine-tune is running; try again when it ends');
     const abort = new AbortController();
     this.running.set(userId, abort);
-    try {
-      const result = await this.runner.run(
+    const done = this.runner
+      .run(
         {
           paths: this.options.paths,
           samples,
@@ -77,18 +68,22 @@ export class FinetuneService {
           session: this.options.session,
         },
         { onProgress: opts.onProgress, signal: abort.signal },
-      );
-      return await this.registry.save(userId, result.weights, result.metrics, { activate: true });
-    } catch (e) {
-      if (e instanceof FinetuneServiceError) throw e;
-      if (e instanceof RegistryError) throw new FinetuneServiceError(e.code, e.message);
-      if (e instanceof FinetuneJobError) {
-        throw new FinetuneServiceError(e.code === 'bad_job' ? 'internal' : e.code, e.message);
-      }
-      throw new FinetuneServiceError('internal', (e as Error).message);
-    } finally {
-      this.running.delete(userId);
-    }
+      )
+      .then((result) => this.registry.save(userId, result.weights, result.metrics, { activate: true }))
+      .catch((e: unknown) => {
+        throw FinetuneError.from(e);
+      })
+      .finally(() => this.running.delete(userId));
+    return { done };
+  }
+
+  /** begin() and wait: a refusal rejects like a failed run. */
+  async finetune(
+    userId: string,
+    samples: FinetuneSample[],
+    opts: { epochs?: number; onProgress?: (p: FinetuneProgress) => void; trainer?: Partial<FinetuneOptions> } = {},
+  ): Promise<ModelVersionView> {
+    return this.begin(userId, samples, opts).done;
   }
 
   cancel(userId: string): boolean {

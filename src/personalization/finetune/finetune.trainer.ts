@@ -4,6 +4,7 @@ import { CLASSES, FEATURES, HIDDEN, HeadWeights } from '../../inference/heads/he
 import { HeadTrainStep, StepHyper } from '../../inference/heads/head-train-step';
 import type { FeatureExtractor } from '../../inference/inference.types';
 import { AugmentOptions, DEFAULT_AUGMENT, augmentFace } from './augment';
+import { FinetuneError } from './finetune.errors';
 import { Rng } from './rng';
 
 export interface FinetuneSample {
@@ -80,17 +81,6 @@ export interface FinetuneResult {
   metrics: FinetuneMetrics;
 }
 
-export type FinetuneErrorCode = 'too_few_samples' | 'cancelled';
-
-export class FinetuneError extends Error {
-  constructor(
-    readonly code: FinetuneErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export interface TrainerDeps {
   trunk: FeatureExtractor;
   step: HeadTrainStep;
@@ -145,7 +135,7 @@ export class FinetuneTrainer {
     const started = performance.now();
     const rng = new Rng(o.seed);
     const cancelled = () => {
-      if (signal?.aborted) throw new FinetuneError('cancelled', 'fine-tuning was cancelled');
+      if (signal?.aborted) throw FinetuneError.cancelled();
     };
     if (samples.length === 0) throw new FinetuneError('too_few_samples', 'no samples to train on');
 

@@ -3,11 +3,12 @@
  * workerData = FinetuneJob; posts FromWorker messages; listens for { type: 'cancel' }.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { isCodedError } from '../../contracts/errors';
+import { CodedError } from '../../contracts/errors';
 import { joinHead } from '../../inference/heads/head-shape';
-import { FinetuneError, FinetuneTrainer } from './finetune.trainer';
+import { FinetuneError } from './finetune.errors';
 import { FinetuneJobSchema, FromWorker, ToWorker } from './finetune.messages';
 import { openTrainingSessions, trainingFactory, type TrainingSessions } from './finetune.sessions';
+import { FinetuneTrainer } from './finetune.trainer';
 import { loadGeneralHead, loadReplay } from './general-assets';
 
 async function main(): Promise<void> {
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
 
   const parsed = FinetuneJobSchema.safeParse(workerData);
   if (!parsed.success) {
-    post({ type: 'error', code: 'bad_job', message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+    post(FinetuneError.badJob(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')).toMessage());
     return;
   }
   const job = parsed.data;
@@ -30,8 +31,7 @@ async function main(): Promise<void> {
   try {
     sessions = await openTrainingSessions(trainingFactory(job.session), job.paths);
   } catch (e) {
-    const code = isCodedError(e) && e.code === 'unavailable' ? 'unavailable' : 'internal';
-    post({ type: 'error', code, message: e instanceof Error ? e.message : String(e) });
+    post((e instanceof CodedError ? new FinetuneError(e.code, e.message, null, { cause: e }) : FinetuneError.internal(e)).toMessage());
     port.close();
     return;
   }
@@ -44,8 +44,7 @@ async function main(): Promise<void> {
     const flat = joinHead(result.weights);
     post({ type: 'done', weights: flat, metrics: result.metrics, threadId }, [flat.buffer as ArrayBuffer]);
   } catch (e) {
-    if (e instanceof FinetuneError) post({ type: 'error', code: e.code, message: e.message });
-    else post({ type: 'error', code: 'internal', message: e instanceof Error ? e.message : String(e) });
+    post((e instanceof FinetuneError ? e : FinetuneError.internal(e)).toMessage());
   } finally {
     await sessions.release();
     port.close(); // lets the worker exit (the cancel listener would keep it alive)
@@ -53,5 +52,5 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  parentPort?.postMessage({ type: 'error', code: 'internal', message: e instanceof Error ? e.message : String(e) } satisfies FromWorker);
+  parentPort?.postMessage(FinetuneError.internal(e).toMessage() satisfies FromWorker);
 });

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { CodedError, type ErrorCode } from '../../contracts/errors';
 import type { FinetuneMetrics, ModelVersionView } from '../../contracts/personalization';
 import type { HeadRunner } from '../../inference/head.resolver';
 import { ModelRecord, ModelRepository } from '../../storage/ports/model.repository';
@@ -9,14 +10,13 @@ import { exportPersonalModel, loadExpressionModel } from '../onnx/export-onnx';
 import { HeadForward, HeadTensors, headTensors } from '../../inference/heads/head-forward';
 import { ModelFileStore } from './model-files';
 
-export type RegistryErrorCode = 'not_found' | 'unavailable';
+export type RegistryErrorCode = Extract<ErrorCode, 'not_found' | 'unavailable'>;
 
-export class RegistryError extends Error {
-  constructor(
-    readonly code: RegistryErrorCode,
-    message: string,
-  ) {
-    super(message);
+/** A registry failure: a CodedError, so it reaches the edge (WS error, HTTP 404/503) as it is thrown. */
+export class RegistryError extends CodedError {
+  override readonly name = 'RegistryError';
+  constructor(code: RegistryErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
@@ -122,7 +122,7 @@ export class ModelRegistry {
       return exportPersonalModel(await this.expression, weights);
     } catch (e) {
       this.expression = null;
-      throw new RegistryError('unavailable', `cannot export: ${(e as Error).message}`);
+      throw new RegistryError('unavailable', `cannot export: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -142,7 +142,7 @@ export class ModelRegistry {
     try {
       return headFromBytes(await this.files.read(record.file, record.sha256, HEAD_BYTES));
     } catch (e) {
-      throw new RegistryError('unavailable', `model v${record.version} of ${record.userId}: ${(e as Error).message}`);
+      throw new RegistryError('unavailable', `model v${record.version} of ${record.userId}: ${(e as Error).message}`, { cause: e });
     }
   }
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { EventMeta } from '../../contracts/events';
 import { RxEventBus } from '../../events/rx-event-bus';
 import type { ModelVersionView } from '../../contracts/personalization';
-import { FinetuneService, FinetuneServiceError } from '../finetune/finetune.service';
+import { FinetuneError } from '../finetune/finetune.errors';
+import type { FinetuneService } from '../finetune/finetune.service';
 import type { FinetuneProgress } from '../finetune/finetune.trainer';
 import type { IdentityResolver } from '../identity/identity.resolver';
 import type { SampleStore } from '../samples/sample.store';
@@ -12,15 +13,11 @@ import { FinetuneJobs } from './finetune.jobs';
 function fakeService() {
   let progress: ((p: FinetuneProgress) => void) | undefined;
   let settle: { resolve: (v: ModelVersionView) => void; reject: (e: unknown) => void } | undefined;
-  let running = false;
   const service = {
-    isRunning: () => running,
-    shortLabels: () => ({}),
     cancel: () => false,
-    finetune: (_u: string, _s: unknown, opts: { onProgress?: (p: FinetuneProgress) => void }) => {
+    begin: (_u: string, _s: unknown, opts: { onProgress?: (p: FinetuneProgress) => void }) => {
       progress = opts.onProgress;
-      running = true;
-      return new Promise<ModelVersionView>((resolve, reject) => (settle = { resolve, reject })).finally(() => (running = false));
+      return { done: new Promise<ModelVersionView>((resolve, reject) => (settle = { resolve, reject })) };
     },
   };
   return {
@@ -87,10 +84,19 @@ describe('FinetuneJobs: a job id to follow over REST', () => {
     const fake = fakeService();
     const { jobs, published } = jobsWith(fake.service);
     const { jobId } = await jobs.start('u1');
-    fake.reject(new FinetuneServiceError('cancelled', 'cancelled by user.delete'));
+    fake.reject(new FinetuneError('conflict', 'cancelled by user.delete', 'cancelled'));
     await jobs.settled('u1');
     expect(jobs.job('u1', jobId)).toMatchObject({ state: 'failed', result: null, error: { code: 'conflict', message: 'cancelled by user.delete' } });
     expect(published.at(-1)).toMatchObject({ type: 'finetune.failed', code: 'conflict' });
+  });
+
+  it("the service's refusal is this call's error: no job kept, no event", async () => {
+    const fake = fakeService();
+    const refusing = { ...fake.service, begin: () => { throw FinetuneError.busy('user "u1" is already fine-tuning'); } } as unknown as FinetuneService;
+    const { jobs, published } = jobsWith(refusing);
+    await expect(jobs.start('u1')).rejects.toMatchObject({ code: 'busy', message: 'user "u1" is already fine-tuning' });
+    await jobs.settled('u1');
+    expect(published).toEqual([]);
   });
 
   it('a job is only found under its own user; a view is a copy', async () => {

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { CodedError, type ErrorCode } from '../../contracts/errors';
+import type { CodedError } from '../../contracts/errors';
 import { LABEL_NAMES } from '../../contracts/labels';
 import type { FinetuneJobView, ModelVersionView } from '../../contracts/personalization';
 import { EventBus } from '../../events/event-bus';
-import { FinetuneService, FinetuneServiceError } from '../finetune/finetune.service';
+import { FinetuneService } from '../finetune/finetune.service';
 import { IdentityResolver } from '../identity/identity.resolver';
 import { SampleStore } from '../samples/sample.store';
 
@@ -42,14 +42,8 @@ export class FinetuneJobs {
 
   async start(userId: string, options: { epochs?: number; /** Connection.id of the commanding client */ originId?: string } = {}): Promise<FinetuneStarted> {
     this.identity.requireUser(userId);
-    if (this.finetune.isRunning(userId)) throw new CodedError('busy', `user "${userId}" is already fine-tuning`);
     const loaded = await this.store.load(userId);
     const samples = loaded.map((s) => ({ label: LABEL_NAMES.indexOf(s.record.label as (typeof LABEL_NAMES)[number]), face: s.face })).filter((s) => s.label >= 0);
-    const short = this.finetune.shortLabels(samples);
-    if (Object.keys(short).length) {
-      const list = Object.entries(short).map(([l, n]) => `${l}: ${n}`).join(', ');
-      throw new CodedError('too_few_samples', `not enough samples of every expression (have ${list}); add photos or run calibration.start`);
-    }
     // to the caller and to the subscribers of the user's cameras (cameraIds [] = the caller only)
     const audience = () => ({ originId: options.originId, cameraIds: this.identity.camerasOf(userId) });
     const view: FinetuneJobView = {
@@ -65,44 +59,31 @@ export class FinetuneJobs {
     };
     const finish = (state: 'done' | 'failed', patch: Pick<FinetuneJobView, 'result' | 'error'>) =>
       Object.assign(view, { state, finishedAt: Date.now() }, patch);
-    let early: FinetuneServiceError | null = null;
-    let settled = false;
-    const job = this.finetune
-      .finetune(userId, samples, {
-        epochs: options.epochs,
-        onProgress: (p) => {
-          view.state = 'running';
-          view.progress = { epoch: p.epoch, of: p.of, loss: p.loss, accuracy: p.accuracy, etaSeconds: p.etaSeconds };
-          this.bus.emit({ type: 'finetune.progress', userId, ...view.progress }, audience());
-        },
-      })
+    // too few samples, busy: the service's typed error is this call's error
+    const { done } = this.finetune.begin(userId, samples, {
+      epochs: options.epochs,
+      onProgress: (p) => {
+        view.state = 'running';
+        view.progress = { epoch: p.epoch, of: p.of, loss: p.loss, accuracy: p.accuracy, etaSeconds: p.etaSeconds };
+        this.bus.emit({ type: 'finetune.progress', userId, ...view.progress }, audience());
+      },
+    });
+    const job = done
       .then(
         (v) => {
           finish('done', { result: v, error: null });
           this.bus.emit({ type: 'model.updated', userId, version: v.version, metrics: v.metrics, active: v.active }, audience());
           return v;
         },
-        (e: unknown) => {
-          const err = e instanceof FinetuneServiceError ? e : new FinetuneServiceError('internal', (e as Error).message);
-          if (!settled) {
-            early = err;
-            return null;
-          }
-          const code: ErrorCode = err.code === 'cancelled' ? 'conflict' : err.code;
-          finish('failed', { result: null, error: { code, message: err.message } });
+        // the service rejects `done` with a CodedError only (a cancelled run: `conflict`)
+        (err: CodedError) => {
+          finish('failed', { result: null, error: { code: err.code, message: err.message } });
           this.logger.warn(`fine-tune of ${userId} failed: ${err.message}`);
-          this.bus.emit({ type: 'finetune.failed', userId, code, message: err.message }, audience());
+          this.bus.emit({ type: 'finetune.failed', userId, code: err.code, message: err.message }, audience());
           return null;
         },
       )
       .finally(() => this.jobs.delete(userId));
-    // The service refuses (busy, not_found) before it awaits anything: let that rejection surface as this call's error.
-    await new Promise((r) => setImmediate(r));
-    settled = true;
-    if (early) {
-      const e = early as FinetuneServiceError;
-      throw new CodedError(e.code === 'cancelled' ? 'conflict' : e.code, e.message);
-    }
     this.jobs.set(userId, job);
     this.keep(view);
     return { jobId: view.id, userId, samples: samples.length, state: view.state, activatesWhenDone: true };
