@@ -18,9 +18,8 @@ export const headPath = (c: Config): string => join(c.modelsDir, 'general', 'hea
 export interface FaceDetectorModel extends FaceDetector {
   release(): Promise<void>;
 }
-/** What FEATURE_EXTRACTOR provides: ExpressionTrunk in-process, or the pool's proxy (the one FeatureExtractor interface). */
-export type FeatureExtractorModel = FeatureExtractor;
 export const FACE_DETECTOR = Symbol('FACE_DETECTOR');
+/** A FeatureExtractor (inference.types.ts): ExpressionTrunk in-process, or the pool's proxy. */
 export const FEATURE_EXTRACTOR = Symbol('FEATURE_EXTRACTOR');
 const INFERENCE_POOL = Symbol('INFERENCE_POOL');
 
@@ -75,7 +74,7 @@ const detectorOptions = (c: Config): YunetOptions => ({
     {
       provide: FEATURE_EXTRACTOR,
       inject: [INFERENCE_POOL, OrtSessionFactory, CONFIG],
-      useFactory: async (pool: InferencePool | null, f: OrtSessionFactory, c: Config): Promise<FeatureExtractorModel> =>
+      useFactory: async (pool: InferencePool | null, f: OrtSessionFactory, c: Config): Promise<FeatureExtractor> =>
         pool ? new PooledFeatureExtractor(pool) : new ExpressionTrunk(await f.create(trunkPath(c))),
     },
     {
@@ -89,7 +88,7 @@ const detectorOptions = (c: Config): YunetOptions => ({
 export class InferenceModule implements OnApplicationShutdown {
   constructor(
     @Inject(FACE_DETECTOR) private readonly detector: FaceDetectorModel,
-    @Inject(FEATURE_EXTRACTOR) private readonly trunk: FeatureExtractorModel,
+    @Inject(FEATURE_EXTRACTOR) private readonly trunk: FeatureExtractor,
     @Inject(GeneralHead) private readonly head: GeneralHead,
     @Optional() @Inject(INFERENCE_POOL) private readonly pool: InferencePool | null,
   ) {}

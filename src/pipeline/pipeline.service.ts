@@ -6,7 +6,8 @@ import { EventBus } from '../events/event-bus';
 import { GeneralHead } from '../inference/expression.classifier';
 import { DEFAULT_CROP } from '../inference/face-crop';
 import { GeneralHeadResolver, HEAD_RESOLVER, HeadResolver } from '../inference/head.resolver';
-import { FACE_DETECTOR, FaceDetectorModel, FEATURE_EXTRACTOR, FeatureExtractorModel } from '../inference/inference.module';
+import { FACE_DETECTOR, FaceDetectorModel, FEATURE_EXTRACTOR } from '../inference/inference.module';
+import type { FeatureExtractor } from '../inference/inference.types';
 import { expressionPipeline, ExpressionPipeline } from './pipeline';
 import { PipelineMetrics } from './pipeline.metrics';
 
@@ -28,7 +29,7 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(FRAME_SOURCE) private readonly frames$: Observable<Frame>,
     @Inject(CONFIG) config: Config,
     @Inject(FACE_DETECTOR) detector: FaceDetectorModel,
-    @Inject(FEATURE_EXTRACTOR) trunk: FeatureExtractorModel,
+    @Inject(FEATURE_EXTRACTOR) trunk: FeatureExtractor,
     @Inject(GeneralHead) generalHead: GeneralHead,
     @Inject(PipelineMetrics) readonly metrics: PipelineMetrics,
     @Inject(EventBus) private readonly bus: EventBus,

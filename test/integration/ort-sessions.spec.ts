@@ -5,7 +5,8 @@ import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config';
 import { ConfigModule } from '../../src/config.module';
-import { FEATURE_EXTRACTOR, FeatureExtractorModel, InferenceModule } from '../../src/inference/inference.module';
+import { FEATURE_EXTRACTOR, InferenceModule } from '../../src/inference/inference.module';
+import type { FeatureExtractor } from '../../src/inference/inference.types';
 import { ExecutionProviderError, OrtSessionFactory } from '../../src/inference/ort.sessions';
 import { GeneralHead } from '../../src/inference/expression.classifier';
 import { MODELS } from '../support/paths';
@@ -43,7 +44,7 @@ describe('OrtSessionFactory', () => {
   it('loads the trunk and head on cpu: 2048 features, 7 logits per face, batched', async () => {
     const config = loadConfig({ MODELS_DIR: MODELS });
     const ref = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), InferenceModule] }).compile();
-    const trunk = ref.get<FeatureExtractorModel>(FEATURE_EXTRACTOR);
+    const trunk = ref.get<FeatureExtractor>(FEATURE_EXTRACTOR);
     const head = ref.get(GeneralHead);
     const faces = [new Uint8Array(48 * 48).fill(128), new Uint8Array(48 * 48).map((_, i) => i % 256)];
     const features = await trunk.features(faces);
