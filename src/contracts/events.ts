@@ -59,6 +59,13 @@ export type FinetuneProgressEvent = {
 export type ModelUpdatedEvent = { type: 'model.updated'; userId: string; version: number; metrics: FinetuneMetrics; active: boolean };
 export type FinetuneFailedEvent = { type: 'finetune.failed'; userId: string; code: ErrorCode; message: string };
 
+/** Internal: a user's enrolled faces changed (a face added or removed, or the user deleted), after the store committed.
+ * The live face matcher reloads that user's gallery from the FaceGallery port. */
+export type GalleryChangedEvent = { userId: string };
+
+/** Internal: a user and their samples and models are gone; privacy requires the rest of their data to follow. */
+export type UserDeletedEvent = { userId: string };
+
 /** What calibration and fine-tuning emit. */
 export type PersonalizationEvent =
   | CalibrationPromptEvent
@@ -89,6 +96,10 @@ export interface EventMap {
   'model.updated': ModelUpdatedEvent;
   /** Internal: a face's crops as the pipeline cut them (calibration capture). Published only while someone listens. */
   'face.observed': FaceObservation;
+  /** Internal: a user was deleted (rows committed); whatever keeps data about them (history) forgets it. */
+  'user.deleted': UserDeletedEvent;
+  /** Internal: the FaceGallery rows of `userId` changed (committed); the live matcher reloads them. */
+  'gallery.changed': GalleryChangedEvent;
 }
 export type EventName = keyof EventMap;
 

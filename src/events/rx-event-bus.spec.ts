@@ -77,6 +77,8 @@ const SAMPLES: { [K in EventName]: EventMap[K] } = {
     crop48: new Uint8Array(48 * 48).fill(7),
     cropLarge: { data: new Uint8Array(96 * 96).fill(9), width: 96, height: 96 },
   },
+  'gallery.changed': { userId: 'u1' },
+  'user.deleted': { userId: 'u1' },
 };
 const NAMES = Object.keys(SAMPLES) as EventName[];
 
