@@ -3,7 +3,8 @@
  *
  *   npm run bench:identity -- --data <root> [--unknown N] [--seed n] [--json]
  *
- * Every photo: YuNet (largest face) → similarity alignment from its 5 landmarks → dlib face embedding (ONNX).
+ * Every photo: YuNet (largest face) → similarity alignment from its 5 landmarks → dlib face embedding (ONNX) of
+ * three zooms of the aligned crop and their mirror images, averaged.
  * Every subject except `--unknown N` held-out ones (a seeded shuffle of the sorted subject names; default 20% of the
  * subjects, rounded) is enrolled with all of their `calibration` faces; then every `test` photo of every subject is
  * identified with the FaceMatcher (threshold + margin; one frame per photo).
@@ -16,7 +17,8 @@
  * A test photo in which YuNet finds no face counts as assigned to nobody.
  *
  * Measurement options (docs/IDENTITY.md): --template dlib|arcface|box, --no-flip (no test-time flip),
- * --gallery nearest|mean, --k n, --mouth-weight w, --threshold x, --margin x (relative), --models dir, --threads n.
+ * --scales 1,0.93,1.07 (test-time zooms; the default), --gallery nearest|mean, --k n, --mouth-weight w,
+ * --threshold x, --margin x (relative), --models dir, --threads n.
  * --calibrate: enrol every subject of every --data root (repeatable) and print the genuine / nearest-impostor
  * distance distributions and the threshold and margin the documented rule picks from them; --dump <file> also
  * writes every probe's genuine / stranger distances as JSON.
@@ -25,7 +27,7 @@ import { Logger } from '@nestjs/common';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { alignFace, arcfaceTemplate, boxTransform, dlibTemplate, largestFace, warpToCrop } from '../src/inference/embedding/face-align';
+import { arcfaceTemplate, boxTransform, dlibTemplate, largestFace, scaleAbout, similarityTransform, VIEW_SCALES, warpToCrop } from '../src/inference/embedding/face-align';
 import { FaceEmbedder, faceEmbeddingPath } from '../src/inference/embedding/face-embedder';
 import { OrtSessionFactory } from '../src/inference/ort.sessions';
 import { YunetDetector } from '../src/inference/yunet.detector';
@@ -47,6 +49,7 @@ interface Args {
   calibrate: boolean;
   mouthWeight: number;
   dump: string;
+  scales: number[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -63,6 +66,7 @@ function parseArgs(argv: string[]): Args {
     calibrate: false,
     mouthWeight: MOUTH_WEIGHT_DEFAULT,
     dump: '',
+    scales: [...VIEW_SCALES],
   };
   const num = (i: number) => {
     const v = Number(argv[i]);
@@ -93,9 +97,10 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--mouth-weight') a.mouthWeight = num(++i);
     else if (k === '--calibrate') a.calibrate = true;
     else if (k === '--dump') a.dump = resolve(argv[++i]);
+    else if (k === '--scales') a.scales = argv[++i].split(',').map(Number);
     else if (k === '--help' || k === '-h') {
       console.log(
-        'usage: bench-identity --data <root> [--unknown N] [--seed n] [--json] [--template dlib|arcface|box] [--no-flip] [--gallery nearest|mean] [--threshold x] [--margin x] [--models dir] [--threads n] | --calibrate --data <root> [--data <root> ...] [--dump file]',
+        'usage: bench-identity --data <root> [--unknown N] [--seed n] [--json] [--template dlib|arcface|box] [--no-flip] [--scales 1,0.93,1.07] [--gallery nearest|mean] [--threshold x] [--margin x] [--models dir] [--threads n] | --calibrate --data <root> [--data <root> ...] [--dump file]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
@@ -142,6 +147,7 @@ class FacePipeline {
     private readonly embedder: FaceEmbedder,
     private readonly template: TemplateName,
     private readonly weights: number[],
+    private readonly scales: number[],
     readonly timing: Timing = { faces: 0, totalMs: 0, embedMs: 0 },
   ) {}
 
@@ -160,12 +166,11 @@ class FacePipeline {
     const face = largestFace(found);
     if (!face) return null;
     const image = { data: rgb, width: info.width, height: info.height };
-    const crop =
-      this.template === 'box'
-        ? warpToCrop(image, 'rgb', boxTransform(face.box))
-        : alignFace(image, 'rgb', face.landmarks, this.template === 'dlib' ? dlibTemplate() : arcfaceTemplate(), undefined, this.weights).crop;
+    const template = this.template === 'dlib' ? dlibTemplate() : arcfaceTemplate();
+    const transform = this.template === 'box' ? boxTransform(face.box) : similarityTransform(face.landmarks, template, this.weights);
+    const crops = this.scales.map((k) => warpToCrop(image, 'rgb', scaleAbout(transform, k)));
     const t1 = performance.now();
-    const [embedding] = await this.embedder.embed([crop]);
+    const [embedding] = await this.embedder.embedFaces([crops]);
     const t2 = performance.now();
     this.timing.faces++;
     this.timing.totalMs += t2 - t0;
@@ -354,7 +359,7 @@ async function main(): Promise<void> {
     minFacePixels: 24,
   });
   const embedder = await FaceEmbedder.create(factory, faceEmbeddingPath(args.models), { flip: args.flip });
-  const pipeline = new FacePipeline(detector, embedder, args.template, [1, 1, 1, args.mouthWeight, args.mouthWeight]);
+  const pipeline = new FacePipeline(detector, embedder, args.template, [1, 1, 1, args.mouthWeight, args.mouthWeight], args.scales);
   try {
     const sets: { root: string; faces: SubjectFaces[] }[] = [];
     for (const root of args.data) sets.push({ root, faces: await loadSet(root, pipeline, args.json ? () => undefined : log) });

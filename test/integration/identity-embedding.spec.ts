@@ -219,6 +219,26 @@ describe('FaceEmbedder (fake session)', () => {
     expect(cosineDistance(v, expected)).toBeLessThan(1e-6);
   });
 
+  it('embedFaces averages each face\'s views into one unit vector', async () => {
+    const calls: number[] = [];
+    const embedder = new FaceEmbedder(fakeSession(calls), { flip: false });
+    const a = rampCrop(1);
+    const b = rampCrop(100);
+    const [one, two] = await embedder.embedFaces([[a, b], [b]]);
+    expect(calls).toEqual([3]);
+    const unit = (c: Uint8Array) => {
+      const v = Array.from({ length: EMBEDDING_DIM }, (_, j) => c[j * 3]);
+      const n = Math.hypot(...v);
+      return v.map((x) => x / n);
+    };
+    const ua = unit(a);
+    const ub = unit(b);
+    expect(cosineDistance(one, ua.map((x, j) => x + ub[j]))).toBeLessThan(1e-6);
+    expect(cosineDistance(two, ub)).toBeLessThan(1e-6);
+    expect(Math.hypot(...one)).toBeCloseTo(1, 5);
+    await expect(embedder.embedFaces([[]])).rejects.toThrow(EmbeddingInputError);
+  });
+
   it('rejects crops of the wrong size and a model without the expected names', async () => {
     const embedder = new FaceEmbedder(fakeSession([]));
     await expect(embedder.embed([new Uint8Array(10)])).rejects.toThrow(EmbeddingInputError);

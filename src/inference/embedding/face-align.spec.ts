@@ -8,7 +8,9 @@ import {
   dlibTemplate,
   FACE_TEMPLATE,
   invertSimilarity,
+  alignFaceViews,
   largestFace,
+  scaleAbout,
   similarityTransform,
   warpToCrop,
 } from './face-align';
@@ -166,5 +168,32 @@ describe('largestFace', () => {
     const faces = [{ box: { w: 10, h: 40 }, id: 1 }, { box: { w: 30, h: 30 }, id: 2 }, { box: { w: 5, h: 5 }, id: 3 }];
     expect(largestFace(faces)?.id).toBe(2);
     expect(largestFace([])).toBeUndefined();
+  });
+});
+
+describe('test-time views', () => {
+  it('scaleAbout zooms about the crop centre after the transform', () => {
+    const t = { a: 0.8, b: 0.3, tx: 5, ty: -7 };
+    const z = scaleAbout(t, 1.1);
+    const centreSource = applySimilarity(invertSimilarity(t), 75, 75);
+    const [cx, cy] = applySimilarity(z, centreSource[0], centreSource[1]);
+    expect(cx).toBeCloseTo(75, 9);
+    expect(cy).toBeCloseTo(75, 9);
+    const [px, py] = applySimilarity(t, 10, 20);
+    const [qx, qy] = applySimilarity(z, 10, 20);
+    expect(qx - 75).toBeCloseTo(1.1 * (px - 75), 9);
+    expect(qy - 75).toBeCloseTo(1.1 * (py - 75), 9);
+  });
+
+  it('alignFaceViews: the first view is the template crop, the others zoomed', () => {
+    const img = { data: new Uint8Array(200 * 200 * 3), width: 200, height: 200 };
+    for (let i = 0; i < img.data.length; i++) img.data[i] = (i * 7919) % 251;
+    const landmarks = [70, 80, 130, 82, 100, 115, 75, 140, 125, 141];
+    const { crops, transform } = alignFaceViews(img, 'bgr', landmarks, [1, 0.9]);
+    expect(crops).toHaveLength(2);
+    expect(Buffer.from(crops[0]).equals(Buffer.from(alignFace(img, 'bgr', landmarks).crop))).toBe(true);
+    expect(Buffer.from(crops[1]).equals(Buffer.from(warpToCrop(img, 'bgr', scaleAbout(transform, 0.9))))).toBe(true);
+    expect(Buffer.from(crops[1]).equals(Buffer.from(crops[0]))).toBe(false);
+    expect(() => alignFaceViews(img, 'bgr', landmarks, [])).toThrow(AlignmentError);
   });
 });

@@ -242,3 +242,31 @@ export function largestFace<T extends { box: { w: number; h: number } }>(faces: 
   for (const f of faces) if (!best || f.box.w * f.box.h > best.box.w * best.box.h) best = f;
   return best;
 }
+
+/**
+ * Test-time views of one face: the template crop (scale 1, first: the crop to store) and the same alignment zoomed
+ * about the crop centre by each other factor. Averaging the embeddings of 1, 0.93 and 1.07 (each with its mirror image)
+ * raised Taiwanese genuine acceptance at ≤ 1% strangers from 97.5% to 98.6% (docs/IDENTITY.md).
+ */
+export const VIEW_SCALES: readonly number[] = [1, 0.93, 1.07];
+
+/** `t` followed by a zoom by `k` about the centre of a size×size crop. */
+export function scaleAbout(t: Similarity, k: number, size = ALIGNED_SIZE): Similarity {
+  const c = size / 2;
+  return { a: t.a * k, b: t.b * k, tx: k * (t.tx - c) + c, ty: k * (t.ty - c) + c };
+}
+
+/** The crops of `alignFace` at every scale of `scales` (same order); the embedder averages them into one face. */
+export function alignFaceViews(
+  image: PackedImage,
+  order: 'bgr' | 'rgb',
+  landmarks: FivePoints,
+  scales: readonly number[] = VIEW_SCALES,
+  template: readonly number[] = FACE_TEMPLATE,
+  size = ALIGNED_SIZE,
+): { crops: Uint8Array[]; transform: Similarity } {
+  if (landmarks.length !== 10) throw new AlignmentError(`alignFaceViews needs 5 landmarks (10 numbers), got ${landmarks.length}`);
+  if (scales.length === 0 || !scales.every((k) => k > 0 && Number.isFinite(k))) throw new AlignmentError('alignFaceViews needs scales > 0');
+  const transform = similarityTransform(landmarks, template, LANDMARK_WEIGHTS);
+  return { crops: scales.map((k) => warpToCrop(image, order, scaleAbout(transform, k, size), size)), transform };
+}

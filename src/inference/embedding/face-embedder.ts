@@ -64,6 +64,23 @@ export class FaceEmbedder {
     return result;
   }
 
+  /**
+   * One embedding per face from several views of it (alignFaceViews: the template crop and zoomed copies): the
+   * L2-normalised mean of the views' embeddings (each already flip-averaged when `flip` is on).
+   */
+  async embedFaces(faces: readonly (readonly Uint8Array[])[]): Promise<Float32Array[]> {
+    faces.forEach((views, i) => {
+      if (views.length === 0) throw new EmbeddingInputError(`face ${i} has no views`);
+    });
+    const flat = await this.embed(faces.flat());
+    let at = 0;
+    return faces.map((views) => {
+      const v = new Float32Array(EMBEDDING_DIM);
+      for (let k = 0; k < views.length; k++, at++) for (let j = 0; j < EMBEDDING_DIM; j++) v[j] += flat[at][j];
+      return l2normalize(v);
+    });
+  }
+
   private async embedBatch(crops: readonly Uint8Array[]): Promise<Float32Array[]> {
     const plane = ALIGNED_SIZE * ALIGNED_SIZE * 3;
     const copies = this.flip ? 2 : 1;

@@ -102,6 +102,6 @@ describe('FaceMatcher', () => {
   });
 
   it('ships calibrated defaults (docs/IDENTITY.md)', () => {
-    expect(DEFAULT_FACE_MATCH).toEqual({ threshold: 0.25, margin: 0.25, gallery: 'nearest' });
+    expect(DEFAULT_FACE_MATCH).toEqual({ threshold: 0.24, margin: 0.25, gallery: 'nearest' });
   });
 });

@@ -27,9 +27,9 @@ export interface FaceMatchOptions {
  * Calibrated on JAFFE + the Taiwanese set together with one rule (`npm run bench:identity -- --calibrate`,
  * docs/IDENTITY.md): among (threshold, margin) pairs that let at most 1% of strangers through on every set
  * (leave-one-subject-out), the one with the best worst-set genuine acceptance. For embeddings made with the
- * embedder's test-time flip (its default).
+ * embedder's test-time flip (its default), averaged over the views of alignFaceViews (VIEW_SCALES).
  */
-export const DEFAULT_FACE_MATCH: FaceMatchOptions = { threshold: 0.25, margin: 0.25, gallery: 'nearest' };
+export const DEFAULT_FACE_MATCH: FaceMatchOptions = { threshold: 0.24, margin: 0.25, gallery: 'nearest' };
 
 export type MatchDecision = 'match' | 'no-gallery' | 'no-probe' | 'too-far' | 'ambiguous';
 
