@@ -1,6 +1,5 @@
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
@@ -10,7 +9,8 @@ import { defineConfig } from 'vitest/config';
 // - integration: test/integration/, real SQLite, ONNX Runtime, ffmpeg and worker threads, in process;
 // - e2e: test/e2e/, a real HTTP/WS server, a child server process, Chromium or a CLI process.
 // A spec outside the three tiers would match no project and silently never run: refuse to start instead.
-const root = fileURLToPath(new URL('.', import.meta.url));
+// Vite bundles this config and defines __dirname for it (tsconfig compiles it as CommonJS, where import.meta is refused).
+const root = __dirname;
 const TIERED = /^(src|clients)\/.*\.spec\.ts$|^test\/(integration|e2e)\/.*\.spec\.ts$/;
 const stray = ['test', 'scripts']
   .flatMap((dir) => readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' }).map((f) => relative(root, join(root, dir, f))))
