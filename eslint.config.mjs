@@ -10,7 +10,7 @@ import tiers from './eslint.tiers.mjs';
 // aliases) and never climb above src/ and back. In flat config the last block that matches a file replaces a rule's
 // options, so each file is matched by exactly one layering block carrying every restriction (rooms, ModuleRef, ONNX
 // Runtime, browser-safe contracts). test/integration/layering-lint.spec.ts proves that each restriction fires.
-export const ROOMS = ['contracts', 'storage', 'inference', 'events', 'ingest', 'pipeline', 'personalization', 'auth', 'delivery'];
+export const ROOMS = ['contracts', 'storage', 'inference', 'events', 'ingest', 'pipeline', 'personalization', 'history', 'auth', 'integrations', 'delivery'];
 export const MAY = {
   contracts: [],
   storage: ['contracts'],
@@ -19,7 +19,9 @@ export const MAY = {
   ingest: ['contracts', 'storage', 'inference', 'events'], // inference: image-format.ts, which encoded frames are opened
   pipeline: ['contracts', 'inference', 'events'],
   personalization: ['contracts', 'storage', 'inference', 'events'],
+  history: ['contracts', 'storage', 'events'], // expression events from the bus -> stored rows (docs/HISTORY.md)
   auth: ['contracts', 'storage'],
+  integrations: ['contracts', 'storage', 'events'], // MQTT / webhooks: read the bus, publish outward (docs/INTEGRATIONS.md)
   delivery: ROOMS.filter((r) => r !== 'delivery'),
 };
 /** Deepest folder level generated exactly (src/<room>/a/b/c/d.ts is depth 3); deeper files get the depth-free check. */

@@ -69,6 +69,21 @@ export const ConfigSchema = z.object({
    * true allows them (a camera that really sits on a link-local network). Private ranges and loopback are always allowed.
    */
   CAMERA_ALLOW_LINK_LOCAL: bool.default(false),
+  // ---- webhooks (docs/INTEGRATIONS.md, "Webhooks") ----
+  /** The same destination policy for webhook URLs (checked at creation and before every attempt): true allows link-local/metadata. */
+  WEBHOOK_ALLOW_LINK_LOCAL: bool.default(false),
+  /** One delivery attempt (connect, send, response) longer than this fails and is retried. */
+  WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(5000),
+  /** Attempts per delivery (the first included); retries wait min(WEBHOOK_BACKOFF_MAX_MS, BASE * 2^(n-1)). */
+  WEBHOOK_MAX_ATTEMPTS: int(1, 20).default(5),
+  WEBHOOK_BACKOFF_BASE_MS: int(0, 600_000).default(1000),
+  WEBHOOK_BACKOFF_MAX_MS: int(0, 3_600_000).default(60_000),
+  /** Deliveries waiting, in flight or between retries; a firing beyond it is dropped and counted (the pipeline never waits). */
+  WEBHOOK_QUEUE_MAX: int(1, 100_000).default(1000),
+  /** Requests in flight at once, all rules together (a slow receiver holds one of these, never the pipeline). */
+  WEBHOOK_CONCURRENCY: int(1, 256).default(4),
+  /** Deliveries kept in each rule's log (GET /api/webhooks/:id/deliveries); older ones are deleted. */
+  WEBHOOK_LOG_KEEP: int(1, 10_000).default(100),
   /** Longest side of ingested frames (ffmpeg scales down, never up). */
   FRAME_MAX_SIDE: int(64, 4096).default(640),
   /** Browser-pushed frames: encoded bytes and decoded pixels (checked before decoding) per frame. */
@@ -110,6 +125,75 @@ export const ConfigSchema = z.object({
   PREVIEW_FPS: z.coerce.number().positive().max(10).default(2),
   PREVIEW_WIDTH: int(32, 4096).default(320),
   PREVIEW_BYTES_PER_SEC: int(1024, 1024 * 1024 * 1024).default(512 * 1024),
+  // ---- MQTT / Home Assistant (docs/INTEGRATIONS.md) ----
+  /**
+   * Broker to publish expression state and face events to (mqtt://, mqtts://, ws://, wss://); unset = MQTT off.
+   * Credentials may sit in the URL's userinfo or in MQTT_USERNAME/MQTT_PASSWORD; neither is ever logged.
+   */
+  MQTT_URL: z
+    .string()
+    .url()
+    .refine((u) => /^(mqtts?|wss?):\/\//i.test(u), 'must be an mqtt://, mqtts://, ws:// or wss:// URL')
+    .optional(),
+  MQTT_USERNAME: z.string().min(1).optional(),
+  MQTT_PASSWORD: z.string().min(1).optional(),
+  /** Client id at the broker (unique per broker: a second client with the same id disconnects the first). */
+  MQTT_CLIENT_ID: z.string().min(1).max(128).optional(),
+  /** First level of every topic (`<prefix>/<camera>/expression`); two servers on one broker need different prefixes. */
+  MQTT_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[^#+\s]+$/, 'no MQTT wildcards (# +) or whitespace')
+    .refine((p) => !p.startsWith('/') && !p.endsWith('/'), 'no leading or trailing /')
+    .default('iexpressionnet'),
+  /** State is published per camera/user at most once per this period (scores averaged over it), not per frame. */
+  MQTT_RATE_MS: int(100, 3_600_000).default(1000),
+  /** Reconnect delay doubles from MIN after each failed attempt, up to MAX (broker down: the server keeps running). */
+  MQTT_RECONNECT_MIN_MS: int(100, 600_000).default(1000),
+  MQTT_RECONNECT_MAX_MS: int(100, 3_600_000).default(30_000),
+  /** Messages kept while the broker is unreachable (latest per topic wins); beyond it the oldest is dropped and counted. */
+  MQTT_BUFFER_MAX: int(1, 1_000_000).default(1000),
+  /** Home Assistant MQTT discovery: a sensor per camera and per user appears in HA without YAML. Opt-in. */
+  MQTT_HA_DISCOVERY: bool.default(false),
+  /** Home Assistant's discovery prefix (its MQTT integration setting; `homeassistant` unless changed there). */
+  MQTT_HA_PREFIX: z.string().regex(/^[^#+\s/]+$/, 'one topic level, no wildcards').default('homeassistant'),
+  // ---- history (docs/HISTORY.md) ----
+  /** Store expression history (per track, per HISTORY_RESOLUTION_MS); `off` records nothing and the queries answer 503. */
+  HISTORY: z.enum(['on', 'off', 'true', 'false', '1', '0']).transform((v) => v === 'on' || v === 'true' || v === '1').default(true),
+  /** Length of one stored interval per track: the finest resolution a query gets, and the write rate (1 row/track/interval). */
+  HISTORY_RESOLUTION_MS: int(100, 3_600_000).default(1000),
+  /** Rows whose interval started more than this many days ago are deleted (in small batches, hourly). */
+  HISTORY_DAYS: int(1, 36_500).default(30),
+  /** How often buffered rows are written (one transaction each). */
+  HISTORY_FLUSH_MS: int(100, 60_000).default(1000),
+  /**
+   * Rows buffered for the next write, at most: beyond it new rows are dropped and counted (history_rows_dropped_total)
+   * rather than queued without bound when the disk stalls. 10,000 = over 20 minutes of 8 cameras with one face each.
+   */
+  HISTORY_MAX_PENDING: int(10, 10_000_000).default(10_000),
+  /** Buckets one aggregated query may return; a longer range needs a coarser resolution (400 with a message). */
+  HISTORY_MAX_BUCKETS: int(10, 1_000_000).default(10_000),
+  // ---- cluster (docs/CLUSTER.md) ----
+  /**
+   * NATS server(s) to join a cluster through, comma-separated (`nats://host:4222,nats://other:4222`); unset = one node
+   * on its own (no NATS, in-process bus). The node fails to start (exit 2) when none of them answers.
+   */
+  NATS_URL: z
+    .string()
+    .refine(
+      (v) => v.split(',').every((u) => /^(nats|tls):\/\/[^\s,/]+\/?$|^[^\s,/:]+(:\d+)?$/i.test(u.trim())),
+      'comma-separated nats://host:port (or tls://, or host:port) URLs',
+    )
+    .optional(),
+  /** This node's name in the cluster (subjects, KV keys): unset = a generated id kept in DATA_DIR/node-id, stable across restarts. */
+  NODE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 letters, digits, _ or -').optional(),
+  /** Copies JetStream keeps of the cluster's buckets and streams: 1 on one NATS server, 3 on a 3-server cluster. */
+  NATS_REPLICAS: int(1, 5).default(1),
+  /** This node's HTTP address as other nodes and dashboards should reach it (GET /api/cluster); unset = the address it listens on. */
+  NODE_URL: z.string().url().optional(),
+  /** Membership heartbeat period; a node silent for 3 periods drops out of the cluster view (the bucket's TTL). */
+  CLUSTER_HEARTBEAT_MS: int(200, 60_000).default(2000),
+  /** Events kept for NATS while it is unreachable (oldest dropped first, counted); local delivery never waits for it. */
+  NATS_BUFFER_MAX: int(0, 1_000_000).default(10_000),
   /** Least severe log level printed: error < warn < log < debug < verbose. */
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   SERVE_DASHBOARD: bool.default(true),

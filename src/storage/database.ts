@@ -50,14 +50,75 @@ export const MIGRATIONS: string[] = [
      hash TEXT NOT NULL,
      created_at INTEGER NOT NULL
    );`,
+  // history (docs/HISTORY.md): one row per track per HISTORY_RESOLUTION_MS. No foreign keys: a row outlives its camera,
+  // and a user's rows are deleted in small batches on 'user.deleted' (one cascade could hold the event loop for seconds).
+  // Indexes: a camera's or a user's range, and ts alone for retention and all-camera queries.
+  `CREATE TABLE history (
+     ts INTEGER NOT NULL,
+     camera_id TEXT NOT NULL,
+     track_id INTEGER NOT NULL,
+     user_id TEXT,
+     label TEXT NOT NULL,
+     angry REAL NOT NULL, disgust REAL NOT NULL, fear REAL NOT NULL, happy REAL NOT NULL,
+     sad REAL NOT NULL, surprise REAL NOT NULL, neutral REAL NOT NULL,
+     faces INTEGER NOT NULL,
+     frames INTEGER NOT NULL,
+     box_x INTEGER NOT NULL, box_y INTEGER NOT NULL, box_w INTEGER NOT NULL, box_h INTEGER NOT NULL
+   );
+   CREATE INDEX history_camera_ts ON history(camera_id, ts);
+   CREATE INDEX history_user_ts ON history(user_id, ts) WHERE user_id IS NOT NULL;
+   CREATE INDEX history_ts ON history(ts);`,
+  // webhook rules and their delivery log (docs/INTEGRATIONS.md, "Webhooks"). The secret is stored as is: it signs.
+  `CREATE TABLE webhooks (
+     id TEXT PRIMARY KEY,
+     url TEXT NOT NULL,
+     camera_id TEXT,
+     user_id TEXT,
+     label TEXT,
+     min_score REAL NOT NULL,
+     min_duration_ms INTEGER NOT NULL,
+     cooldown_ms INTEGER NOT NULL,
+     secret TEXT NOT NULL,
+     enabled INTEGER NOT NULL DEFAULT 1,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE webhook_deliveries (
+     id TEXT PRIMARY KEY,
+     webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+     status TEXT NOT NULL,
+     attempts INTEGER NOT NULL,
+     response_status INTEGER,
+     last_error TEXT,
+     event TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX webhook_deliveries_rule ON webhook_deliveries(webhook_id, created_at);`,
+  // faces (docs/IDENTITY.md "Enrolment"): one enrolled face embedding per row; the aligned crop is a blob
+  // (faces/<user>/<id>.png) written before the row. 512 bytes = 128 float32: a row is a whole embedding or nothing.
+  `CREATE TABLE faces (
+     id TEXT PRIMARY KEY,
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     embedding BLOB NOT NULL CHECK (length(embedding) = 512),
+     model_sha TEXT NOT NULL,
+     sample_id TEXT REFERENCES samples(id) ON DELETE SET NULL,
+     source TEXT NOT NULL CHECK (source IN ('sample', 'enrol', 'live')),
+     file TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX faces_user ON faces(user_id, created_at);
+   CREATE INDEX faces_model ON faces(model_sha);
+   CREATE INDEX faces_sample ON faces(sample_id);`,
 ];
 
 export class SqliteDatabase {
   readonly db: Database.Database;
+  readonly path: string;
 
   constructor(dataDir: string, file = 'iexpressionnet.db') {
     mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(join(dataDir, file));
+    this.path = join(dataDir, file);
+    this.db = new Database(this.path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
@@ -73,6 +134,17 @@ export class SqliteDatabase {
         this.db.pragma(`user_version = ${v + 1}`);
       })();
     }
+  }
+
+  /**
+   * A read-only connection of its own, for a long read (a streamed export): better-sqlite3 refuses every other
+   * statement on a connection while one of its iterators is open, and WAL lets this reader see a consistent snapshot
+   * while the main connection keeps writing. The caller closes it.
+   */
+  openReader(): Database.Database {
+    const reader = new Database(this.path, { readonly: true, fileMustExist: true });
+    reader.pragma('busy_timeout = 5000');
+    return reader;
   }
 
   close(): void {

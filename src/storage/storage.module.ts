@@ -5,15 +5,21 @@ import { SqliteDatabase } from './database';
 import { DataDirBlobStore } from './files/data-dir.blob-store';
 import { BlobStore } from './ports/blob.store';
 import { CameraRepository } from './ports/camera.repository';
+import { FaceGallery } from './ports/face-gallery.repository';
+import { HistoryRepository } from './ports/history.repository';
 import { ModelRepository } from './ports/model.repository';
 import { SampleRepository } from './ports/sample.repository';
 import { TokenRepository } from './ports/token.repository';
 import { UserRepository } from './ports/user.repository';
+import { WebhookRepository } from './ports/webhook.repository';
 import { SqliteCameraRepository } from './sqlite/camera.repository';
+import { SqliteFaceGallery } from './sqlite/face-gallery.repository';
+import { SqliteHistoryRepository } from './sqlite/history.repository';
 import { SqliteModelRepository } from './sqlite/model.repository';
 import { SqliteSampleRepository } from './sqlite/sample.repository';
 import { SqliteTokenRepository } from './sqlite/token.repository';
 import { SqliteUserRepository } from './sqlite/user.repository';
+import { SqliteWebhookRepository } from './sqlite/webhook.repository';
 
 /**
  * Everything the server keeps: the ports (abstract classes in ./ports, which are also the Nest tokens) bound to this
@@ -31,10 +37,13 @@ import { SqliteUserRepository } from './sqlite/user.repository';
     { provide: SampleRepository, useClass: SqliteSampleRepository },
     { provide: ModelRepository, useClass: SqliteModelRepository },
     { provide: TokenRepository, useClass: SqliteTokenRepository },
+    { provide: WebhookRepository, useClass: SqliteWebhookRepository },
+    { provide: FaceGallery, useClass: SqliteFaceGallery },
+    { provide: HistoryRepository, useClass: SqliteHistoryRepository },
     { provide: BlobStore, inject: [CONFIG], useFactory: (c: Config) => new DataDirBlobStore(c.dataDir) },
     { provide: DataVersionWatcher, inject: [SqliteDatabase], useFactory: (db: SqliteDatabase) => new DataVersionWatcher(db) },
   ],
-  exports: [SqliteDatabase, CameraRepository, UserRepository, SampleRepository, ModelRepository, TokenRepository, BlobStore, DataVersionWatcher],
+  exports: [SqliteDatabase, CameraRepository, UserRepository, SampleRepository, ModelRepository, TokenRepository, HistoryRepository, BlobStore, DataVersionWatcher, FaceGallery, WebhookRepository],
 })
 export class StorageModule implements OnApplicationShutdown {
   constructor(@Inject(SqliteDatabase) private readonly database: SqliteDatabase) {}
