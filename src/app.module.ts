@@ -11,6 +11,9 @@ import { FRAME_SOURCE, PipelineModule } from './pipeline/pipeline.module';
 import { PipelineService } from './pipeline/pipeline.service';
 import { PersonalizationApiModule } from './personalization/personalization-api.module';
 import { StorageModule } from './storage/storage.module';
+import { MqttMetrics } from './integrations/mqtt/mqtt.metrics';
+import { MqttModule } from './integrations/mqtt/mqtt.module';
+import { VERSION } from './delivery/health.controller';
 
 /**
  * The whole server: cameras (ingest) → pipeline (detect, track, classify) → delivery (WS/REST), with personalization
@@ -28,6 +31,8 @@ export class AppModule {
       imports: [IngestModule, personalization],
       providers: [{ provide: FRAME_SOURCE, inject: [CameraService], useFactory: (c: CameraService) => c.frames$ }],
     });
+    // MQTT_URL set: expression state and face events to an MQTT broker, Home Assistant discovery (docs/INTEGRATIONS.md)
+    const mqtt = MqttModule.forRoot({ imports: [IngestModule], cameras: { useExisting: CameraService }, version: VERSION });
     return {
       module: AppModule,
       imports: [
@@ -37,14 +42,15 @@ export class AppModule {
         IngestModule,
         pipeline,
         personalization,
+        mqtt,
         DeliveryModule.forRoot({
-          imports: [IngestModule, pipeline],
+          imports: [IngestModule, pipeline, mqtt],
           personalization,
           cameras: { useExisting: CameraService },
           // camera.add's userId is checked like camera.bind's
           users: { useExisting: IdentityResolver },
           pipeline: { useExisting: PipelineService },
-          metrics: { inject: [PipelineMetrics], useFactory: (m: PipelineMetrics) => [m.registry] },
+          metrics: { inject: [PipelineMetrics, MqttMetrics], useFactory: (m: PipelineMetrics, q: MqttMetrics) => [m.registry, q.registry] },
         }),
       ],
     };
