@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { CameraInputSchema, type CameraView } from './cameras';
 import { LabelSchema } from './labels';
-import type { CalibrationPlanView, FinetuneJobView, UserView } from './personalization';
+import type { CalibrationPlanView, FaceView, FinetuneJobView, UserView } from './personalization';
 import type { Scope } from './scopes';
 
 const id = z.string().min(1).max(128);
@@ -56,6 +56,18 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
     })
     .strict(),
   z.object({ type: z.literal('model.activate'), id, userId: cameraRef, version: z.number().int().nonnegative() }).strict(),
+  /** Enrol a face for recognition from a photo (base64 JPEG/PNG/…, within WS_MAX_TEXT_BYTES); x,y: inside the face to
+   * use when the photo shows several. The same checks and typed errors as POST /api/users/:id/faces. */
+  z
+    .object({
+      type: z.literal('face.enrol'),
+      id,
+      userId: cameraRef,
+      image: z.string().min(1).max(64 * 1024 * 1024),
+      x: z.number().nonnegative().optional(),
+      y: z.number().nonnegative().optional(),
+    })
+    .strict(),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 export type ClientMessageType = ClientMessage['type'];
@@ -86,6 +98,7 @@ export const COMMAND_SCOPES: Record<ClientMessageType, Scope> = {
   'calibration.cancel': 'admin',
   'finetune.start': 'admin',
   'model.activate': 'admin',
+  'face.enrol': 'admin',
 };
 
 /**
@@ -117,4 +130,5 @@ export interface AckPayloads {
    */
   'finetune.start': { jobId: string; userId: string; samples: number; state: FinetuneJobView['state']; activatesWhenDone: true };
   'model.activate': { userId: string; version: number };
+  'face.enrol': { face: FaceView };
 }

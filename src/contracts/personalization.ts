@@ -7,6 +7,24 @@ export interface UserView {
   name: string;
   activeVersion: number | null;
   samples: Partial<Record<LabelName, number>>;
+  /** Enrolled faces made by the current face-embedding model: what automatic recognition matches against. */
+  faces: number;
+  /** true when the user has samples but no face of the current model (samples stored before enrolment existed, or a
+   * new embedding model): recognition cannot find them until faces are added (POST /api/users/:id/faces, WS
+   * `face.enrol`) or new samples are uploaded; docs/IDENTITY.md "Enrolment". */
+  reenrol: boolean;
+}
+
+/** One enrolled face (GET /api/users/:id/faces); its embedding and crop stay on the server. */
+export interface FaceView {
+  id: string;
+  userId: string;
+  /** sample: taken with a labelled sample; enrol: a face-only enrolment; live: a face seen on a camera ("this is …") */
+  source: 'sample' | 'enrol' | 'live';
+  sampleId: string | null;
+  /** false: made by an older embedding model, not used for recognition (re-enrol) */
+  current: boolean;
+  createdAt: number;
 }
 
 export interface FinetuneMetrics {

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { RequireScope } from '../auth/auth.decorators';
 import { CodedError } from '../contracts/errors';
 import { LabelSchema } from '../contracts/labels';
-import { FinetuneJobView, ModelVersionView, UserView } from '../contracts/personalization';
+import { FaceView, FinetuneJobView, ModelVersionView, UserView } from '../contracts/personalization';
+import { FacesService } from '../personalization/faces/faces.service';
 import { ModelRegistry } from '../personalization/registry/model.registry';
 import { SamplesService, StoredSample } from '../personalization/samples/samples.service';
 import { FinetuneJobs, FinetuneStarted } from '../personalization/users/finetune.jobs';
@@ -17,6 +18,12 @@ import { ZodValidationPipe } from './zod-validation.pipe';
 const idPipe = new ZodValidationPipe(z.string().min(1).max(64), 'id');
 const jobIdPipe = new ZodValidationPipe(z.string().min(1).max(64), 'jobId');
 const versionPipe = new ZodValidationPipe(z.coerce.number().int().nonnegative().max(1_000_000), 'version');
+const faceIdPipe = new ZodValidationPipe(z.string().min(1).max(64), 'faceId');
+/** Multipart text fields of a face enrolment: optionally `x`,`y` (image pixels) inside the face to use. */
+const FaceFieldsSchema = z
+  .object({ x: z.coerce.number().nonnegative().optional(), y: z.coerce.number().nonnegative().optional() })
+  .strict()
+  .refine((b) => (b.x === undefined) === (b.y === undefined), { message: 'give both x and y, or neither' });
 const NameBodySchema = z.object({ name: z.string().trim().min(1).max(100) }).strict();
 const FinetuneBodySchema = z.object({ epochs: z.number().int().positive().max(200).optional() }).strict().default({});
 /** Multipart text fields: `label`, and optionally `x`,`y` (image pixels) inside the face to use when there are several. */
@@ -35,6 +42,7 @@ export class UsersController {
     @Inject(SamplesService) private readonly samples: SamplesService,
     @Inject(FinetuneJobs) private readonly jobs: FinetuneJobs,
     @Inject(ModelRegistry) private readonly registry: ModelRegistry,
+    @Inject(FacesService) private readonly faces: FacesService,
   ) {}
 
   @Post()
@@ -65,9 +73,37 @@ export class UsersController {
   @Delete(':id')
   @HttpCode(204)
   @RequireScope('admin')
-  @ApiOperation({ summary: 'Delete a user with their samples and models' })
+  @ApiOperation({ summary: 'Delete a user with their samples, models and enrolled faces' })
   async remove(@Param('id', idPipe) id: string): Promise<void> {
     await this.lifecycle.delete(id);
+  }
+
+  @Post(':id/faces')
+  @HttpCode(201)
+  @RequireScope('admin')
+  @ApiConsumes('multipart/form-data')
+  @ApiOperation({ summary: 'Enrol a face for recognition, no expression sample (multipart: image, optional x,y inside the face to use)' })
+  @UseInterceptors(PhotoUploadInterceptor)
+  async enrolFace(@Param('id', idPipe) id: string, @UploadedFile() file: Express.Multer.File | undefined, @Body() rawFields: unknown): Promise<FaceView> {
+    this.users.require(id);
+    const fields = new ZodValidationPipe(FaceFieldsSchema, 'fields').transform({ ...(rawFields as object) });
+    if (!file) throw new CodedError('bad_message', 'multipart field `image` (the photo) is missing');
+    const hint = fields.x !== undefined && fields.y !== undefined ? { x: fields.x, y: fields.y } : undefined;
+    return this.faces.enrolPhoto(id, file.buffer, hint);
+  }
+
+  @Get(':id/faces')
+  @ApiOperation({ summary: "The user's enrolled faces (no embeddings or crops)" })
+  listFaces(@Param('id', idPipe) id: string): FaceView[] {
+    return this.faces.list(id);
+  }
+
+  @Delete(':id/faces/:faceId')
+  @HttpCode(204)
+  @RequireScope('admin')
+  @ApiOperation({ summary: 'Delete one enrolled face (its embedding and crop)' })
+  async removeFace(@Param('id', idPipe) id: string, @Param('faceId', faceIdPipe) faceId: string): Promise<void> {
+    await this.faces.remove(id, faceId);
   }
 
   @Post(':id/samples')

@@ -3,8 +3,11 @@ import { CONFIG, Config } from '../config';
 import { CAMERA_DIRECTORY } from '../contracts/ports/camera-directory';
 import { EventsModule } from '../events/events.module';
 import { HEAD_RESOLVER } from '../inference/head.resolver';
+import { FaceEmbeddingsModule } from '../inference/embedding/face-embeddings';
 import { InferenceModule } from '../inference/inference.module';
 import { CALIBRATION_SETTINGS, CalibrationService, CalibrationSettings } from './calibration/calibration.service';
+import { FaceStore } from './faces/face.store';
+import { FacesService } from './faces/faces.service';
 import { IdentityResolver } from './identity/identity.resolver';
 import { PersonalizationModule } from './personalization.module';
 import { DEFAULT_PHOTO_LIMITS, PHOTO_LIMITS, PhotoFaces, PhotoLimits } from './samples/photo-faces';
@@ -41,12 +44,14 @@ export class PersonalizationApiModule {
   static forRoot(options: PersonalizationApiOptions): DynamicModule {
     return {
       module: PersonalizationApiModule,
-      imports: [EventsModule, PersonalizationModule, InferenceModule, ...(options.imports ?? [])],
+      imports: [EventsModule, PersonalizationModule, InferenceModule, FaceEmbeddingsModule, ...(options.imports ?? [])],
       providers: [
         { provide: CAMERA_DIRECTORY, ...options.cameras } as Provider,
         IdentityResolver,
         { provide: HEAD_RESOLVER, useExisting: IdentityResolver },
         SampleStore,
+        FaceStore,
+        FacesService,
         { provide: PHOTO_LIMITS, useValue: DEFAULT_PHOTO_LIMITS satisfies PhotoLimits },
         PhotoFaces,
         SamplesService,
@@ -73,6 +78,8 @@ export class PersonalizationApiModule {
         UserLifecycle,
         SamplesService,
         SampleStore,
+        FacesService,
+        FaceStore,
         PHOTO_LIMITS,
         CalibrationService,
         FinetuneJobs,

@@ -29,6 +29,7 @@ const SAMPLES: Record<ClientMessageType, Record<string, unknown>> = {
   'calibration.cancel': { userId: 'u' },
   'finetune.start': { userId: 'u' },
   'model.activate': { userId: 'u', version: 1 },
+  'face.enrol': { userId: 'u', image: 'iVBORw0KGgo=' },
 };
 const sample = (type: ClientMessageType, id: string) => ({ type, id, ...SAMPLES[type] });
 

@@ -43,6 +43,7 @@ const VALID_FIELDS: Record<ClientMessageType, Record<string, unknown>> = {
   'calibration.cancel': { userId: 'u' },
   'finetune.start': { userId: 'u', epochs: 3 },
   'model.activate': { userId: 'u', version: 2 },
+  'face.enrol': { userId: 'u', image: 'iVBORw0KGgo=' },
 };
 
 type Expect = 'reply' | 'bad_message' | 'none' | 'error';

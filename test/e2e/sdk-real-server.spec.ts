@@ -45,6 +45,7 @@ const handlersMatchProtocol: { [T in ClientMessageType]: boolean } & {
   'calibration.cancel': Check<'calibration.cancel', Personal.CalibrationCancelHandler>;
   'finetune.start': Check<'finetune.start', Personal.FinetuneStartHandler>;
   'model.activate': Check<'model.activate', Personal.ModelActivateHandler>;
+  'face.enrol': Check<'face.enrol', Personal.FaceEnrolHandler>;
 } = {
   'auth': true,
   'subscribe': true,
@@ -64,6 +65,7 @@ const handlersMatchProtocol: { [T in ClientMessageType]: boolean } & {
   'calibration.cancel': true,
   'finetune.start': true,
   'model.activate': true,
+  'face.enrol': true,
 };
 
 describe.skipIf(!existsSync(VIDEO))('SDK against the real server', () => {

@@ -7,6 +7,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { CommandOf } from '../../contracts/commands';
 import { CodedError } from '../../contracts/errors';
 import { CalibrationService } from '../../personalization/calibration/calibration.service';
+import { FacesService } from '../../personalization/faces/faces.service';
 import { IdentityResolver } from '../../personalization/identity/identity.resolver';
 import { ModelRegistry } from '../../personalization/registry/model.registry';
 import { FinetuneJobs } from '../../personalization/users/finetune.jobs';
@@ -107,6 +108,19 @@ export class ModelActivateHandler implements WsCommandHandler<'model.activate'> 
   }
 }
 
+@Injectable()
+@WsCommand('face.enrol')
+export class FaceEnrolHandler implements WsCommandHandler<'face.enrol'> {
+  constructor(@Inject(FacesService) private readonly faces: FacesService) {}
+  async handle({ userId, image, x, y }: CommandOf<'face.enrol'>) {
+    if ((x === undefined) !== (y === undefined)) throw new CodedError('bad_message', 'give both x and y, or neither');
+    const bytes = Buffer.from(image, 'base64');
+    if (bytes.length === 0) throw new CodedError('bad_message', '`image` is not base64');
+    const hint = x !== undefined && y !== undefined ? { x, y } : undefined;
+    return { face: await this.faces.enrolPhoto(userId, bytes, hint) };
+  }
+}
+
 export const PERSONALIZATION_HANDLERS = [
   UserCreateHandler,
   UserListHandler,
@@ -118,4 +132,5 @@ export const PERSONALIZATION_HANDLERS = [
   CalibrationCancelHandler,
   FinetuneStartHandler,
   ModelActivateHandler,
+  FaceEnrolHandler,
 ];

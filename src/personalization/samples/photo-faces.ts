@@ -25,6 +25,9 @@ export interface PhotoFace {
   crop48: Uint8Array;
   /** Detector box in the original image's pixels. */
   box: Box;
+  /** The decoded image the detector saw (scaled like a frame, BGR packed) and the face's 5 YuNet landmarks in its
+   * pixels: enrolment aligns and embeds from these, so a photo is decoded and detected once. */
+  detected: { image: { data: Uint8Array; width: number; height: number }; landmarks: number[] };
 }
 
 /** Where the caller points when a photo shows several faces: original image pixels. */
@@ -98,7 +101,7 @@ export class PhotoFaces {
     const chosen = pick(detections ?? [], hint && { x: hint.x * scale, y: hint.y * scale });
     const { crop48 } = cropFace(image, chosen.box, DEFAULT_CROP);
     const b = chosen.box;
-    return { crop48, box: { x: b.x / scale, y: b.y / scale, w: b.w / scale, h: b.h / scale } };
+    return { crop48, box: { x: b.x / scale, y: b.y / scale, w: b.w / scale, h: b.h / scale }, detected: { image, landmarks: chosen.landmarks } };
   }
 }
 

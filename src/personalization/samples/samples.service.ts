@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { LabelName } from '../../contracts/labels';
+import { FacesService } from '../faces/faces.service';
 import { UsersService } from '../users/users.service';
 import { FaceHint, PhotoFaces } from './photo-faces';
 import { SampleSource, SampleStore } from './sample.store';
@@ -22,14 +23,21 @@ export class SamplesService {
     @Inject(UsersService) private readonly users: UsersService,
     @Inject(PhotoFaces) private readonly photos: PhotoFaces,
     @Inject(SampleStore) private readonly store: SampleStore,
+    @Inject(FacesService) private readonly faces: FacesService,
   ) {}
 
-  /** Checks everything before storing anything: unknown user, bad image, no face or several all store nothing. */
+  /**
+   * Checks everything before storing anything: unknown user, bad image, no face or several all store nothing. The face
+   * is also enrolled (its aligned crop and embedding, docs/IDENTITY.md "Enrolment"), from the same detection: embedded
+   * first, then the sample, then the face row pointing at it.
+   */
   async addPhoto(userId: string, label: LabelName, image: Buffer, options: { hint?: FaceHint; source?: SampleSource } = {}): Promise<StoredSample> {
     this.users.require(userId);
     const face = await this.photos.face(image, options.hint);
+    const embedded = await this.faces.embed(face.detected);
     const source = options.source ?? 'upload';
     const record = await this.store.add(userId, label, face.crop48, source);
+    await this.faces.store(userId, embedded, 'sample', record.id);
     return { id: record.id, userId, label, source, box: face.box, counts: this.users.get(userId).samples };
   }
 }

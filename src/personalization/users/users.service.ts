@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { CodedError } from '../../contracts/errors';
 import type { LabelName } from '../../contracts/labels';
 import type { UserView } from '../../contracts/personalization';
+import { FaceEmbeddings } from '../../inference/embedding/face-embeddings';
+import { FaceGallery } from '../../storage/ports/face-gallery.repository';
 import { SampleRepository } from '../../storage/ports/sample.repository';
 import { UserRecord, UserRepository } from '../../storage/ports/user.repository';
 import { IdentityResolver } from '../identity/identity.resolver';
@@ -18,6 +20,8 @@ export class UsersService {
     @Inject(SampleStore) private readonly store: SampleStore,
     @Inject(ModelRegistry) private readonly registry: ModelRegistry,
     @Inject(IdentityResolver) private readonly identity: IdentityResolver,
+    @Inject(FaceGallery) private readonly gallery: FaceGallery,
+    @Inject(FaceEmbeddings) private readonly embeddings: FaceEmbeddings,
   ) {}
 
   create(name: string): UserView {
@@ -58,7 +62,10 @@ export class UsersService {
   }
 
   private view(u: UserRecord): UserView {
-    return { id: u.id, name: u.name, activeVersion: u.activeVersion, samples: this.samples.countsByUser(u.id) as Partial<Record<LabelName, number>> };
+    const samples = this.samples.countsByUser(u.id) as Partial<Record<LabelName, number>>;
+    const faces = this.gallery.countByUser(u.id, this.embeddings.modelSha);
+    // samples but no face of the current model: stored before enrolment existed (or under another model)
+    return { id: u.id, name: u.name, activeVersion: u.activeVersion, samples, faces, reenrol: faces === 0 && Object.keys(samples).length > 0 };
   }
 }
 
