@@ -13,6 +13,7 @@ import { FACE_DETECTOR, FaceDetectorModel } from '../../src/inference/inference.
 import type { FaceDetector } from '../../src/inference/inference.types';
 import { PipelineModule } from '../../src/pipeline/pipeline.module';
 import { FRAME_SOURCE, PipelineService } from '../../src/pipeline/pipeline.service';
+import { waitUntil } from '../support/ingest-app';
 import { MODELS } from '../support/paths';
 import { D6, decodeBgrFrames, hasD6, noD6Reason } from '../support/video';
 
@@ -181,7 +182,9 @@ describe.skipIf(!hasD6)('PipelineService on real frames of d6.mp4', () => {
     const events: PipelineEvent[] = [];
     booted.events$.subscribe((e) => events.push(e));
     await feed(booted.frames, { ...video, frames: video.frames.slice(0, 3) }, ['cam-a', 'cam-b']);
-    await new Promise((r) => setTimeout(r, 300));
+    // latest-wins keeps each camera's last frame, so both cameras yield an event; how soon depends on the load
+    const seen = (id: string) => events.some((e) => isExpression(e) && e.cameraId === id);
+    await waitUntil(() => seen('cam-a') && seen('cam-b'), 30_000, 'an expression event from each camera');
     const a = events.filter(isExpression).filter((e) => e.cameraId === 'cam-a');
     const b = events.filter(isExpression).filter((e) => e.cameraId === 'cam-b');
     expect(personal.calls).toBeGreaterThan(0);
