@@ -2,6 +2,7 @@ import { DynamicModule, Module, ModuleMetadata, Provider } from '@nestjs/common'
 import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module';
 import { EventsModule } from '../events/events.module';
+import { HOST_RESOLVER, systemResolver } from '../ingest/destination-policy';
 import { BinaryFrames } from './binary-frames';
 import { CameraAccess } from './camera-access';
 import { CamerasController } from './cameras.controller';
@@ -30,6 +31,9 @@ import { MetricsController } from './metrics.controller';
 import { PhotoUploadInterceptor } from './photo-upload.interceptor';
 import { PreviewService } from './preview.service';
 import { UsersController } from './users.controller';
+import { WebhookDispatcher, WebhookMetrics } from './webhooks/webhook.dispatcher';
+import { WebhooksService } from './webhooks/webhooks.service';
+import { WebhooksController } from './webhooks.controller';
 
 type Binding = Omit<Exclude<Provider, abstract new (...args: never[]) => unknown>, 'provide'>;
 
@@ -64,7 +68,7 @@ export class DeliveryModule {
       module: DeliveryModule,
       imports: [DiscoveryModule, AuthModule, EventsModule, ...(options.imports ?? []), ...(personalization ? [personalization] : [])],
       // personalization's routes after delivery's own, as they were registered before they moved here
-      controllers: [CamerasController, HealthController, MetricsController, ...(personalization ? [UsersController] : [])],
+      controllers: [CamerasController, HealthController, MetricsController, WebhooksController, ...(personalization ? [UsersController] : [])],
       providers: [
         { provide: CAMERA_API, ...(options.cameras ?? { useValue: UNAVAILABLE_CAMERA_API }) } as Provider,
         { provide: PIPELINE_CONTROL, ...(options.pipeline ?? { useValue: NO_PIPELINE }) } as Provider,
@@ -87,6 +91,12 @@ export class DeliveryModule {
         CameraListHandler,
         CameraRetryHandler,
         BrowserOpenHandler,
+        // webhooks (docs/INTEGRATIONS.md): rules on the bus's expression events -> signed POSTs; the URL policy's DNS
+        // look-up is the same port as the cameras' (tests override HOST_RESOLVER once for both)
+        { provide: HOST_RESOLVER, useValue: systemResolver },
+        WebhookMetrics,
+        WebhookDispatcher,
+        WebhooksService,
         ...(personalization ? [PhotoUploadInterceptor, ...PERSONALIZATION_HANDLERS] : []),
       ],
       exports: [EventFanout, ConnectionRegistry, CameraAccess, AuthModule],

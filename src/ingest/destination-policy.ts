@@ -121,8 +121,10 @@ export function isMetadataName(hostname: string): boolean {
 }
 
 export interface DestinationPolicyOptions {
-  /** true: link-local and metadata destinations are allowed (CAMERA_ALLOW_LINK_LOCAL). */
+  /** true: link-local and metadata destinations are allowed (CAMERA_ALLOW_LINK_LOCAL, WEBHOOK_ALLOW_LINK_LOCAL). */
   allowLinkLocal: boolean;
+  /** The setting that allows them, named in the refusal; default CAMERA_ALLOW_LINK_LOCAL. */
+  setting?: string;
   resolver: HostResolver;
   /** A look-up slower than this counts as failed. */
   lookupTimeoutMs?: number;
@@ -140,13 +142,15 @@ export class DestinationForbiddenError extends IngestError {
   constructor(
     readonly host: string,
     readonly forbidden: ForbiddenAddress | null,
+    /** The setting that would allow it (camera and webhook URLs have their own). */
+    setting = 'CAMERA_ALLOW_LINK_LOCAL',
   ) {
     super(
       'destination_forbidden',
       forbidden
         ? `destination forbidden: "${host}" ${forbidden.address === host ? 'is' : `resolves to ${forbidden.address},`} a ${forbidden.kind} address` +
-            ' (cloud metadata services live there; set CAMERA_ALLOW_LINK_LOCAL=true to allow)'
-        : `destination forbidden: "${host}" is a cloud metadata service name (set CAMERA_ALLOW_LINK_LOCAL=true to allow)`,
+            ` (cloud metadata services live there; set ${setting}=true to allow)`
+        : `destination forbidden: "${host}" is a cloud metadata service name (set ${setting}=true to allow)`,
     );
   }
 }
@@ -175,17 +179,18 @@ export class DestinationPolicy {
   async check(host: string): Promise<DestinationVerdict> {
     const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
     if (this.options.allowLinkLocal) return { host: bare, addresses: [], resolved: true };
-    if (isMetadataName(bare)) throw new DestinationForbiddenError(bare, null);
+    const setting = this.options.setting;
+    if (isMetadataName(bare)) throw new DestinationForbiddenError(bare, null, setting);
     if (isIP(bare.replace(/%.*$/, ''))) {
       const kind = classifyAddress(bare);
-      if (kind) throw new DestinationForbiddenError(bare, { address: bare, kind });
+      if (kind) throw new DestinationForbiddenError(bare, { address: bare, kind }, setting);
       return { host: bare, addresses: [bare], resolved: true };
     }
     const addresses = await this.lookup(bare);
     if (!addresses) return { host: bare, addresses: [], resolved: false };
     for (const address of addresses) {
       const kind = classifyAddress(address);
-      if (kind) throw new DestinationForbiddenError(bare, { address, kind });
+      if (kind) throw new DestinationForbiddenError(bare, { address, kind }, setting);
     }
     return { host: bare, addresses, resolved: true };
   }

@@ -1,0 +1,49 @@
+import type { LabelName } from '../../contracts/labels';
+import type { WebhookDeliveryStatus } from '../../contracts/webhooks';
+
+/** A stored webhook rule. `secret` signs its deliveries (HMAC-SHA256) and is never shown after creation/rotation. */
+export interface WebhookRecord {
+  id: string;
+  url: string;
+  cameraId: string | null;
+  userId: string | null;
+  label: LabelName | null;
+  minScore: number;
+  minDurationMs: number;
+  cooldownMs: number;
+  secret: string;
+  enabled: boolean;
+  createdAt: number;
+}
+
+/** One firing of a rule and what became of it. `event` is the JSON of the WebhookEventPayload. */
+export interface WebhookDeliveryRecord {
+  id: string;
+  webhookId: string;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  responseStatus: number | null;
+  lastError: string | null;
+  event: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * Port (and Nest token) for webhook rules and their delivery log; StorageModule binds it to SqliteWebhookRepository.
+ * Deleting a rule deletes its log (ON DELETE CASCADE). Synchronous, like the other ports on the one SQLite connection.
+ */
+export abstract class WebhookRepository {
+  abstract insert(r: WebhookRecord): void;
+  abstract get(id: string): WebhookRecord | undefined;
+  /** Oldest first (created_at, then id). */
+  abstract list(): WebhookRecord[];
+  /** The updated rule, or undefined when there is none with this id. */
+  abstract update(id: string, patch: Partial<Omit<WebhookRecord, 'id' | 'createdAt'>>): WebhookRecord | undefined;
+  /** true when a rule was deleted (with its delivery log). */
+  abstract delete(id: string): boolean;
+  /** Inserts or replaces the delivery (by id), then keeps only the newest `keep` deliveries of its rule. */
+  abstract saveDelivery(d: WebhookDeliveryRecord, keep: number): void;
+  /** A rule's deliveries, newest first. */
+  abstract deliveries(webhookId: string, limit: number): WebhookDeliveryRecord[];
+}

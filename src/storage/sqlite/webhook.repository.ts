@@ -1,0 +1,134 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { LabelName } from '../../contracts/labels';
+import type { WebhookDeliveryStatus } from '../../contracts/webhooks';
+import { SqliteDatabase } from '../database';
+import { WebhookDeliveryRecord, WebhookRecord, WebhookRepository } from '../ports/webhook.repository';
+
+interface Row {
+  id: string;
+  url: string;
+  camera_id: string | null;
+  user_id: string | null;
+  label: LabelName | null;
+  min_score: number;
+  min_duration_ms: number;
+  cooldown_ms: number;
+  secret: string;
+  enabled: number;
+  created_at: number;
+}
+
+interface DeliveryRow {
+  id: string;
+  webhook_id: string;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  response_status: number | null;
+  last_error: string | null;
+  event: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const toRecord = (r: Row): WebhookRecord => ({
+  id: r.id,
+  url: r.url,
+  cameraId: r.camera_id,
+  userId: r.user_id,
+  label: r.label,
+  minScore: r.min_score,
+  minDurationMs: r.min_duration_ms,
+  cooldownMs: r.cooldown_ms,
+  secret: r.secret,
+  enabled: r.enabled === 1,
+  createdAt: r.created_at,
+});
+
+const toDelivery = (r: DeliveryRow): WebhookDeliveryRecord => ({
+  id: r.id,
+  webhookId: r.webhook_id,
+  status: r.status,
+  attempts: r.attempts,
+  responseStatus: r.response_status,
+  lastError: r.last_error,
+  event: r.event,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const COLUMNS: Record<keyof Omit<WebhookRecord, 'id' | 'createdAt'>, string> = {
+  url: 'url',
+  cameraId: 'camera_id',
+  userId: 'user_id',
+  label: 'label',
+  minScore: 'min_score',
+  minDurationMs: 'min_duration_ms',
+  cooldownMs: 'cooldown_ms',
+  secret: 'secret',
+  enabled: 'enabled',
+};
+
+/** The `webhooks` and `webhook_deliveries` tables (migration 2). */
+@Injectable()
+export class SqliteWebhookRepository implements WebhookRepository {
+  constructor(@Inject(SqliteDatabase) private readonly database: SqliteDatabase) {}
+
+  insert(r: WebhookRecord): void {
+    this.database.db
+      .prepare(
+        `INSERT INTO webhooks (id, url, camera_id, user_id, label, min_score, min_duration_ms, cooldown_ms, secret, enabled, created_at)
+         VALUES (@id, @url, @cameraId, @userId, @label, @minScore, @minDurationMs, @cooldownMs, @secret, @enabled, @createdAt)`,
+      )
+      .run({ ...r, enabled: r.enabled ? 1 : 0 });
+  }
+
+  get(id: string): WebhookRecord | undefined {
+    const row = this.database.db.prepare('SELECT * FROM webhooks WHERE id = ?').get(id) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  list(): WebhookRecord[] {
+    return (this.database.db.prepare('SELECT * FROM webhooks ORDER BY created_at, id').all() as Row[]).map(toRecord);
+  }
+
+  update(id: string, patch: Partial<Omit<WebhookRecord, 'id' | 'createdAt'>>): WebhookRecord | undefined {
+    const keys = (Object.keys(patch) as (keyof typeof COLUMNS)[]).filter((k) => k in COLUMNS && patch[k] !== undefined);
+    if (keys.length > 0) {
+      const values = Object.fromEntries(keys.map((k) => [k, k === 'enabled' ? (patch.enabled ? 1 : 0) : patch[k]]));
+      this.database.db.prepare(`UPDATE webhooks SET ${keys.map((k) => `${COLUMNS[k]} = @${k}`).join(', ')} WHERE id = @id`).run({ ...values, id });
+    }
+    return this.get(id);
+  }
+
+  delete(id: string): boolean {
+    return this.database.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id).changes > 0;
+  }
+
+  saveDelivery(d: WebhookDeliveryRecord, keep: number): void {
+    const db = this.database.db;
+    db.transaction(() => {
+      const changed = db
+        .prepare(
+          `INSERT INTO webhook_deliveries (id, webhook_id, status, attempts, response_status, last_error, event, created_at, updated_at)
+           SELECT @id, @webhookId, @status, @attempts, @responseStatus, @lastError, @event, @createdAt, @updatedAt
+           WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = @webhookId)
+           ON CONFLICT(id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
+             response_status = excluded.response_status, last_error = excluded.last_error, updated_at = excluded.updated_at`,
+        )
+        .run(d).changes;
+      if (changed === 0) return; // the rule was deleted meanwhile: nothing to log
+      db.prepare(
+        `DELETE FROM webhook_deliveries WHERE webhook_id = @webhookId AND id NOT IN
+           (SELECT id FROM webhook_deliveries WHERE webhook_id = @webhookId ORDER BY created_at DESC, rowid DESC LIMIT @keep)`,
+      ).run({ webhookId: d.webhookId, keep });
+    })();
+  }
+
+  deliveries(webhookId: string, limit: number): WebhookDeliveryRecord[] {
+    return (
+      this.database.db
+        .prepare('SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?')
+        .all(webhookId, limit) as DeliveryRow[]
+    ).map(toDelivery);
+  }
+}
