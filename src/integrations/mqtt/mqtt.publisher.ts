@@ -78,6 +78,8 @@ export class MqttPublisher {
   /** `${cameraId}\u0000${trackId}` → the user the track was last seen as (null: unknown face). */
   private readonly tracks = new Map<string, string | null>();
   private readonly buffer = new Map<string, MqttMessage>();
+  /** Cameras (and `user:<id>`s) removed lately (ids are never reused): a frame in flight must not bring their state back. */
+  private readonly removed = new Set<string>();
   private link: MqttLink | null = null;
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -174,6 +176,7 @@ export class MqttPublisher {
   // ---- bus ------------------------------------------------------------------------------------------------------
 
   private onExpression(e: ExpressionEvent): void {
+    if (this.removed.has(e.cameraId)) return;
     const cam = this.tally(this.cameras, e.cameraId);
     cam.frames++;
     cam.faces = e.faces.length;
@@ -182,7 +185,7 @@ export class MqttPublisher {
     for (const f of e.faces) {
       addScores(cam.sum, f.scores, 1 / e.faces.length);
       this.tracks.set(trackKey(e.cameraId, f.trackId), f.userId);
-      if (!f.userId) continue;
+      if (!f.userId || this.removed.has(`user:${f.userId}`)) continue;
       const u = this.tally(this.users, f.userId);
       addScores(u.sum, f.scores, 1);
       u.n++;
@@ -202,6 +205,8 @@ export class MqttPublisher {
 
   private removeCamera(cameraId: string): void {
     this.cameras.delete(cameraId);
+    this.removed.add(cameraId);
+    if (this.removed.size > 1000) this.removed.delete(this.removed.values().next().value as string);
     for (const key of [...this.tracks.keys()]) if (key.startsWith(`${cameraId}\u0000`)) this.tracks.delete(key);
     const topics = this.topics.camera(cameraId);
     // An empty retained message deletes the retained one; on a discovery topic it removes the HA entity.
@@ -211,6 +216,7 @@ export class MqttPublisher {
 
   private removeUser(userId: string): void {
     this.users.delete(userId);
+    this.removed.add(`user:${userId}`);
     for (const [key, u] of this.tracks) if (u === userId) this.tracks.set(key, null);
     const topics = this.topics.user(userId);
     for (const topic of [topics.expression, topics.state]) this.send({ topic, payload: '', qos: 1, retain: true });
