@@ -47,6 +47,8 @@ describe('bodyTypeProblem', () => {
     expect(bodyTypeProblem('/api/users/u1/samples', 'multipart/form-data; boundary=x', true)).toBeNull();
     expect(bodyTypeProblem('/api/users/u1/samples', 'application/x-www-form-urlencoded', true)?.status).toBe(415);
     expect(bodyTypeProblem('/api/users/u1/samples/extra', 'multipart/form-data; boundary=x', true)?.status).toBe(415);
+    expect(bodyTypeProblem('/api/users/u1/faces', 'multipart/form-data; boundary=x', true)).toBeNull();
+    expect(bodyTypeProblem('/api/users/u1/faces/f1', 'multipart/form-data; boundary=x', true)?.status).toBe(415);
   });
 
   it('a request without a body passes whatever its type', () => {

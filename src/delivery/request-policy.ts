@@ -32,7 +32,7 @@ export function isStateChangeAllowed(req: StateChangeRequest): boolean {
  * Routes that take multipart/form-data (the ones with PhotoUploadInterceptor); every other route takes JSON only.
  * test/e2e-edge.spec.ts checks this list against the controllers' metadata.
  */
-export const MULTIPART_ROUTES: readonly RegExp[] = [/^\/api\/users\/[^/]+\/samples\/?$/];
+export const MULTIPART_ROUTES: readonly RegExp[] = [/^\/api\/users\/[^/]+\/samples\/?$/, /^\/api\/users\/[^/]+\/faces\/?$/];
 
 export interface BodyTypeProblem {
   status: 415;

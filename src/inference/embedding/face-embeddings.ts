@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CONFIG, Config } from '../../config';
 import { OrtModule } from '../ort.module';
 import { OrtSessionFactory } from '../ort.sessions';
-import { alignFace, FivePoints, PackedImage } from './face-align';
+import { alignFaceViews, FivePoints, PackedImage } from './face-align';
 import { FaceEmbedder, faceEmbeddingPath } from './face-embedder';
 
 /** One face to embed: a packed 3-channel image and YuNet's 5 landmarks in that image's pixels. */
@@ -17,27 +17,30 @@ export interface FaceToEmbed {
 }
 
 export interface EmbeddedFace {
-  /** The aligned 150x150 RGB crop (packed), the input the embedding was made from: stored so it can be recomputed. */
+  /** The aligned 150x150 RGB template crop (packed; the scale-1 view the embedding was made from): stored so it can be
+   * recomputed (the zoomed views are re-cut from it) when the model changes. */
   aligned: Uint8Array;
   /** L2-normalised, 128 values. */
   embedding: Float32Array;
 }
 
 /**
- * Port (and Nest token) for making face embeddings the way the gallery and the live matcher compare them: align to the
- * dlib chip template from the 5 landmarks (face-align.ts), embed with the test-time flip (face-embedder.ts). `modelSha`
- * names the model, so stored embeddings of another model are never compared with new ones.
+ * Port (and Nest token) for making face embeddings exactly the way the live matcher makes its probes, which is what the
+ * matcher's threshold was calibrated on (docs/IDENTITY.md): align to the dlib chip template from YuNet's 5 landmarks at
+ * every zoom of VIEW_SCALES (alignFaceViews), embed each view with the test-time flip and average them
+ * (FaceEmbedder.embedFaces). `modelSha` names the model, so stored embeddings of another model are never compared with
+ * new ones.
  */
 export abstract class FaceEmbeddings {
   /** sha256 of the embedding model file (models/manifest.json `faceEmbedding`). */
   abstract readonly modelSha: string;
-  /** Aligned 150x150 RGB crops → embeddings, same order. */
-  abstract embedAligned(crops: readonly Uint8Array[]): Promise<Float32Array[]>;
-  /** Align each face, then embed the crops in one batch. */
+  /** Each face's aligned 150x150 RGB views (alignFaceViews) → one embedding per face, same order. */
+  abstract embedViews(faces: readonly (readonly Uint8Array[])[]): Promise<Float32Array[]>;
+  /** Align each face (every view), then embed them in one batch. */
   async embedFaces(faces: readonly FaceToEmbed[]): Promise<EmbeddedFace[]> {
-    const aligned = faces.map((f) => alignFace(f.image, f.order, f.landmarks).crop);
-    const embeddings = await this.embedAligned(aligned);
-    return aligned.map((a, i) => ({ aligned: a, embedding: embeddings[i] }));
+    const views = faces.map((f) => alignFaceViews(f.image, f.order, f.landmarks).crops);
+    const embeddings = await this.embedViews(views);
+    return views.map((v, i) => ({ aligned: v[0], embedding: embeddings[i] }));
   }
 }
 
@@ -55,8 +58,8 @@ export function faceEmbeddingSha(modelsDir: string): string {
 
 /**
  * FaceEmbeddings on the main thread, for enrolment: a photo upload, a browser frame or a WS `face.enrol` embeds one
- * face, ~12 ms (flip: two crops through the dlib ResNet, ~6 ms each on 2 cores, docs/IDENTITY.md) plus ~1 ms of
- * alignment, once per request: enrolment is an occasional admin action, not a per-frame path, so it does not need the
+ * face, ~35 ms (3 views x flip = 6 crops through the dlib ResNet, ~6 ms each on 2 cores, docs/IDENTITY.md) plus ~2 ms
+ * of alignment, once per request: enrolment is an occasional admin action, not a per-frame path, so it does not need the
  * worker pool (the live path embeds in the inference workers). The session is created through the app's
  * OrtSessionFactory on first use, so a server that never enrols does not load the 22 MB model.
  */
@@ -78,8 +81,8 @@ export class LocalFaceEmbeddings extends FaceEmbeddings implements OnApplication
     return this.sha;
   }
 
-  async embedAligned(crops: readonly Uint8Array[]): Promise<Float32Array[]> {
-    if (crops.length === 0) return [];
+  async embedViews(faces: readonly (readonly Uint8Array[])[]): Promise<Float32Array[]> {
+    if (faces.length === 0) return [];
     if (!this.embedder) {
       const path = faceEmbeddingPath(this.config.modelsDir);
       this.embedder = FaceEmbedder.create(this.factory, path);
@@ -88,7 +91,7 @@ export class LocalFaceEmbeddings extends FaceEmbeddings implements OnApplication
         () => (this.embedder = null), // a later request tries again (and fails the same typed way if it must)
       );
     }
-    return (await this.embedder).embed(crops);
+    return (await this.embedder).embedFaces(faces);
   }
 
   async onApplicationShutdown(): Promise<void> {
