@@ -1,4 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { ClusterMetrics } from './cluster/cluster.metrics';
+import { ClusterJoin, ClusterModule } from './cluster/cluster.module';
 import { Config } from './config';
 import { ConfigModule } from './config.module';
 import { DeliveryModule } from './delivery/delivery.module';
@@ -11,6 +13,8 @@ import { FRAME_SOURCE, PipelineModule } from './pipeline/pipeline.module';
 import { PipelineService } from './pipeline/pipeline.service';
 import { PersonalizationApiModule } from './personalization/personalization-api.module';
 import { StorageModule } from './storage/storage.module';
+import { HistoryMetrics } from './history/history.metrics';
+import { HistoryModule } from './history/history.module';
 import { MqttMetrics } from './integrations/mqtt/mqtt.metrics';
 import { MqttModule } from './integrations/mqtt/mqtt.module';
 import { VERSION } from './delivery/health.controller';
@@ -22,7 +26,9 @@ import { VERSION } from './delivery/health.controller';
  */
 @Module({})
 export class AppModule {
-  static forRoot(config: Config): DynamicModule {
+  /** `cluster`: this node's open NATS link when NATS_URL is set (main.ts connects first, with joinCluster). */
+  static forRoot(config: Config, options: { cluster?: ClusterJoin | null } = {}): DynamicModule {
+    if (config.NATS_URL && !options.cluster) throw new Error('NATS_URL is set: connect first (joinCluster) and pass the link');
     // Built once and imported wherever needed (one instance). Personalization sees the cameras through its
     // CAMERA_DIRECTORY port and the pipeline through the EventBus, so it imports neither.
     const personalization = PersonalizationApiModule.forRoot({ imports: [IngestModule], cameras: { useExisting: CameraService } });
@@ -39,10 +45,14 @@ export class AppModule {
         ConfigModule.forRoot(config),
         StorageModule,
         EventsModule,
+        // NATS_URL set: the networked EventBus and membership (docs/CLUSTER.md); else a single node's view of itself
+        ClusterModule.forRoot(options.cluster ?? null),
         IngestModule,
         pipeline,
         personalization,
         mqtt,
+        // expression events -> stored history (docs/HISTORY.md); its routes come with DeliveryModule's `history`
+        HistoryModule,
         DeliveryModule.forRoot({
           imports: [IngestModule, pipeline, mqtt],
           personalization,
@@ -50,7 +60,11 @@ export class AppModule {
           // camera.add's userId is checked like camera.bind's
           users: { useExisting: IdentityResolver },
           pipeline: { useExisting: PipelineService },
-          metrics: { inject: [PipelineMetrics, MqttMetrics], useFactory: (m: PipelineMetrics, q: MqttMetrics) => [m.registry, q.registry] },
+          history: true,
+          metrics: {
+            inject: [PipelineMetrics, MqttMetrics, HistoryMetrics, ClusterMetrics],
+            useFactory: (m: PipelineMetrics, q: MqttMetrics, h: HistoryMetrics, c: ClusterMetrics) => [m.registry, q.registry, h.registry, c.registry],
+          },
         }),
       ],
     };

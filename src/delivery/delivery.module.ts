@@ -2,6 +2,7 @@ import { DynamicModule, Module, ModuleMetadata, Provider } from '@nestjs/common'
 import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module';
 import { EventsModule } from '../events/events.module';
+import { HistoryModule } from '../history/history.module';
 import { HOST_RESOLVER, systemResolver } from '../ingest/destination-policy';
 import { BinaryFrames } from './binary-frames';
 import { CameraAccess } from './camera-access';
@@ -27,6 +28,7 @@ import { CameraAddHandler, CameraListHandler, CameraRemoveHandler, CameraRetryHa
 import { PERSONALIZATION_HANDLERS } from './handlers/personalization.handlers';
 import { SubscribeHandler, UnsubscribeHandler } from './handlers/subscription.handlers';
 import { HealthController } from './health.controller';
+import { HistoryController } from './history.controller';
 import { MetricsController } from './metrics.controller';
 import { PhotoUploadInterceptor } from './photo-upload.interceptor';
 import { PreviewService } from './preview.service';
@@ -53,6 +55,8 @@ export interface DeliveryOptions {
    * camera.bind, track.assign, calibration, fine-tune and model WS commands. Unset: none of them exist.
    */
   personalization?: DynamicModule;
+  /** true: /api/history (HistoryController over HistoryModule's service, docs/HISTORY.md). */
+  history?: boolean;
 }
 
 /**
@@ -66,9 +70,16 @@ export class DeliveryModule {
     const personalization = options.personalization;
     return {
       module: DeliveryModule,
-      imports: [DiscoveryModule, AuthModule, EventsModule, ...(options.imports ?? []), ...(personalization ? [personalization] : [])],
+      imports: [
+        DiscoveryModule,
+        AuthModule,
+        EventsModule,
+        ...(options.imports ?? []),
+        ...(personalization ? [personalization] : []),
+        ...(options.history ? [HistoryModule] : []),
+      ],
       // personalization's routes after delivery's own, as they were registered before they moved here
-      controllers: [CamerasController, HealthController, MetricsController, WebhooksController, ...(personalization ? [UsersController] : [])],
+      controllers: [CamerasController, HealthController, MetricsController, WebhooksController, ...(personalization ? [UsersController] : []), ...(options.history ? [HistoryController] : [])],
       providers: [
         { provide: CAMERA_API, ...(options.cameras ?? { useValue: UNAVAILABLE_CAMERA_API }) } as Provider,
         { provide: PIPELINE_CONTROL, ...(options.pipeline ?? { useValue: NO_PIPELINE }) } as Provider,

@@ -61,6 +61,19 @@ describe('HistoryAggregator', () => {
     ]);
   });
 
+  it('never writes an interval twice: a frame later than the timer that closed its interval is dropped', () => {
+    const a = new HistoryAggregator({ resolutionMs: 1000, maxPending: 100 });
+    a.add(frame(3_100, [face(1, scores('happy', 0.9))]));
+    a.closeBefore(4_000); // the flush timer: interval 3 s is over
+    a.add(frame(3_900, [face(1, scores('sad', 0.9))])); // arrives after that (slow pipeline)
+    a.add(frame(4_100, [face(1, scores('sad', 0.9))]));
+    a.closeAll();
+    expect(a.take().map((r) => [r.ts, r.label, r.frames])).toEqual([
+      [3_000, 'happy', 1],
+      [4_000, 'sad', 1],
+    ]);
+  });
+
   it('bounds the rows waiting to be written and counts the ones it drops', () => {
     const a = new HistoryAggregator({ resolutionMs: 1000, maxPending: 3 });
     for (let t = 0; t < 6; t++) a.add(frame(t * 1000, [face(1, scores('happy', 0.9))]));

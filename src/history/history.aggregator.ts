@@ -20,6 +20,8 @@ interface Accumulator {
  */
 export class HistoryAggregator {
   private readonly open = new Map<string, Accumulator>();
+  /** Per track, the start of its last written interval: a frame for it or an earlier one arrives too late. */
+  private readonly written = new Map<string, number>();
   private pending: HistoryRecord[] = [];
   dropped = 0;
 
@@ -36,6 +38,7 @@ export class HistoryAggregator {
         this.close(key, acc);
         acc = undefined;
       }
+      if (!acc && ts <= (this.written.get(key) ?? -Infinity)) continue; // that interval's row is already out
       if (!acc) {
         acc = { ts, cameraId: event.cameraId, trackId: face.trackId, userId: null, sums: new Float64Array(LABEL_NAMES.length), frames: 0, faces: 0, box: face.box };
         this.open.set(key, acc);
@@ -54,15 +57,19 @@ export class HistoryAggregator {
     const key = `${cameraId}\u0000${trackId}`;
     const acc = this.open.get(key);
     if (acc) this.close(key, acc);
+    this.written.delete(key);
   }
 
   closeCamera(cameraId: string): void {
     for (const [key, acc] of this.open) if (acc.cameraId === cameraId) this.close(key, acc);
+    for (const key of this.written.keys()) if (key.startsWith(`${cameraId}\u0000`)) this.written.delete(key);
   }
 
   /** Closes every interval that ended at or before `ts` (call with now minus a grace for late frames). */
   closeBefore(ts: number): void {
     for (const [key, acc] of this.open) if (acc.ts + this.options.resolutionMs <= ts) this.close(key, acc);
+    // tracks gone without a face.leave (camera stopped): forget them after a minute
+    for (const [key, last] of this.written) if (last < ts - 60_000) this.written.delete(key);
   }
 
   closeAll(): void {
@@ -92,6 +99,7 @@ export class HistoryAggregator {
 
   private close(key: string, acc: Accumulator): void {
     this.open.delete(key);
+    this.written.set(key, acc.ts);
     if (this.pending.length >= this.options.maxPending) {
       this.dropped++;
       return;

@@ -6,6 +6,9 @@ import { HistoryRepository } from '../storage/ports/history.repository';
 import { HistoryAggregator } from './history.aggregator';
 import { HistoryMetrics } from './history.metrics';
 
+/** How late (capture to event) a frame may be and still count in its interval: pipeline latency under load. */
+const LATE_FRAME_GRACE_MS = 2000;
+
 /**
  * The EventBus's expression events → history rows. Per frame it only adds scores into an open interval (no I/O);
  * a timer every HISTORY_FLUSH_MS closes the intervals that are over and writes the closed rows in one transaction
@@ -49,12 +52,12 @@ export class HistoryRecorder implements OnModuleInit, BeforeApplicationShutdown 
   }
 
   /**
-   * Closes the intervals over for at least one more interval (a frame a little late still lands in its own), and
-   * writes every closed row. `all`: close everything (shutdown).
+   * Closes the intervals over for LATE_FRAME_GRACE_MS (a frame a little late still lands in its own; a later one is
+   * dropped, never written twice), and writes every closed row. `all`: close everything (shutdown).
    */
   flush(all = false): number {
     if (all) this.aggregator.closeAll();
-    else this.aggregator.closeBefore(Date.now() - this.config.HISTORY_RESOLUTION_MS);
+    else this.aggregator.closeBefore(Date.now() - this.config.HISTORY_RESOLUTION_MS - LATE_FRAME_GRACE_MS);
     const rows = this.aggregator.take();
     this.countDrops();
     if (rows.length === 0) return 0;

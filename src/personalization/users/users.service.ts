@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { CodedError } from '../../contracts/errors';
 import type { LabelName } from '../../contracts/labels';
 import type { UserView } from '../../contracts/personalization';
+import { EventBus } from '../../events/event-bus';
 import { FaceEmbeddings } from '../../inference/embedding/face-embeddings';
 import { FaceGallery } from '../../storage/ports/face-gallery.repository';
 import { SampleRepository } from '../../storage/ports/sample.repository';
@@ -22,6 +23,7 @@ export class UsersService {
     @Inject(IdentityResolver) private readonly identity: IdentityResolver,
     @Inject(FaceGallery) private readonly gallery: FaceGallery,
     @Inject(FaceEmbeddings) private readonly embeddings: FaceEmbeddings,
+    @Inject(EventBus) private readonly bus: EventBus,
   ) {}
 
   create(name: string): UserView {
@@ -45,12 +47,14 @@ export class UsersService {
 
   /**
    * Row first (samples and models rows go with it, ON DELETE CASCADE), then files. A crash in between leaves files
-   * without rows, which the start-up sweeps of the sample and model stores remove.
+   * without rows, which the start-up sweeps of the sample and model stores remove. `user.deleted`, published once the
+   * row is gone, tells the rooms that keep other data about the user (history) to forget it.
    */
   async delete(id: string): Promise<void> {
     this.require(id);
     this.identity.forgetUser(id);
     this.users.delete(id);
+    this.bus.publish('user.deleted', { userId: id });
     await this.store.removeUser(id);
     await this.registry.removeUser(id);
   }
