@@ -5,10 +5,7 @@
  * redirect is not followed; a hanging receiver never slows publishing (bounded queue, drops counted); the destination
  * policy is applied at creation and again at each attempt (DNS can change), connecting to the checked address.
  */
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,7 +13,6 @@ import { loadConfig } from '../../src/config';
 import type { ExpressionEvent } from '../../src/contracts/events';
 import type { FaceResult } from '../../src/contracts/faces';
 import { LABEL_NAMES, type ScoresByLabel } from '../../src/contracts/labels';
-import type { WebhookBody } from '../../src/contracts/webhooks';
 import { DeliveryMetrics } from '../../src/delivery/delivery.metrics';
 import { WebhookDispatcher, WebhookMetrics } from '../../src/delivery/webhooks/webhook.dispatcher';
 import { RxEventBus } from '../../src/events/rx-event-bus';
@@ -24,52 +20,7 @@ import type { HostResolver } from '../../src/ingest/destination-policy';
 import { SqliteDatabase } from '../../src/storage/database';
 import type { WebhookRecord } from '../../src/storage/ports/webhook.repository';
 import { SqliteWebhookRepository } from '../../src/storage/sqlite/webhook.repository';
-import { ROOT } from '../support/paths';
-
-type Verify = (secret: string, headers: Record<string, unknown>, rawBody: Buffer, seen: Set<string>, maxAgeSeconds?: number) => WebhookBody;
-
-/** The receiver snippet of docs/INTEGRATIONS.md, as a reader would paste it. */
-function documentedVerify(): Verify {
-  const doc = readFileSync(join(ROOT, 'docs', 'INTEGRATIONS.md'), 'utf8');
-  const block = /```js\n(\/\/ verify-iexpressionnet\.js[\s\S]*?)```/.exec(doc);
-  if (!block) throw new Error('docs/INTEGRATIONS.md has no verify-iexpressionnet.js snippet');
-  return new Function('require', `${block[1]}\nreturn verifyIExpressionNet;`)(createRequire(__filename)) as Verify;
-}
-
-interface Received {
-  headers: IncomingMessage['headers'];
-  raw: Buffer;
-  at: number;
-}
-
-/** A real receiver: records each request, answers with `reply` (which may delay). */
-async function receiver(reply: (req: Received, n: number, res: ServerResponse) => void | Promise<void>) {
-  const got: Received[] = [];
-  const open = new Set<ServerResponse>();
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const r = { headers: req.headers, raw: Buffer.concat(chunks), at: Date.now() };
-      got.push(r);
-      open.add(res);
-      res.on('close', () => open.delete(res));
-      void reply(r, got.length, res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    got,
-    port,
-    url: `http://127.0.0.1:${port}/hook`,
-    close: () => {
-      for (const res of open) res.destroy();
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+import { documentedVerify, startWebhookReceiver as receiver } from '../support/webhook-receiver';
 
 function face(trackId: number, happy: number): FaceResult {
   const scores = Object.fromEntries(LABEL_NAMES.map((l) => [l, 0])) as ScoresByLabel;
