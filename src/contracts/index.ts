@@ -14,3 +14,4 @@ export * from './messages';
 export * from './personalization';
 export * from './scopes';
 export * from './wire';
+export * from './webhooks';

@@ -3,6 +3,7 @@ import { ConnectionBadge } from './components/status';
 import { CalibratePage } from './pages/calibrate';
 import { CamerasPage } from './pages/cameras';
 import { FacePage } from './pages/face';
+import { WebhooksPage } from './pages/webhooks';
 import { useRoute } from './router';
 import { useStore } from './store';
 
@@ -59,6 +60,7 @@ const NAV = [
   { path: '/cameras', label: 'Cameras' },
   { path: '/face', label: 'Face detail' },
   { path: '/calibrate', label: 'Calibrate' },
+  { path: '/webhooks', label: 'Webhooks' },
 ];
 
 export function App() {
@@ -94,7 +96,7 @@ export function App() {
         </div>
       ) : null}
       <main id="main" tabIndex={-1}>
-        {path === '/face' ? <FacePage route={route} /> : path === '/calibrate' ? <CalibratePage /> : <CamerasPage />}
+        {path === '/face' ? <FacePage route={route} /> : path === '/calibrate' ? <CalibratePage /> : path === '/webhooks' ? <WebhooksPage /> : <CamerasPage />}
       </main>
       <div class="toasts" aria-live="assertive">
         {store.toasts.map((t) => (

@@ -1,4 +1,5 @@
 import { type AckPayloads, type CameraInput, type CameraView, ERROR_CODES, type ErrorCode, type FinetuneJobView, type LabelName, type ModelVersionView, type UserView } from '../../../src/contracts';
+import type { WebhookDeliveryView, WebhookInput, WebhookPatch, WebhookView, WebhookWithSecret } from '../../../src/contracts';
 import { IExpressionError } from './errors';
 
 export interface RestOptions {
@@ -82,6 +83,27 @@ export class IExpressionRest {
   /** URL of the single-file ONNX export (trunk + personal head) of a version. */
   modelExportUrl(userId: string, version: number): string {
     return `${this.baseUrl}/api/users/${encodeURIComponent(userId)}/models/${version}/onnx`;
+  }
+
+  /** Webhook rules (admin token). The answer of create/rotate is the only place the signing secret appears. */
+  listWebhooks(): Promise<WebhookView[]> {
+    return this.request('GET', '/api/webhooks');
+  }
+  createWebhook(input: WebhookInput): Promise<WebhookWithSecret> {
+    return this.request('POST', '/api/webhooks', input);
+  }
+  updateWebhook(id: string, patch: WebhookPatch): Promise<WebhookView> {
+    return this.request('PATCH', `/api/webhooks/${encodeURIComponent(id)}`, patch);
+  }
+  deleteWebhook(id: string): Promise<void> {
+    return this.request('DELETE', `/api/webhooks/${encodeURIComponent(id)}`);
+  }
+  rotateWebhookSecret(id: string): Promise<WebhookWithSecret> {
+    return this.request('POST', `/api/webhooks/${encodeURIComponent(id)}/secret`);
+  }
+  /** The rule's delivery log, newest first. */
+  webhookDeliveries(id: string, limit?: number): Promise<WebhookDeliveryView[]> {
+    return this.request('GET', `/api/webhooks/${encodeURIComponent(id)}/deliveries${limit ? `?limit=${limit}` : ''}`);
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
