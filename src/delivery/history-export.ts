@@ -1,5 +1,4 @@
 import type { Response } from 'express';
-import { once } from 'node:events';
 import type { HistoryBucketView, HistoryRowView } from '../contracts/history';
 import { LABEL_NAMES } from '../contracts/labels';
 
@@ -53,7 +52,7 @@ export async function streamExport<T>(
       if (chunk.length >= CHUNK_BYTES) {
         const full = !res.write(chunk);
         chunk = '';
-        if (full) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+        if (full) await drainOrClose(res);
         else await new Promise<void>((resolve) => setImmediate(resolve));
         if (gone || res.destroyed) return;
       }
@@ -67,4 +66,17 @@ export async function streamExport<T>(
   } finally {
     items.return?.();
   }
+}
+
+/** Resolves on the next 'drain' or 'close', leaving no listener behind (one wait per full buffer). */
+function drainOrClose(res: Response): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
