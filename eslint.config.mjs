@@ -10,12 +10,13 @@ import tiers from './eslint.tiers.mjs';
 // aliases) and never climb above src/ and back. In flat config the last block that matches a file replaces a rule's
 // options, so each file is matched by exactly one layering block carrying every restriction (rooms, ModuleRef, ONNX
 // Runtime, browser-safe contracts). test/integration/layering-lint.spec.ts proves that each restriction fires.
-export const ROOMS = ['contracts', 'storage', 'inference', 'events', 'ingest', 'pipeline', 'personalization', 'history', 'auth', 'integrations', 'delivery'];
+export const ROOMS = ['contracts', 'storage', 'inference', 'events', 'cluster', 'ingest', 'pipeline', 'personalization', 'history', 'auth', 'integrations', 'delivery'];
 export const MAY = {
   contracts: [],
   storage: ['contracts'],
   inference: ['contracts'],
   events: ['contracts'],
+  cluster: ['contracts', 'events'], // NATS: the networked EventBus and membership; infrastructure beside storage/events
   ingest: ['contracts', 'storage', 'inference', 'events'], // inference: image-format.ts, which encoded frames are opened
   pipeline: ['contracts', 'inference', 'events'],
   personalization: ['contracts', 'storage', 'inference', 'events'],

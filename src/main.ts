@@ -7,12 +7,16 @@ import { join } from 'node:path';
 import { AppLogger, levelsFrom } from './app.logger';
 import { AppModule } from './app.module';
 import { checkBinding, UnsafeBindingError } from './auth/binding';
+import { ClusterUnavailableError } from './cluster/cluster.errors';
+import { ClusterMembership } from './cluster/membership';
+import { ClusterJoin, joinCluster } from './cluster/cluster.module';
 import { TokenStore } from './auth/token.store';
 import { ConfigError, loadConfig } from './config';
 import { configureHttpEdge, HTTP_EDGE_OPTIONS } from './delivery/http-edge';
 import { VERSION } from './delivery/health.controller';
 import { setupOpenApi } from './delivery/openapi';
 import { GatewayWsAdapter } from './delivery/ws.adapter';
+import { readOrCreateNodeId } from './storage/node-id';
 import { startupBanner } from './startup-banner';
 
 /** Hard limit of a graceful shutdown (SIGTERM/SIGINT); below the 10 s that supervisors commonly wait before SIGKILL. */
@@ -30,7 +34,19 @@ async function bootstrap(): Promise<void> {
     throw err;
   }
   const logger = new Logger('iExpressionNet');
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+  // NATS_URL set: join the cluster before building the app, so an unreachable NATS is one clear line and exit 2.
+  let cluster: ClusterJoin | null;
+  try {
+    cluster = config.NATS_URL ? await joinCluster(config, config.NODE_ID ?? readOrCreateNodeId(config.dataDir)) : null;
+  } catch (err) {
+    if (err instanceof ClusterUnavailableError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (cluster) logger.log(`node ${cluster.nodeId} joined the cluster at ${cluster.link.servers}`);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, { cluster }), {
     ...HTTP_EDGE_OPTIONS,
     // Route mapping and module wiring only at LOG_LEVEL=debug (AppLogger demotes them): the banner below stays visible.
     logger: new AppLogger({ logLevels: levelsFrom(config.LOG_LEVEL) }),
@@ -75,6 +91,7 @@ async function bootstrap(): Promise<void> {
   }
   await app.listen(config.PORT, config.HOST);
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
+  app.get(ClusterMembership).advertise(config.NODE_URL ?? url);
   // Last thing printed, plain text (no log prefix); its first line is what test/support/child-server.ts waits for.
   if (levelsFrom(config.LOG_LEVEL).includes('log')) {
     const banner = startupBanner({

@@ -134,3 +134,29 @@ export function subjectOf<K extends EventName>(name: K, payload: EventMap[K]): s
   const cameraId = (payload as { cameraId?: unknown }).cameraId;
   return typeof cameraId === 'string' ? `iex.v1.cam.${subjectToken(cameraId)}.${name}` : `iex.v1.${name}`;
 }
+
+/**
+ * Where an event travels when several nodes form a cluster: `cluster` events are also sent to the other nodes (on
+ * `subjectOf`), `node` events stay in the process that published them. face.observed carries a face's crop bytes many
+ * times a second and only the camera's own node calibrates with them. The mapped type makes tsc fail when an event is
+ * added to EventMap without deciding (the index signature only tolerates an entry whose event is still on its way).
+ */
+export type EventScope = 'cluster' | 'node';
+export const EVENT_SCOPE: { readonly [K in EventName]: EventScope } & { readonly [name: string]: EventScope } = {
+  expression: 'cluster',
+  'face.enter': 'cluster',
+  'face.leave': 'cluster',
+  'identity.changed': 'cluster',
+  'camera.status': 'cluster',
+  'camera.removed': 'cluster',
+  'calibration.prompt': 'cluster',
+  'calibration.sample': 'cluster',
+  'calibration.captured': 'cluster',
+  'finetune.progress': 'cluster',
+  'finetune.failed': 'cluster',
+  'model.updated': 'cluster',
+  'face.observed': 'node',
+  // About shared data (users and galleries are cluster-wide once state is replicated): every node's caches follow.
+  'user.deleted': 'cluster',
+  'gallery.changed': 'cluster',
+};

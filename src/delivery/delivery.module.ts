@@ -7,6 +7,7 @@ import { HOST_RESOLVER, systemResolver } from '../ingest/destination-policy';
 import { BinaryFrames } from './binary-frames';
 import { CameraAccess } from './camera-access';
 import { CamerasController } from './cameras.controller';
+import { ClusterController } from './cluster.controller';
 import { CodedErrorFilter } from './coded-error.filter';
 import { CommandRouter } from './command.router';
 import { ConnectionRegistry } from './connection.registry';
@@ -79,7 +80,7 @@ export class DeliveryModule {
         ...(options.history ? [HistoryModule] : []),
       ],
       // personalization's routes after delivery's own, as they were registered before they moved here
-      controllers: [CamerasController, HealthController, MetricsController, WebhooksController, ...(personalization ? [UsersController] : []), ...(options.history ? [HistoryController] : [])],
+      controllers: [CamerasController, HealthController, MetricsController, ClusterController, WebhooksController, ...(personalization ? [UsersController] : []), ...(options.history ? [HistoryController] : [])],
       providers: [
         { provide: CAMERA_API, ...(options.cameras ?? { useValue: UNAVAILABLE_CAMERA_API }) } as Provider,
         { provide: PIPELINE_CONTROL, ...(options.pipeline ?? { useValue: NO_PIPELINE }) } as Provider,

@@ -1,0 +1,187 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { KV, Kvm } from '@nats-io/kv';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { ClusterUnavailableError, redactNatsServers } from './cluster.errors';
+import { KvBucket, KvBucketOptions, KvChange, KvConflictError, KvEntry, LinkMessage, LinkStatus, NatsLink, Unsubscribe } from './nats.link';
+
+export interface NatsConnectOptions {
+  /** NATS_URL: one or several comma-separated URLs. */
+  servers: string;
+  /** Connection name the NATS server shows (`iexpressionnet/<nodeId>`). */
+  name: string;
+  /** JetStream copies of each bucket this link creates (NATS_REPLICAS). */
+  replicas: number;
+  /** How long the first connection may take before the node gives up (ms). */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Connects to NATS or throws ClusterUnavailableError naming the (redacted) URL. Once connected, the client reconnects
+ * for ever (any server of the list, and those the cluster gossips), every 1 s ± 100 ms.
+ */
+export async function connectNats(opts: NatsConnectOptions): Promise<NatsJsLink> {
+  const servers = opts.servers.split(',').map((s) => s.trim()).filter(Boolean);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers,
+      name: opts.name,
+      noEcho: true,
+      timeout: opts.connectTimeoutMs ?? 5000,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+      reconnectJitter: 100,
+      // A dead server is noticed within pingInterval * maxPingOut when its socket does not close (network partition).
+      pingInterval: 5000,
+      maxPingOut: 2,
+    });
+  } catch (e) {
+    throw new ClusterUnavailableError(opts.servers, e instanceof Error ? e.message : String(e));
+  }
+  return new NatsJsLink(nc, redactNatsServers(opts.servers), opts.replicas);
+}
+
+/** NatsLink on the nats.js client (@nats-io/transport-node) and its KV (@nats-io/kv). */
+export class NatsJsLink extends NatsLink {
+  private current: LinkStatus = 'connected';
+  private readonly listeners = new Set<(s: LinkStatus) => void>();
+  private readonly kvm: Kvm;
+
+  constructor(
+    /** The nats.js connection, for what the port does not cover yet (streams, the object store): see docs/CLUSTER.md. */
+    readonly connection: NatsConnection,
+    readonly servers: string,
+    private readonly replicas: number,
+  ) {
+    super();
+    this.kvm = new Kvm(connection);
+    void this.watchStatus();
+    void connection.closed().then(() => this.set('closed'));
+  }
+
+  status(): LinkStatus {
+    return this.current;
+  }
+
+  onStatus(listener: (status: LinkStatus) => void): Unsubscribe {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  publish(subject: string, data: Uint8Array): void {
+    this.connection.publish(subject, data);
+  }
+
+  subscribe(subject: string, onMessage: (msg: LinkMessage) => void, opts: { queue?: string } = {}): Unsubscribe {
+    const sub: Subscription = this.connection.subscribe(subject, {
+      ...(opts.queue ? { queue: opts.queue } : {}),
+      callback: (err, msg) => {
+        if (err) return;
+        onMessage({ subject: msg.subject, data: msg.data, ...(msg.reply ? { reply: msg.reply } : {}) });
+      },
+    });
+    return () => sub.unsubscribe();
+  }
+
+  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const msg = await this.connection.request(subject, data, { timeout: timeoutMs });
+    return msg.data;
+  }
+
+  async kv(bucket: string, opts: KvBucketOptions = {}): Promise<KvBucket> {
+    const kv = await this.kvm.create(bucket, {
+      replicas: this.replicas,
+      history: opts.history ?? 1,
+      ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
+    });
+    return new JsKvBucket(bucket, kv);
+  }
+
+  async close(): Promise<void> {
+    if (this.current === 'closed') return;
+    await this.connection.drain().catch(() => this.connection.close());
+    this.set('closed');
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.connection.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnecting' || s.type === 'staleConnection') this.set('disconnected');
+      else if (s.type === 'reconnect') this.set('connected');
+      else if (s.type === 'close') this.set('closed');
+    }
+  }
+
+  private set(status: LinkStatus): void {
+    if (this.current === status || this.current === 'closed') return;
+    this.current = status;
+    for (const l of this.listeners) {
+      try {
+        l(status);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+}
+
+const CONFLICTS: number[] = [JetStreamApiCodes.StreamWrongLastSequence, JetStreamApiCodes.StreamWrongLastSequenceUnknown];
+
+class JsKvBucket implements KvBucket {
+  constructor(
+    readonly name: string,
+    private readonly kv: KV,
+  ) {}
+
+  put(key: string, value: Uint8Array): Promise<number> {
+    return this.kv.put(key, value);
+  }
+
+  async create(key: string, value: Uint8Array): Promise<number> {
+    return this.conflicts(key, () => this.kv.create(key, value));
+  }
+
+  async update(key: string, value: Uint8Array, revision: number): Promise<number> {
+    return this.conflicts(key, () => this.kv.update(key, value, revision));
+  }
+
+  async get(key: string): Promise<KvEntry | null> {
+    const e = await this.kv.get(key);
+    if (!e || e.operation !== 'PUT') return null;
+    return { key: e.key, value: e.value, revision: e.revision };
+  }
+
+  delete(key: string): Promise<void> {
+    return this.kv.delete(key);
+  }
+
+  async keys(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of await this.kv.keys()) out.push(k);
+    return out;
+  }
+
+  async watch(onChange: (change: KvChange) => void): Promise<Unsubscribe> {
+    const iter = await this.kv.watch();
+    void (async () => {
+      for await (const e of iter) {
+        try {
+          onChange({ key: e.key, value: e.operation === 'PUT' ? e.value : null, revision: e.revision });
+        } catch {
+          // the watcher's failure is its own; keep watching
+        }
+      }
+    })();
+    return () => iter.stop();
+  }
+
+  private async conflicts(key: string, write: () => Promise<number>): Promise<number> {
+    try {
+      return await write();
+    } catch (e) {
+      if (e instanceof JetStreamApiError && CONFLICTS.includes(e.code)) throw new KvConflictError(this.name, key);
+      throw e;
+    }
+  }
+}
