@@ -49,6 +49,15 @@ export const ConfigSchema = z.object({
   TRACK_GRACE_FRAMES: int(0, 1000).default(5),
   /** Minimum IoU to continue a track (below it the centroid rule still matches a face that moved fast). */
   TRACK_IOU: z.coerce.number().min(0).max(1).default(0.3),
+  // ---- live face recognition (docs/IDENTITY.md "Live recognition") ----
+  /** face: recognise enrolled users by their face on the live path (each track's user follows its face); off: only
+   * track assignment and camera binding decide, and events carry no `identity` (the behaviour before issue 14). */
+  IDENTITY: z.enum(['face', 'off']).default('face'),
+  /** A recognised (or unknown) track's face is embedded again after this; the interval doubles, up to 8x, while the
+   * decision stays the same (embedding is ~6 crops through a ResNet per face: the throughput budget, docs/IDENTITY.md). */
+  IDENTITY_RECHECK_MS: int(100, 600_000).default(1000),
+  /** At most this many faces are embedded per batch; the others wait for a later frame (counted as deferred). */
+  IDENTITY_MAX_PER_BATCH: int(1, 256).default(2),
   /** Seconds without a frame before a live source's ffmpeg is killed and restarted. */
   WATCHDOG_SECONDS: z.coerce.number().positive().max(3600).default(10),
   /** Consecutive failed (re)starts before a camera goes `failed`. */

@@ -5,7 +5,7 @@
  */
 import type { CameraState } from './cameras';
 import type { ErrorCode } from './errors';
-import type { FaceObservation, FaceResult } from './faces';
+import type { FaceIdentity, FaceObservation, FaceResult } from './faces';
 import type { LabelName } from './labels';
 import type { FinetuneMetrics } from './personalization';
 
@@ -22,11 +22,32 @@ export type ExpressionEvent = {
   height: number;
   faces: FaceResult[];
 };
-export type FaceEnterEvent = { type: 'face.enter'; cameraId: string; trackId: number; ts: number; userId: string | null };
+/** `personalized` and `identity` as in FaceResult (absent when IDENTITY=off). */
+export type FaceEnterEvent = {
+  type: 'face.enter';
+  cameraId: string;
+  trackId: number;
+  ts: number;
+  userId: string | null;
+  personalized?: boolean;
+  identity?: FaceIdentity | null;
+};
 export type FaceLeaveEvent = { type: 'face.leave'; cameraId: string; trackId: number; ts: number; userId: string | null };
 
+/** Face recognition changed its mind about an open track (a better frame, a gallery change): the user it now resolves
+ * to, and the one before. Only when face recognition is on (IDENTITY=face) and either identity came from the face. */
+export type IdentityChangedEvent = {
+  type: 'identity.changed';
+  cameraId: string;
+  trackId: number;
+  ts: number;
+  userId: string | null;
+  previousUserId: string | null;
+  identity: FaceIdentity | null;
+};
+
 /** What the pipeline emits. */
-export type PipelineEvent = ExpressionEvent | FaceEnterEvent | FaceLeaveEvent;
+export type PipelineEvent = ExpressionEvent | FaceEnterEvent | FaceLeaveEvent | IdentityChangedEvent;
 
 // ---- cameras ----------------------------------------------------------------------------------------------------
 
@@ -86,6 +107,7 @@ export interface EventMap {
   expression: ExpressionEvent;
   'face.enter': FaceEnterEvent;
   'face.leave': FaceLeaveEvent;
+  'identity.changed': IdentityChangedEvent;
   'camera.status': CameraStatusEvent;
   'camera.removed': CameraRemovedEvent;
   'calibration.prompt': CalibrationPromptEvent;

@@ -11,6 +11,19 @@ export interface FaceResult {
   confidence: number;
   userId: string | null;
   personalized: boolean;
+  /** Why `userId` is who it is (docs/IDENTITY.md "Precedence"); null = nobody. Absent when IDENTITY=off. */
+  identity?: FaceIdentity | null;
+}
+
+/**
+ * Where a face's user came from, by precedence: a track assigned by command (`track`) > a recognised face (`face`) >
+ * the camera's bound user (`camera`). For `face`: the track's frame-averaged embedding distance to that user and the
+ * relative margin over the runner-up ((second − nearest) / nearest; absent with a single enrolled user), 3 decimals.
+ */
+export interface FaceIdentity {
+  source: 'track' | 'face' | 'camera';
+  distance?: number;
+  margin?: number;
 }
 
 /** An 8-bit single-channel image, row-major. */

@@ -11,6 +11,7 @@ const CLIENT_EVENTS = [
   'expression',
   'face.enter',
   'face.leave',
+  'identity.changed',
   'camera.status',
   'camera.removed',
   'calibration.prompt',

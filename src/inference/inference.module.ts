@@ -2,6 +2,8 @@ import { Inject, Logger, Module, OnApplicationShutdown, Optional } from '@nestjs
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { CONFIG, Config } from '../config';
+import { FaceEmbedder, faceEmbeddingPath } from './embedding/face-embedder';
+import { FaceIdentifier, InProcessFaceIdentifier } from './embedding/identify-faces';
 import { ExpressionTrunk, GeneralHead } from './expression.classifier';
 import { GeneralHeadResolver, HEAD_RESOLVER } from './head.resolver';
 import { OrtModule } from './ort.module';
@@ -21,6 +23,9 @@ export interface FaceDetectorModel extends FaceDetector {
 export const FACE_DETECTOR = Symbol('FACE_DETECTOR');
 /** A FeatureExtractor (inference.types.ts): ExpressionTrunk in-process, or the pool's proxy. */
 export const FEATURE_EXTRACTOR = Symbol('FEATURE_EXTRACTOR');
+/** A FaceIdentifier on the main thread, only with INFERENCE_WORKERS=0 and IDENTITY=face (else null: the pool's workers
+ * identify inside analyze(), or recognition is off). */
+export const FACE_IDENTIFIER = Symbol('FACE_IDENTIFIER');
 const INFERENCE_POOL = Symbol('INFERENCE_POOL');
 
 /** INFERENCE_WORKERS resolved: `auto` = one per core up to 4 on cpu (each session single-threaded), 1 on a GPU. */
@@ -57,6 +62,7 @@ const detectorOptions = (c: Config): YunetOptions => ({
             detectorPath: detectorPath(c),
             trunkPath: trunkPath(c),
             detector: detectorOptions(c),
+            embedderPath: c.IDENTITY === 'face' ? faceEmbeddingPath(c.modelsDir) : undefined,
           },
         });
         new Logger('InferenceModule').log(
@@ -78,12 +84,18 @@ const detectorOptions = (c: Config): YunetOptions => ({
         pool ? new PooledFeatureExtractor(pool) : new ExpressionTrunk(await f.create(trunkPath(c))),
     },
     {
+      provide: FACE_IDENTIFIER,
+      inject: [INFERENCE_POOL, OrtSessionFactory, CONFIG],
+      useFactory: async (pool: InferencePool | null, f: OrtSessionFactory, c: Config): Promise<FaceIdentifier | null> =>
+        pool || c.IDENTITY !== 'face' ? null : new InProcessFaceIdentifier(await FaceEmbedder.create(f, faceEmbeddingPath(c.modelsDir))),
+    },
+    {
       provide: GeneralHead,
       inject: [OrtSessionFactory, CONFIG],
       useFactory: async (f: OrtSessionFactory, c: Config) => new GeneralHead(await f.create(headPath(c))),
     },
   ],
-  exports: [OrtModule, FACE_DETECTOR, FEATURE_EXTRACTOR, GeneralHead],
+  exports: [OrtModule, FACE_DETECTOR, FEATURE_EXTRACTOR, FACE_IDENTIFIER, GeneralHead],
 })
 export class InferenceModule implements OnApplicationShutdown {
   constructor(
@@ -91,10 +103,11 @@ export class InferenceModule implements OnApplicationShutdown {
     @Inject(FEATURE_EXTRACTOR) private readonly trunk: FeatureExtractor,
     @Inject(GeneralHead) private readonly head: GeneralHead,
     @Optional() @Inject(INFERENCE_POOL) private readonly pool: InferencePool | null,
+    @Optional() @Inject(FACE_IDENTIFIER) private readonly identifier: FaceIdentifier | null,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([this.detector.release(), this.trunk.release(), this.head.release(), this.pool?.close()]);
+    await Promise.allSettled([this.detector.release(), this.trunk.release(), this.head.release(), this.pool?.close(), this.identifier?.release()]);
   }
 }
 

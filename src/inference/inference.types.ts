@@ -5,6 +5,8 @@
  */
 import type { GrayImage } from '../contracts/faces';
 import type { Box } from '../contracts/geometry';
+import type { FaceIdentityResult, IdentityRequest } from './embedding/identify-faces';
+export type { FaceIdentifier } from './embedding/identify-faces';
 import type { CropRule } from './face-crop';
 import type { Detection } from './yunet.decode';
 import type { BgrImage } from './yunet.detector';
@@ -16,6 +18,9 @@ export interface AnalyzeRequest {
   largeSide: number;
   /** Also run the trunk on the 48x48 crops. */
   features: boolean;
+  /** Also align + embed the faces at these boxes (live recognition, IDENTITY=face): per frame, the boxes of the tracks
+   * the pipeline's identity scheduler picked. Needs a worker started with `embedderPath`. */
+  identity?: IdentityRequest;
 }
 
 /** One face as analyze() returns it: detection, crop, and (when asked) its 2048 trunk features. */
@@ -25,6 +30,8 @@ export interface AnalyzedFace {
   crop48: Uint8Array;
   cropLarge?: GrayImage;
   features?: Float32Array;
+  /** For a face asked about in AnalyzeRequest.identity: its 128-d embedding, or why this frame was not used. */
+  identity?: FaceIdentityResult;
 }
 
 export interface FaceDetector {

@@ -2,12 +2,14 @@ import { DynamicModule, Module, ModuleMetadata, Provider } from '@nestjs/common'
 import { CONFIG, Config } from '../config';
 import { CAMERA_DIRECTORY } from '../contracts/ports/camera-directory';
 import { EventsModule } from '../events/events.module';
+import { FACE_RECOGNIZER } from '../inference/face.recognizer';
 import { HEAD_RESOLVER } from '../inference/head.resolver';
 import { FaceEmbeddingsModule } from '../inference/embedding/face-embeddings';
 import { InferenceModule } from '../inference/inference.module';
 import { CALIBRATION_SETTINGS, CalibrationService, CalibrationSettings } from './calibration/calibration.service';
 import { FaceStore } from './faces/face.store';
 import { FacesService } from './faces/faces.service';
+import { GalleryFaceRecognizer } from './identity/face-recognizer';
 import { IdentityResolver } from './identity/identity.resolver';
 import { PersonalizationModule } from './personalization.module';
 import { DEFAULT_PHOTO_LIMITS, PHOTO_LIMITS, PhotoFaces, PhotoLimits } from './samples/photo-faces';
@@ -49,6 +51,9 @@ export class PersonalizationApiModule {
         { provide: CAMERA_DIRECTORY, ...options.cameras } as Provider,
         IdentityResolver,
         { provide: HEAD_RESOLVER, useExisting: IdentityResolver },
+        // live recognition's gallery (the pipeline uses it when IDENTITY=face)
+        GalleryFaceRecognizer,
+        { provide: FACE_RECOGNIZER, useExisting: GalleryFaceRecognizer },
         SampleStore,
         FaceStore,
         FacesService,
@@ -73,6 +78,7 @@ export class PersonalizationApiModule {
       ],
       exports: [
         HEAD_RESOLVER,
+        FACE_RECOGNIZER,
         IdentityResolver,
         UsersService,
         UserLifecycle,

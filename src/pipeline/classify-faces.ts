@@ -51,9 +51,10 @@ export function classifyFaces(options: ClassifyFacesOptions): OperatorFunction<F
 
     const groups = new Map<HeadRunner, number[]>();
     faces.forEach(({ fw, face }, i) => {
-      const r = heads.resolve(fw.frame.cameraId, face.trackId);
+      const r = heads.resolve(fw.frame.cameraId, face.trackId, face.recognition);
       face.userId = r.userId;
       face.personalized = r.head !== null;
+      face.resolved = r.identity ?? null;
       const head = r.head ?? generalHead;
       const group = groups.get(head);
       if (group) group.push(i);

@@ -1,5 +1,6 @@
 import { concatMap, OperatorFunction } from 'rxjs';
 import type { Frame } from '../contracts/frames';
+import type { FaceIdentifier, IdentityRequest } from '../inference/embedding/identify-faces';
 import { AnalyzeRequest, FaceDetector } from '../inference/inference.types';
 import type { PipelineMetrics } from './pipeline.metrics';
 import { FaceWork, FrameWork, StageError } from './pipeline.types';
@@ -12,6 +13,12 @@ export interface DetectFacesOptions {
    * then made in the workers beside detection, in parallel, instead of on the main thread between two round trips.
    */
   analyze?: () => AnalyzeRequest;
+  /**
+   * Live recognition: the faces to embed in this batch (the identity scheduler's plan). With analyze() it travels in
+   * the request (the workers embed); without, `identifier` embeds them here, after detection (INFERENCE_WORKERS=0).
+   */
+  identity?: IdentityRequest;
+  identifier?: FaceIdentifier | null;
 }
 
 /**
@@ -27,13 +34,19 @@ export function detectFaces(options: DetectFacesOptions): OperatorFunction<Frame
     const analyze = detector.analyze && options.analyze;
     try {
       if (analyze) {
-        const analyzed = await detector.analyze!(frames, options.analyze!());
+        const analyzed = await detector.analyze!(frames, { ...options.analyze!(), identity: options.identity });
         faces = analyzed.map((list) =>
           list.map((a) => ({ ...a, trackId: 0, userId: null, personalized: false })),
         );
       } else {
         const detections = await detector.detect(frames);
         faces = frames.map((_, i) => (detections[i] ?? []).map((detection) => ({ detection, trackId: 0, userId: null, personalized: false })));
+        if (options.identity && options.identifier) {
+          const t1 = performance.now();
+          const ids = await options.identifier.identify(frames, detections, options.identity);
+          faces.forEach((list, i) => list.forEach((f, k) => (f.identity = ids[i]?.[k])));
+          metrics.inference('identify', performance.now() - t1);
+        }
       }
     } catch (err) {
       throw new StageError('detect', err);

@@ -56,6 +56,23 @@ export class PipelineMetrics {
     registers: [this.registry],
   });
 
+  private readonly identityEmbedded = new Counter({
+    name: 'iexpr_identity_embeddings_total',
+    help: 'Faces aligned and embedded for live recognition (IDENTITY=face)',
+    registers: [this.registry],
+  });
+  private readonly identityRejected = new Counter({
+    name: 'iexpr_identity_rejected_total',
+    help: 'Faces asked for an embedding whose frame was not good enough (small, pose, blurred); retried on a later frame',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  private readonly identityDeferred = new Counter({
+    name: 'iexpr_identity_deferred_total',
+    help: 'Tracks due for an embedding left for a later frame because the batch had IDENTITY_MAX_PER_BATCH already',
+    registers: [this.registry],
+  });
+
   private readonly totals = {
     framesIn: 0,
     framesProcessed: 0,
@@ -63,6 +80,8 @@ export class PipelineMetrics {
     errors: 0,
     droppedByCamera: new Map<string, number>(),
     batchSizes: new Map<number, number>(),
+    identityEmbedded: 0,
+    identityDeferred: 0,
   };
 
   frameIn(cameraId: string): void {
@@ -82,8 +101,20 @@ export class PipelineMetrics {
     this.totals.batchSizes.set(size, (this.totals.batchSizes.get(size) ?? 0) + 1);
   }
 
-  inference(model: 'detector' | 'detector+crop+trunk' | 'trunk' | 'head', ms: number): void {
+  inference(model: 'detector' | 'detector+crop+trunk' | 'trunk' | 'head' | 'identify', ms: number): void {
     this.inferenceMs.observe({ model }, ms);
+  }
+
+  identity(result: 'embedded' | 'small' | 'pose' | 'blurred'): void {
+    if (result === 'embedded') {
+      this.identityEmbedded.inc();
+      this.totals.identityEmbedded++;
+    } else this.identityRejected.inc({ reason: result });
+  }
+
+  deferred(n: number): void {
+    this.identityDeferred.inc(n);
+    this.totals.identityDeferred += n;
   }
 
   facesClassified(n: number): void {
@@ -108,6 +139,8 @@ export class PipelineMetrics {
     faces: number;
     errors: number;
     batchSizes: Record<number, number>;
+    identityEmbedded: number;
+    identityDeferred: number;
   } {
     const t = this.totals;
     return {
@@ -118,6 +151,8 @@ export class PipelineMetrics {
       faces: t.faces,
       errors: t.errors,
       batchSizes: Object.fromEntries([...t.batchSizes].sort((a, b) => a[0] - b[0])),
+      identityEmbedded: t.identityEmbedded,
+      identityDeferred: t.identityDeferred,
     };
   }
 }

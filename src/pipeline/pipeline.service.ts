@@ -6,8 +6,11 @@ import { EventBus } from '../events/event-bus';
 import { GeneralHead } from '../inference/expression.classifier';
 import { DEFAULT_CROP } from '../inference/face-crop';
 import { GeneralHeadResolver, HEAD_RESOLVER, HeadResolver } from '../inference/head.resolver';
-import { FACE_DETECTOR, FaceDetectorModel, FEATURE_EXTRACTOR } from '../inference/inference.module';
+import type { FaceIdentifier } from '../inference/embedding/identify-faces';
+import { FACE_RECOGNIZER, type FaceRecognizer } from '../inference/face.recognizer';
+import { FACE_DETECTOR, FACE_IDENTIFIER, FaceDetectorModel, FEATURE_EXTRACTOR } from '../inference/inference.module';
 import type { FeatureExtractor } from '../inference/inference.types';
+import { DEFAULT_IDENTITY_SCHEDULE } from './identity-scheduler';
 import { expressionPipeline, ExpressionPipeline } from './pipeline';
 import { PipelineMetrics } from './pipeline.metrics';
 
@@ -34,6 +37,8 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(PipelineMetrics) readonly metrics: PipelineMetrics,
     @Inject(EventBus) private readonly bus: EventBus,
     @Optional() @Inject(HEAD_RESOLVER) heads: HeadResolver | null,
+    @Optional() @Inject(FACE_RECOGNIZER) recognizer: FaceRecognizer | null,
+    @Optional() @Inject(FACE_IDENTIFIER) identifier: FaceIdentifier | null,
   ) {
     this.pipeline = expressionPipeline(
       {
@@ -42,6 +47,8 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
         generalHead,
         heads: heads ?? new GeneralHeadResolver(),
         metrics,
+        recognizer,
+        identifier,
         onError: (err, frames) =>
           this.logger.warn(`batch of ${frames.length} frame(s) failed in ${err.stage}: ${err.message}`),
       },
@@ -53,6 +60,17 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
         tracker: { iouThreshold: config.TRACK_IOU, graceFrames: config.TRACK_GRACE_FRAMES },
         crop: DEFAULT_CROP,
         observe: { wanted: () => this.bus.wants('face.observed'), next: (f) => this.bus.publish('face.observed', f) },
+        identity:
+          config.IDENTITY === 'face'
+            ? {
+                schedule: {
+                  ...DEFAULT_IDENTITY_SCHEDULE,
+                  recheckMs: config.IDENTITY_RECHECK_MS,
+                  maxRecheckMs: 8 * config.IDENTITY_RECHECK_MS,
+                  maxPerBatch: config.IDENTITY_MAX_PER_BATCH,
+                },
+              }
+            : null,
       },
     );
   }

@@ -1,7 +1,10 @@
 import { catchError, concatMap, EMPTY, finalize, of, OperatorFunction, SchedulerLike, tap } from 'rxjs';
 import { PipelineEvent } from '../contracts/events';
+import type { FaceIdentity } from '../contracts/faces';
 import type { Frame } from '../contracts/frames';
+import type { FaceIdentifier } from '../inference/embedding/identify-faces';
 import type { CropRule } from '../inference/face-crop';
+import type { FaceRecognizer } from '../inference/face.recognizer';
 import type { HeadResolver, HeadRunner } from '../inference/head.resolver';
 import { FaceDetector, FeatureExtractor } from '../inference/inference.types';
 import { batchLatestPerKey } from './batch-latest';
@@ -11,7 +14,9 @@ import { detectFaces } from './detect-faces';
 import { expressionEvents } from './expression-events';
 import type { TrackerOptions } from './face-tracker';
 import type { PipelineMetrics } from './pipeline.metrics';
+import { IdentityScheduler, IdentitySchedulerOptions } from './identity-scheduler';
 import { FrameWork, StageError } from './pipeline.types';
+import { recognizeFaces } from './recognize-faces';
 import { ScoreSmoother } from './score-smoother';
 import { smoothScores } from './smooth-scores';
 import { TrackerRegistry, trackFaces } from './track-faces';
@@ -23,6 +28,10 @@ export interface PipelineDeps {
   heads: HeadResolver;
   metrics: PipelineMetrics;
   onError?: (err: StageError, frames: Frame[]) => void;
+  /** Live recognition (with options.identity): who a track's face is. Absent = nobody is recognised. */
+  recognizer?: FaceRecognizer | null;
+  /** Embeds on the calling thread when the detector has no analyze() (INFERENCE_WORKERS=0). */
+  identifier?: FaceIdentifier | null;
 }
 
 export interface PipelineOptions {
@@ -39,6 +48,8 @@ export interface PipelineOptions {
   observe?: CropFacesOptions['observe'];
   scheduler?: SchedulerLike;
   now?: () => number;
+  /** IDENTITY=face: when to embed each track's face (null/absent = IDENTITY=off: no embedding, events as before). */
+  identity?: { schedule: IdentitySchedulerOptions; clock?: () => number } | null;
 }
 
 export interface ExpressionPipeline {
@@ -61,15 +72,19 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
   const trackers = new TrackerRegistry(options.tracker);
   const smoother = new ScoreSmoother(options.smoothing);
   const users = new Map<string, string | null>();
+  const identities = new Map<string, FaceIdentity | null>();
+  const recognizer = options.identity && deps.recognizer ? deps.recognizer : null;
+  const scheduler = recognizer ? new IdentityScheduler(options.identity!.schedule, options.identity!.clock) : null;
 
   /** Everything after detection holds per-camera state (tracks, smoothing): it runs one batch at a time, in order. */
   const ordered: OperatorFunction<FrameWork[], PipelineEvent> = (batches$) =>
     batches$.pipe(
       trackFaces({ trackers }),
+      scheduler && recognizer ? recognizeFaces({ scheduler, recognizer, metrics }) : (b$) => b$,
       cropFaces({ rule: options.crop, observe: options.observe }),
       classifyFaces({ trunk: deps.trunk, generalHead: deps.generalHead, heads: deps.heads, metrics }),
       smoothScores({ smoother }),
-      expressionEvents({ metrics, now: options.now, users }),
+      expressionEvents({ metrics, now: options.now, users, identity: !!options.identity, identities }),
     );
 
   /** Resolves when the previous batch has left the ordered part (or failed). */
@@ -79,11 +94,17 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
     const turn = previousDone;
     let release!: () => void;
     previousDone = new Promise<void>((r) => (release = r));
+    // live recognition: which tracks' faces to embed in this batch (none while nobody is enrolled)
+    const plan = scheduler && recognizer!.size > 0 ? scheduler.plan(frames.map((f) => f.cameraId)) : null;
+    if (plan?.deferred) metrics.deferred(plan.deferred);
+    const identity = plan?.boxes.some((b) => b.length > 0) ? { frames: plan.boxes, quality: options.identity!.schedule.quality } : undefined;
     return of(frames).pipe(
       detectFaces({
         detector: deps.detector,
         metrics,
         analyze: () => ({ crop: options.crop, largeSide: options.observe?.wanted() ? LARGE_CROP_SIDE : 0, features: true }),
+        identity,
+        identifier: deps.identifier,
       }),
       concatMap(async (batch) => {
         await turn;
@@ -98,7 +119,10 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
         return EMPTY;
       }),
       // a batch that failed early still waits for its predecessor, so the next one cannot overtake it
-      finalize(() => void turn.then(release)),
+      finalize(() => {
+        if (plan) scheduler!.settle(plan.keys.flat());
+        void turn.then(release);
+      }),
     );
   };
 
@@ -122,11 +146,13 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
     operator,
     forgetCamera(cameraId) {
       const ts = (options.now ?? Date.now)();
+      scheduler?.forgetCamera(cameraId);
       return trackers.remove(cameraId).map((trackId) => {
         const key = `${cameraId}:${trackId}`;
         smoother.forget(key);
         const userId = users.get(key) ?? null;
         users.delete(key);
+        identities.delete(key);
         return { type: 'face.leave' as const, cameraId, trackId, ts, userId };
       });
     },

@@ -1,6 +1,8 @@
-import type { GrayImage } from '../contracts/faces';
+import type { FaceIdentity, GrayImage } from '../contracts/faces';
 import type { Frame } from '../contracts/frames';
 import type { Box } from '../contracts/geometry';
+import type { FaceIdentityResult } from '../inference/embedding/identify-faces';
+import type { FaceRecognition } from '../inference/face.recognizer';
 import type { Detection } from '../inference/yunet.decode';
 
 
@@ -14,8 +16,14 @@ export interface FaceWork {
   cropLarge?: GrayImage;
   /** 2048 trunk features, when the detector computed them (analyze()); else the classify stage runs the trunk. */
   features?: Float32Array;
+  /** When the identity scheduler asked for this face: its embedding, or why this frame was not used (IDENTITY=face). */
+  identity?: FaceIdentityResult;
+  /** The recogniser's current decision for this face's track (from its recent embeddings), if any. */
+  recognition?: FaceRecognition | null;
   userId: string | null;
   personalized: boolean;
+  /** Why `userId` (the HeadResolver's precedence); null = nobody. */
+  resolved?: FaceIdentity | null;
   /** Probabilities in LABEL_NAMES order (after softmax, then smoothing). */
   probs?: Float32Array;
 }

@@ -9,6 +9,8 @@ export interface InferenceWorkerInit {
   detectorPath: string;
   trunkPath: string;
   detector: YunetOptions;
+  /** The face-embedding model (IDENTITY=face): the worker loads it at start and serves AnalyzeRequest.identity. */
+  embedderPath?: string;
 }
 
 /** Frames packed one after another in `buffer` (transferred, not copied, to the worker). */

@@ -241,7 +241,16 @@ export class PooledFaceDetector {
   /** Detection, crops and trunk features in the workers: each worker does all three for its share of the batch. */
   async analyze(images: readonly BgrImage[], request: AnalyzeRequest): Promise<AnalyzedFace[][]> {
     if (images.length === 0) return [];
-    const parts = await Promise.all(splitEven(images, this.pool.size).map((chunk) => this.pool.analyze(chunk, request)));
+    const chunks = splitEven(images, this.pool.size);
+    let start = 0;
+    const parts = await Promise.all(
+      chunks.map((chunk) => {
+        // the identity boxes are per frame: each worker gets those of its own frames
+        const own = request.identity && { ...request.identity, frames: request.identity.frames.slice(start, start + chunk.length) };
+        start += chunk.length;
+        return this.pool.analyze(chunk, own && own.frames.some((f) => f.length > 0) ? { ...request, identity: own } : { ...request, identity: undefined });
+      }),
+    );
     return parts.flat();
   }
 

@@ -5,6 +5,8 @@
  * workerData = InferenceWorkerInit; answers every request with exactly one message carrying its id.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { FaceEmbedder } from '../embedding/face-embedder';
+import { identifyFaces } from '../embedding/identify-faces';
 import { ExpressionTrunk } from '../expression.classifier';
 import { cropFace } from '../face-crop';
 import { OrtSessionFactory } from '../ort.sessions';
@@ -20,10 +22,14 @@ async function main(): Promise<void> {
   // every session creation settles before the worker reports or exits: a create still running when the thread goes
   // away would call back into a dead environment and abort the whole process
   const factory = new OrtSessionFactory({ ...init.session, quiet: true });
-  const [d, t] = await Promise.allSettled([factory.create(init.detectorPath), factory.create(init.trunkPath)]);
-  if (d.status === 'rejected' || t.status === 'rejected') {
-    await Promise.allSettled([d, t].map((r) => (r.status === 'fulfilled' ? r.value.release() : undefined)));
-    const reason: unknown = d.status === 'rejected' ? d.reason : (t as PromiseRejectedResult).reason;
+  const [d, t, em] = await Promise.allSettled([
+    factory.create(init.detectorPath),
+    factory.create(init.trunkPath),
+    init.embedderPath ? FaceEmbedder.create(factory, init.embedderPath) : Promise.resolve(null),
+  ]);
+  if (d.status === 'rejected' || t.status === 'rejected' || em.status === 'rejected') {
+    await Promise.allSettled([d, t, em].map((r) => (r.status === 'fulfilled' ? r.value?.release() : undefined)));
+    const reason: unknown = [d, t, em].find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason;
     const e = reason instanceof Error ? reason : new Error(String(reason));
     post({ type: 'fatal', name: e.constructor.name, message: e.message });
     port.close();
@@ -31,13 +37,15 @@ async function main(): Promise<void> {
   }
   const detector = new YunetDetector(d.value, init.detector);
   const trunk = new ExpressionTrunk(t.value);
+  /** Live recognition's embedder (IDENTITY=face), null otherwise. */
+  const embedder = em.value;
   // requests are served one at a time, in arrival order: a session is never run concurrently with itself
   let queue = Promise.resolve();
   port.on('message', (m: ToInferenceWorker) => {
     queue = queue.then(async () => {
       try {
         if (m.type === 'close') {
-          await Promise.allSettled([detector.release(), trunk.release()]);
+          await Promise.allSettled([detector.release(), trunk.release(), embedder?.release()]);
           port.close();
           process.exit(0);
         } else if (m.type === 'detect') {
@@ -51,6 +59,11 @@ async function main(): Promise<void> {
           );
           const crops = faces.flat().map((f) => f.crop48);
           const features = m.request.features && crops.length > 0 ? compact(await trunk.features(crops)) : new Float32Array(0);
+          if (m.request.identity) {
+            if (!embedder) throw new Error('identity asked of an inference worker started without the face-embedding model');
+            const ids = await identifyFaces(images, detections, m.request.identity, embedder);
+            faces.forEach((list, i) => list.forEach((f, k) => ids[i][k] && Object.assign(f, { identity: ids[i][k] })));
+          }
           post({ type: 'analysis', id: m.id, faces, features }, [features.buffer as ArrayBuffer]);
         } else if (m.type === 'features') {
           const size = INPUT_SIZE * INPUT_SIZE;

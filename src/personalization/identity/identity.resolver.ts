@@ -3,15 +3,18 @@ import { Subscription } from 'rxjs';
 import { CodedError } from '../../contracts/errors';
 import { CAMERA_DIRECTORY, type CameraDirectory } from '../../contracts/ports/camera-directory';
 import { EventBus } from '../../events/event-bus';
-import type { HeadResolver, ResolvedHead } from '../../inference/head.resolver';
+import type { FaceIdentity } from '../../contracts/faces';
+import type { FaceRecognition } from '../../inference/face.recognizer';
+import { faceIdentity, type HeadResolver, type ResolvedHead } from '../../inference/head.resolver';
 import { UserRepository } from '../../storage/ports/user.repository';
 import { ModelRegistry } from '../registry/model.registry';
 
 const key = (cameraId: string, trackId: number) => `${cameraId}:${trackId}`;
 
 /**
- * Which user a face belongs to, and so which head scores it. Precedence: a track assigned to a user (follows the
- * track, forgotten on face.leave), else the camera's bound user, else nobody. The user's active personal head comes
+ * Which user a face belongs to, and so which head scores it: the one place of that decision. Precedence: a track
+ * assigned to a user by command (follows the track, forgotten on face.leave), else the face recognised by the live
+ * recogniser (the pipeline passes its decision for the track, IDENTITY=face), else the camera's bound user, else nobody. The user's active personal head comes
  * from the registry; a user without one gets the general head (`userId` set, `personalized: false`).
  * resolve() is on the inference hot path: two map look-ups, no I/O. Camera bindings are persisted by CameraService
  * (cameras.user_id); this class keeps a copy, refreshed on bind and on every camera status change (a camera added
@@ -54,14 +57,24 @@ export class IdentityResolver implements HeadResolver, OnApplicationBootstrap, O
     this.subscription.unsubscribe();
   }
 
-  resolve(cameraId: string, trackId: number): ResolvedHead {
-    const userId = this.trackUsers.get(key(cameraId, trackId)) ?? this.cameraUsers.get(cameraId) ?? null;
-    return { userId, head: userId === null ? null : this.registry.headFor(userId) };
+  resolve(cameraId: string, trackId: number, face?: FaceRecognition | null): ResolvedHead {
+    const { userId, identity } = this.decide(cameraId, trackId, face);
+    return { userId, head: userId === null ? null : this.registry.headFor(userId), identity };
   }
 
-  /** The user a face on this camera belongs to (same precedence as resolve). */
+  /** The user a face on this camera belongs to, by command or camera binding (resolve's precedence without a face). */
   userOf(cameraId: string, trackId: number): string | null {
-    return this.trackUsers.get(key(cameraId, trackId)) ?? this.cameraUsers.get(cameraId) ?? null;
+    return this.decide(cameraId, trackId, null).userId;
+  }
+
+  /** The precedence, once: track assigned by command > recognised face > camera's bound user > nobody. */
+  private decide(cameraId: string, trackId: number, face: FaceRecognition | null | undefined): { userId: string | null; identity: FaceIdentity | null } {
+    const assigned = this.trackUsers.get(key(cameraId, trackId));
+    if (assigned !== undefined) return { userId: assigned, identity: { source: 'track' } };
+    if (face?.userId) return { userId: face.userId, identity: faceIdentity(face) };
+    const bound = this.cameraUsers.get(cameraId);
+    if (bound !== undefined) return { userId: bound, identity: { source: 'camera' } };
+    return { userId: null, identity: null };
   }
 
   cameraUser(cameraId: string): string | null {

@@ -1,0 +1,86 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Subscription } from 'rxjs';
+import { CONFIG, Config } from '../../config';
+import { EventBus } from '../../events/event-bus';
+import { faceEmbeddingSha } from '../../inference/embedding/face-embeddings';
+import type { FaceRecognition, FaceRecognizer } from '../../inference/face.recognizer';
+import { FaceGallery } from '../../storage/ports/face-gallery.repository';
+import { DEFAULT_FACE_MATCH, FaceMatcher } from './face-matcher';
+
+/**
+ * The live recogniser (FACE_RECOGNIZER): the enrolled gallery — every FaceGallery row made by the current embedding
+ * model (its sha256) — in memory, behind a FaceMatcher with the calibrated rule (threshold 0.24 AND margin 0.25 over the
+ * runner-up, per-user distances averaged over the track's frames; docs/IDENTITY.md). Loaded at bootstrap; a user's rows
+ * are read again on 'gallery.changed' {userId} (published by the enrolment side after each commit) and dropped on
+ * 'user.deleted'. Every change bumps `version`, so the pipeline decides its open tracks again from their embeddings.
+ * match() is on the pipeline's main-thread path: ~users × faces 128-d distances per decided track, no I/O.
+ */
+@Injectable()
+export class GalleryFaceRecognizer implements FaceRecognizer, OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('FaceRecognizer');
+  private readonly byUser = new Map<string, Float32Array[]>();
+  private matcher = new FaceMatcher([], DEFAULT_FACE_MATCH);
+  private readonly subscription = new Subscription();
+  private sha: string | null = null;
+  version = 0;
+
+  constructor(
+    @Inject(FaceGallery) private readonly gallery: FaceGallery,
+    @Inject(CONFIG) private readonly config: Pick<Config, 'modelsDir'>,
+    @Inject(EventBus) private readonly bus: EventBus,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.subscription.add(this.bus.on('gallery.changed').subscribe(({ payload }) => this.reload(payload.userId)));
+    this.subscription.add(this.bus.on('user.deleted').subscribe(({ payload }) => this.drop(payload.userId)));
+    for (const f of this.gallery.listByModel(this.modelSha())) {
+      const list = this.byUser.get(f.userId);
+      if (list) list.push(f.embedding);
+      else this.byUser.set(f.userId, [f.embedding]);
+    }
+    this.rebuild();
+    this.logger.log(`face gallery: ${this.matcher.size} user(s), ${[...this.byUser.values()].reduce((n, l) => n + l.length, 0)} face(s)`);
+  }
+
+  onModuleDestroy(): void {
+    this.subscription.unsubscribe();
+  }
+
+  get size(): number {
+    return this.matcher.size;
+  }
+
+  match(probes: readonly Float32Array[]): FaceRecognition {
+    const m = this.matcher.match(probes);
+    return { userId: m.userId, distance: m.nearest?.distance ?? null, margin: m.margin };
+  }
+
+  private modelSha(): string {
+    this.sha ??= faceEmbeddingSha(this.config.modelsDir);
+    return this.sha;
+  }
+
+  private reload(userId: string): void {
+    try {
+      const sha = this.modelSha();
+      const faces = this.gallery.listByUser(userId).filter((f) => f.modelSha === sha);
+      if (faces.length > 0) this.byUser.set(userId, faces.map((f) => f.embedding));
+      else this.byUser.delete(userId);
+      this.rebuild();
+    } catch (err) {
+      this.logger.error(`gallery reload for user ${userId} failed: ${err instanceof Error ? err.message : err}`);
+    }
+  }
+
+  private drop(userId: string): void {
+    if (this.byUser.delete(userId)) this.rebuild();
+  }
+
+  private rebuild(): void {
+    this.matcher = new FaceMatcher(
+      [...this.byUser].map(([userId, embeddings]) => ({ userId, embeddings })),
+      DEFAULT_FACE_MATCH,
+    );
+    this.version++;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * When to embed a track's face (live recognition, IDENTITY=face): per track, not per frame. A face is embedded on the
+ * first good frames of its track (`firstFrames`), then re-checked every `recheckMs`, an interval that doubles (up to
+ * `maxRecheckMs`) while the decision stays the same and drops back when it changes; a face that grew much larger
+ * (`growth` × the side it was last embedded at) is re-checked sooner (at most every `minGapMs`). Each batch embeds at
+ * most `maxPerBatch` faces: first tracks without a decision (fewest embeddings first), then the most overdue; the
+ * others wait for a later frame and are counted as deferred. Size and pose are checked here from the track's last
+ * detection (no request for a face that cannot pass); the worker checks the new frame again and its sharpness.
+ * Plain class, clock injected, no I/O: unit-tested with fakes (identity-scheduler.spec.ts).
+ */
+import type { Box } from '../contracts/geometry';
+import { DEFAULT_FACE_QUALITY, FaceQualityOptions, geometryRejection } from '../inference/embedding/face-quality';
+import type { FaceRecognition } from '../inference/face.recognizer';
+
+export interface IdentitySchedulerOptions {
+  /** Embeddings a new track gets as soon as its frames are good enough, before it settles into re-checks. */
+  firstFrames: number;
+  recheckMs: number;
+  maxRecheckMs: number;
+  /** Re-check early when the face's shorter side reached this multiple of the largest side embedded so far. */
+  growth: number;
+  minGapMs: number;
+  maxPerBatch: number;
+  /** The decision averages the track's last `keep` embeddings. */
+  keep: number;
+  quality: FaceQualityOptions;
+}
+
+export const DEFAULT_IDENTITY_SCHEDULE: IdentitySchedulerOptions = {
+  firstFrames: 2,
+  recheckMs: 1000,
+  maxRecheckMs: 8000,
+  growth: 1.5,
+  minGapMs: 250,
+  maxPerBatch: 2,
+  keep: 5,
+  quality: DEFAULT_FACE_QUALITY,
+};
+
+interface TrackState {
+  box: Box;
+  landmarks: number[];
+  embeddings: Float32Array[];
+  /** Clock time of the last embedding (null: none yet). */
+  lastAt: number | null;
+  /** Shorter side of the largest face embedded so far. */
+  embeddedSide: number;
+  interval: number;
+  /** Asked for in a batch whose results have not come back yet (PIPELINE_DEPTH > 1): not asked again meanwhile. */
+  pending: boolean;
+  decision: FaceRecognition | null;
+  /** The recogniser's version the decision was made under. */
+  version: number;
+}
+
+/** What to ask of one batch: per frame (batch order) the boxes of the tracks to embed, and which tracks they are. */
+export interface IdentityPlan {
+  boxes: Box[][];
+  keys: string[][];
+  /** Due tracks left for a later frame because the batch was full. */
+  deferred: number;
+}
+
+export const trackKey = (cameraId: string, trackId: number): string => `${cameraId}:${trackId}`;
+
+export class IdentityScheduler {
+  private readonly tracks = new Map<string, TrackState>();
+
+  constructor(
+    readonly options: IdentitySchedulerOptions = DEFAULT_IDENTITY_SCHEDULE,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
+
+  /** The tracks of these cameras (one frame each, batch order) to embed in this batch. */
+  plan(cameraIds: readonly string[]): IdentityPlan {
+    const now = this.clock();
+    const o = this.options;
+    const due: { frame: number; key: string; box: Box; rank: number }[] = [];
+    const index = new Map(cameraIds.map((c, i) => [c, i]));
+    for (const [key, t] of this.tracks) {
+      const frame = index.get(key.slice(0, key.lastIndexOf(':')));
+      if (frame === undefined || t.pending || geometryRejection(t.box, t.landmarks, o.quality)) continue;
+      let rank: number | null = null;
+      if (t.embeddings.length < o.firstFrames) rank = -1e12 + t.embeddings.length; // no decision yet: first
+      else if (t.lastAt !== null) {
+        const since = now - t.lastAt;
+        if (since >= t.interval) rank = -since;
+        else if (since >= o.minGapMs && Math.min(t.box.w, t.box.h) >= o.growth * t.embeddedSide) rank = -since;
+      }
+      if (rank !== null) due.push({ frame, key, box: t.box, rank });
+    }
+    due.sort((a, b) => a.rank - b.rank);
+    const plan: IdentityPlan = { boxes: cameraIds.map(() => []), keys: cameraIds.map(() => []), deferred: Math.max(0, due.length - o.maxPerBatch) };
+    for (const d of due.slice(0, o.maxPerBatch)) {
+      plan.boxes[d.frame].push(d.box);
+      plan.keys[d.frame].push(d.key);
+      this.tracks.get(d.key)!.pending = true;
+    }
+    return plan;
+  }
+
+  /** A batch's results are in (or it failed): its tracks may be asked for again. */
+  settle(keys: readonly string[]): void {
+    for (const k of keys) {
+      const t = this.tracks.get(k);
+      if (t) t.pending = false;
+    }
+  }
+
+  /** Where a track's face is now (every processed frame, after tracking); creates the track's state. */
+  observe(key: string, box: Box, landmarks: number[]): void {
+    const t = this.tracks.get(key);
+    if (t) {
+      t.box = box;
+      t.landmarks = landmarks;
+    } else {
+      this.tracks.set(key, {
+        box,
+        landmarks,
+        embeddings: [],
+        lastAt: null,
+        embeddedSide: 0,
+        interval: this.options.recheckMs,
+        pending: false,
+        decision: null,
+        version: -1,
+      });
+    }
+  }
+
+  /** A new embedding of the track's face (taken from a face of shorter side `side`). */
+  record(key: string, embedding: Float32Array, side: number): void {
+    const t = this.tracks.get(key);
+    if (!t) return;
+    t.embeddings.push(embedding);
+    if (t.embeddings.length > this.options.keep) t.embeddings.shift();
+    t.lastAt = this.clock();
+    t.embeddedSide = Math.max(t.embeddedSide, side);
+  }
+
+  embeddings(key: string): readonly Float32Array[] {
+    return this.tracks.get(key)?.embeddings ?? [];
+  }
+
+  /** The decision for the track, and whether it needs deciding again (new embedding, or the gallery changed). */
+  decision(key: string): FaceRecognition | null {
+    return this.tracks.get(key)?.decision ?? null;
+  }
+
+  stale(key: string, version: number, fresh: boolean): boolean {
+    const t = this.tracks.get(key);
+    return !!t && t.embeddings.length > 0 && (fresh || t.version !== version);
+  }
+
+  /**
+   * Store a decision. After a re-check (the track had its first frames already): the same user (or still unknown)
+   * doubles the re-check interval up to maxRecheckMs; another answer sets it back to recheckMs.
+   */
+  decide(key: string, decision: FaceRecognition, version: number): void {
+    const t = this.tracks.get(key);
+    if (!t) return;
+    if (t.embeddings.length > this.options.firstFrames && t.decision) {
+      t.interval = t.decision.userId === decision.userId ? Math.min(this.options.maxRecheckMs, t.interval * 2) : this.options.recheckMs;
+    }
+    t.decision = decision;
+    t.version = version;
+  }
+
+  forget(key: string): void {
+    this.tracks.delete(key);
+  }
+
+  forgetCamera(cameraId: string): void {
+    const prefix = `${cameraId}:`;
+    for (const k of this.tracks.keys()) if (k.startsWith(prefix)) this.tracks.delete(k);
+  }
+
+  /** Open tracks followed (for tests and metrics). */
+  get size(): number {
+    return this.tracks.size;
+  }
+}
