@@ -1,0 +1,182 @@
+/**
+ * Camera placement, the pure part: given what a node knows (the stored cameras, the live leases, the live nodes with
+ * their measured load, its own id and the time), which cameras it should claim and which it should give up. The
+ * LeasePlacement loop (lease-placement.ts) runs it every CAMERA_RECONCILE_MS and does the I/O; this file does none.
+ *
+ * The rules (docs/CLUSTER.md, "Camera sharding"):
+ * - a camera with a live lease is left to its holder, whoever that is: a node never takes a held camera, so a node
+ *   that joins or returns steals nothing;
+ * - a camera without a live lease (new, released, or its owner's lease expired) is placed on the least-loaded live
+ *   node. Every node computes the same placement from the same view, cameras in id order, each placement adding its
+ *   cost to the node it went to, so a burst of new cameras spreads instead of piling on one node;
+ * - if that node has not claimed it after CAMERA_CLAIM_GRACE_MS (it died, or it cannot reach JetStream), the next node
+ *   in the ranking may, then the next, one per grace period: one claimer per camera at any time, and the lease bucket's
+ *   create refuses a second claim anyway;
+ * - rebalancing is gradual: a node holding more than one camera more than the least-loaded live node releases ONE
+ *   camera (its newest claim) per CAMERA_REBALANCE_MS, and never within CAMERA_REBALANCE_MS of starting;
+ * - a node releases a camera that is no longer stored.
+ */
+import type { NodeLoad } from '../../contracts/cluster';
+
+/** A live lease as this node last heard of it. */
+export interface LeaseInfo {
+  /** The holder. */
+  node: string;
+  /** Local time this node last heard it written (claimed or renewed). */
+  heardAt: number;
+}
+
+export interface PlacementNode {
+  id: string;
+  load: NodeLoad;
+}
+
+export interface ReconcileInput {
+  self: string;
+  now: number;
+  /** Stored camera ids (the camera table, as replicated to this node). */
+  cameras: readonly string[];
+  /** Leases by camera id as last heard (expired ones included: the lease TTL decides). */
+  leases: ReadonlyMap<string, LeaseInfo>;
+  /** The cameras this node holds a lease for now, with the local time it claimed each. */
+  held: ReadonlyMap<string, number>;
+  /** Live nodes (self included), with their last measured load. */
+  nodes: readonly PlacementNode[];
+  /** When this node first saw each camera without a live lease (kept by the caller between rounds). */
+  unownedSince: ReadonlyMap<string, number>;
+  /** When this node last released a camera to rebalance, or when it started. */
+  lastRebalanceAt: number;
+  settings: ReconcileSettings;
+}
+
+export interface ReconcileSettings {
+  leaseTtlMs: number;
+  claimGraceMs: number;
+  rebalanceMs: number;
+}
+
+export interface ReconcileDecision {
+  /** Cameras this node should claim now (kv.create), in order. */
+  claim: string[];
+  /** Cameras this node should stop and release (kv.delete). */
+  release: string[];
+  /** Why each release: `removed` (no longer stored) or `rebalance`. */
+  reasons: Record<string, 'removed' | 'rebalance'>;
+  /** The next round's unownedSince (cameras that have a live lease are dropped from it). */
+  unownedSince: Map<string, number>;
+  /** Set when this decision releases a camera to rebalance. */
+  rebalancedAt?: number;
+  /** For each camera without a live lease: the node that should claim it now (for tests and logs). */
+  assigned: Map<string, string>;
+}
+
+/** Cores one camera costs when no node has measured anything yet (a 640-px 10 fps stream: ~0.1 core here). */
+export const DEFAULT_CORES_PER_CAMERA = 0.1;
+
+/** Whether a lease heard at `heardAt` can still be live (its holder renewed it less than a TTL ago). */
+export function leaseLive(lease: LeaseInfo | undefined, now: number, ttlMs: number): boolean {
+  return lease !== undefined && now - lease.heardAt < ttlMs;
+}
+
+/**
+ * The cores one camera costs, measured across the cluster: the CPU every node uses (cpu × cores) over the cameras the
+ * leases say they run. Falls back to DEFAULT_CORES_PER_CAMERA when nothing is measured.
+ */
+export function coresPerCamera(nodes: readonly PlacementNode[], counts: ReadonlyMap<string, number>): number {
+  let cores = 0;
+  let cameras = 0;
+  for (const n of nodes) {
+    const c = counts.get(n.id) ?? 0;
+    if (c === 0) continue;
+    cores += n.load.cpu * n.load.cores;
+    cameras += c;
+  }
+  const per = cameras > 0 ? cores / cameras : 0;
+  return per > 0 ? per : DEFAULT_CORES_PER_CAMERA;
+}
+
+/**
+ * A node's projected utilisation (share of its machine) with `cameras` cameras: the larger of what it measured and what
+ * its cameras should cost at the cluster's measured cost per camera. The measured part makes a node whose cameras are
+ * heavy (or whose machine is busy with something else) look fuller than its count; the count part sees cameras it
+ * claimed since its last heartbeat, which its measurement does not include yet.
+ */
+export function projectedLoad(node: PlacementNode, cameras: number, perCamera: number): number {
+  const cores = node.load.cores > 0 ? node.load.cores : 1;
+  return Math.max(node.load.cpu, (cameras * perCamera) / cores);
+}
+
+/** Lower is emptier; ties by camera count, then by id, so every node ranks the same way. */
+function rank(nodes: readonly PlacementNode[], counts: ReadonlyMap<string, number>, perCamera: number): PlacementNode[] {
+  const key = (n: PlacementNode) => projectedLoad(n, counts.get(n.id) ?? 0, perCamera);
+  return [...nodes].sort((a, b) => {
+    const d = key(a) - key(b);
+    if (Math.abs(d) > 1e-9) return d;
+    const c = (counts.get(a.id) ?? 0) - (counts.get(b.id) ?? 0);
+    if (c !== 0) return c;
+    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  });
+}
+
+export function reconcile(input: ReconcileInput): ReconcileDecision {
+  const { self, now, settings } = input;
+  const stored = new Set(input.cameras);
+  const live = new Set(input.nodes.map((n) => n.id));
+  const nodes = live.has(self) ? input.nodes : [...input.nodes, { id: self, load: { framesPerSecond: 0, cpu: 0, cores: 1 } }];
+
+  // Who runs what: the live leases (this node's own holdings count as live, whatever it heard).
+  const holder = new Map<string, string>();
+  for (const [camera, lease] of input.leases) {
+    if (leaseLive(lease, now, settings.leaseTtlMs)) holder.set(camera, lease.node);
+  }
+  for (const camera of input.held.keys()) holder.set(camera, self);
+
+  const release: string[] = [];
+  const reasons: Record<string, 'removed' | 'rebalance'> = {};
+  for (const camera of [...input.held.keys()].sort()) {
+    if (!stored.has(camera)) {
+      release.push(camera);
+      reasons[camera] = 'removed';
+      holder.delete(camera);
+    }
+  }
+
+  const counts = new Map<string, number>();
+  for (const [camera, node] of holder) if (stored.has(camera)) counts.set(node, (counts.get(node) ?? 0) + 1);
+  const perCamera = coresPerCamera(nodes, counts);
+
+  // Place every camera nobody holds, in id order, each placement counting for the next.
+  const unownedSince = new Map<string, number>();
+  const assigned = new Map<string, string>();
+  const claim: string[] = [];
+  for (const camera of [...stored].sort()) {
+    if (holder.has(camera)) continue;
+    const since = input.unownedSince.get(camera) ?? now;
+    unownedSince.set(camera, since);
+    const ranked = rank(nodes, counts, perCamera);
+    // The preferred node first; after each grace period without a claim, the next one (it may be dead or cut off).
+    const turn = settings.claimGraceMs > 0 ? Math.floor((now - since) / settings.claimGraceMs) : 0;
+    const chosen = ranked[turn % ranked.length].id;
+    assigned.set(camera, chosen);
+    counts.set(chosen, (counts.get(chosen) ?? 0) + 1);
+    if (chosen === self) claim.push(camera);
+  }
+
+  // Gradual rebalance: one camera per period, only from a node more than one camera above the emptiest live node.
+  let rebalancedAt: number | undefined;
+  if (now - input.lastRebalanceAt >= settings.rebalanceMs) {
+    const mine = [...input.held.keys()].filter((c) => stored.has(c) && !reasons[c]);
+    let fewest = Infinity;
+    for (const n of nodes) if (n.id !== self) fewest = Math.min(fewest, counts.get(n.id) ?? 0);
+    if (fewest !== Infinity && mine.length - fewest > 1) {
+      // The newest claim goes: the cameras that have run here longest stay put.
+      mine.sort((a, b) => input.held.get(b)! - input.held.get(a)! || (a < b ? 1 : a > b ? -1 : 0));
+      const camera = mine[0];
+      release.push(camera);
+      reasons[camera] = 'rebalance';
+      rebalancedAt = now;
+    }
+  }
+
+  return { claim, release, reasons, unownedSince, assigned, ...(rebalancedAt !== undefined ? { rebalancedAt } : {}) };
+}
