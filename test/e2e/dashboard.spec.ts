@@ -245,7 +245,8 @@ describe.skipIf(!chromiumPath || !ffmpegPath)('dashboard in Chromium against the
     const models = (await api('get', `/api/users/${user.id}/models`).expect(200)).body as ModelVersionView[];
     expect(models).toMatchObject([{ version: 1, active: true }]);
     // Expression events from the webcam now come from Ada's personal head, and the captions say so.
-    const live = page.getByRole('link', { name: /Face #\d+: \w+ \d+% · Ada \(personal\)/ });
+    // "camera": the identity comes from the binding (docs/IDENTITY.md "Precedence"); "face" once calibration frames enrol.
+    const live = page.getByRole('link', { name: /Face #\d+: \w+ \d+% · Ada \(personal, (camera|face)\)/ });
     await page.getByRole('link', { name: 'Cameras' }).click();
     await live.first().waitFor({ timeout: 15_000 });
     await page.screenshot({ path: join(screenshots, 'c-personal-overlay.png') });
@@ -264,7 +265,7 @@ describe.skipIf(!chromiumPath || !ffmpegPath)('dashboard in Chromium against the
     expect((await api('get', `/api/users/${user.id}/models`).expect(200)).body).toMatchObject([{ version: 1, active: false }]);
     // Back on the general head the face is still Ada's, no longer personal; then v1 again.
     await page.getByRole('link', { name: 'Cameras' }).click();
-    await page.getByRole('link', { name: /Face #\d+: \w+ \d+% · Ada$/ }).first().waitFor({ timeout: 15_000 });
+    await page.getByRole('link', { name: /Face #\d+: \w+ \d+% · Ada \((camera|face)\)$/ }).first().waitFor({ timeout: 15_000 });
     await page.getByRole('link', { name: 'Calibrate' }).click();
     await page.getByRole('button', { name: 'Activate v1' }).click();
     await page.locator('[data-version="1"]').getByText('(active)').waitFor();

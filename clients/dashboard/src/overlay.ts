@@ -4,10 +4,20 @@ import { LABEL_COLORS } from './labels';
 
 export { LABEL_COLORS, LABEL_EMOJI } from './labels';
 
+/**
+ * Who a face is, for captions: the user's name or "unknown", then in brackets "personal" when their personal head
+ * scored it and where the identity came from (face = recognised, camera = the camera's bound user, track = assigned by
+ * command; absent when the server runs with IDENTITY=off). "Ada (personal, face)", "Ada (camera)", "unknown".
+ */
+export function faceWho(face: Pick<FaceResult, 'userId' | 'personalized' | 'identity'>, userName: string | null): string {
+  if (!face.userId) return 'unknown';
+  const notes = [face.personalized ? 'personal' : null, face.identity?.source ?? null].filter(Boolean);
+  return `${userName ?? face.userId}${notes.length ? ` (${notes.join(', ')})` : ''}`;
+}
+
 export function faceCaption(face: FaceResult, userName: string | null): string {
   const score = Math.round((face.scores[face.label] ?? 0) * 100);
-  const who = userName ? ` · ${userName}${face.personalized ? ' (personal)' : ''}` : '';
-  return `${face.label} ${score}%${who}`;
+  return `${face.label} ${score}% · ${faceWho(face, userName)}`;
 }
 
 /**

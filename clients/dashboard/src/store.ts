@@ -8,6 +8,7 @@ import {
   type ConnectionState,
   type EventOf,
   type ExpressionEvent,
+  type FaceIdentity,
   type FinetuneMetrics,
   type LabelName,
   type PreviewFrame,
@@ -32,6 +33,10 @@ export interface TrackHistory {
   lastLabel: LabelName;
   lastSeen: number;
   userId: string | null;
+  /** Whether the latest frame was scored by the user's personal head. */
+  personalized: boolean;
+  /** Where userId came from (track / face / camera); null = nobody; undefined when the server runs with IDENTITY=off. */
+  identity?: FaceIdentity | null;
 }
 
 export interface CalibrationState {
@@ -260,6 +265,13 @@ export class DashboardStore {
         this.cameras.set(event.cameraId, { ...camera, status: event.state, reason: event.reason, measuredFps: event.fps ?? camera.measuredFps });
         return this.notify();
       }
+      case 'identity.changed': {
+        // Recognition changed its mind about an open track: the face detail and captions follow at once.
+        const history = this.tracks.get(`${event.cameraId}/${event.trackId}`);
+        if (!history) return;
+        Object.assign(history, { userId: event.userId, identity: event.identity });
+        return this.notify();
+      }
       case 'camera.removed':
         this.cameras.delete(event.cameraId);
         this.expressions.delete(event.cameraId);
@@ -314,12 +326,12 @@ export class DashboardStore {
     if (list.length > 12) list.shift();
     this.expressions.set(event.cameraId, list);
     const t = event.ts / 1000;
-    let newTrack = false;
+    let structural = false;
     for (const face of event.faces) {
       const key = `${event.cameraId}/${face.trackId}`;
       let history = this.tracks.get(key);
       if (!history) {
-        newTrack = true;
+        structural = true;
         history = {
           cameraId: event.cameraId,
           trackId: face.trackId,
@@ -329,6 +341,8 @@ export class DashboardStore {
           lastLabel: face.label,
           lastSeen: event.ts,
           userId: face.userId,
+          personalized: face.personalized,
+          identity: face.identity,
         };
         this.tracks.set(key, history);
       }
@@ -337,14 +351,18 @@ export class DashboardStore {
       history.counts[face.label]++;
       history.lastLabel = face.label;
       history.lastSeen = event.ts;
+      // Who the face is can change mid-track (recognition settles, an assignment): re-render lists that name it.
+      if (history.userId !== face.userId || history.identity?.source !== face.identity?.source) structural = true;
       history.userId = face.userId;
+      history.personalized = face.personalized;
+      history.identity = face.identity;
       const cut = history.t.findIndex((x) => x >= t - HISTORY_MS / 1000);
       if (cut > 0) {
         history.t.splice(0, cut);
         for (const label of LABEL_NAMES) history.scores[label].splice(0, cut);
       }
     }
-    if (newTrack) this.notify();
+    if (structural) this.notify();
   }
 }
 

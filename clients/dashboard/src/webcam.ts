@@ -60,6 +60,21 @@ class WebcamService {
     }
   }
 
+  /**
+   * The webcam's current picture as a JPEG at the resolution the browser camera sends (long side ≤ 640, so face
+   * boxes of expression events map onto it by width ratio), for "This is …" enrolment. Null when not running.
+   */
+  async snapshot(): Promise<Blob | null> {
+    const video = this.video;
+    if (!video || !video.videoWidth) return null;
+    const scale = Math.min(1, 640 / Math.max(video.videoWidth, video.videoHeight));
+    const canvas = document.createElement('canvas');
+    canvas.width = Math.round(video.videoWidth * scale);
+    canvas.height = Math.round(video.videoHeight * scale);
+    canvas.getContext('2d')!.drawImage(video, 0, 0, canvas.width, canvas.height);
+    return new Promise((resolve) => canvas.toBlob((blob) => resolve(blob), 'image/jpeg', 0.92));
+  }
+
   setFps(fps: number): void {
     this.fps = fps;
     this.camera?.setFps(fps);

@@ -2,7 +2,8 @@ import { useState } from 'preact/hooks';
 import type { AlignedData } from 'uplot';
 import { LABEL_NAMES } from '../../../sdk/src';
 import { Chart } from '../components/chart';
-import { LABEL_COLORS, LABEL_EMOJI } from '../overlay';
+import { IdentityCard } from '../components/identity-card';
+import { faceWho, LABEL_COLORS, LABEL_EMOJI } from '../overlay';
 import { navigate, type Route } from '../router';
 import { useStore, useTick } from '../store';
 
@@ -57,8 +58,7 @@ export function FacePage({ route }: { route: Route }) {
           >
             {tracks.map((t) => (
               <option value={`${t.cameraId}/${t.trackId}`}>
-                {cameraName(t.cameraId)} · face #{t.trackId}
-                {t.userId ? ` · ${store.userName(t.userId)}` : ''}
+                {cameraName(t.cameraId)} · face #{t.trackId} · {faceWho(t, store.userName(t.userId))}
               </option>
             ))}
           </select>
@@ -73,7 +73,7 @@ export function FacePage({ route }: { route: Route }) {
         </label>
         {history ? (
           <span class="now">
-            Now: <strong>{LABEL_EMOJI[history.lastLabel]} {history.lastLabel}</strong>
+            Now: <strong>{LABEL_EMOJI[history.lastLabel]} {history.lastLabel}</strong> · {faceWho(history, store.userName(history.userId))}
           </span>
         ) : null}
       </div>
@@ -134,6 +134,8 @@ export function FacePage({ route }: { route: Route }) {
       ) : (
         <p>That face is not in view any more; pick another.</p>
       )}
+      {/* A face counts as in view while its events are recent (capture time, same clock as the server's). */}
+      {history ? <IdentityCard store={store} history={history} inView={Date.now() - history.lastSeen < 5000} /> : null}
     </div>
   );
 }

@@ -37,7 +37,16 @@ export function UserStep({ store }: { store: DashboardStore }) {
                 }}
               />
               {u.name}
-              <span class="muted">{u.activeVersion ? ` · personal model v${u.activeVersion}` : ' · general model'}</span>
+              <span class="muted">
+                {u.activeVersion ? ` · personal model v${u.activeVersion}` : ' · general model'}
+                {` · ${u.faces === 1 ? '1 face' : `${u.faces} faces`} enrolled`}
+              </span>
+              {u.reenrol ? (
+                <span class="reenrol" data-testid="reenrol">
+                  ⚠ Not recognisable yet: {u.name}'s samples predate face recognition. Add new samples, or enrol a face seen
+                  live ("This is …" on Face detail).
+                </span>
+              ) : null}
             </label>
           ))}
         </fieldset>
