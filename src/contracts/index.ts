@@ -9,6 +9,7 @@ export * from './errors';
 export * from './events';
 export * from './faces';
 export * from './geometry';
+export * from './history';
 export * from './labels';
 export * from './messages';
 export * from './personalization';

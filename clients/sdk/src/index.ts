@@ -1,7 +1,7 @@
 export { IExpressionClient, CLOSE_UNAUTHORIZED } from './client';
 export type { ClientOptions, ConnectionState, EventFilter, SubscribeOptions, Subscription, WebSocketCtor, WebSocketLike } from './client';
 export { IExpressionRest } from './rest';
-export type { RestOptions } from './rest';
+export type { HistoryQuery, RestOptions } from './rest';
 export { IExpressionError, isIExpressionError } from './errors';
 export type { ClientErrorCode, IExpressionErrorCode } from './errors';
 export { decodePreview, encodePreview, encodeBrowserFrame } from './preview';

@@ -1,6 +1,20 @@
 import { type AckPayloads, type CameraInput, type CameraView, ERROR_CODES, type ErrorCode, type FinetuneJobView, type LabelName, type ModelVersionView, type UserView } from '../../../src/contracts';
+import type { HistoryResolution, HistorySeriesView, HistorySummaryView } from '../../../src/contracts';
 import type { WebhookDeliveryView, WebhookInput, WebhookPatch, WebhookView, WebhookWithSecret } from '../../../src/contracts';
 import { IExpressionError } from './errors';
+
+/**
+ * A history query (docs/HISTORY.md): no camera and no user = every camera; `from`/`to` are ms since the epoch, ISO 8601
+ * strings or Dates (the server's default range is the last hour, `to` exclusive).
+ */
+export interface HistoryQuery {
+  cameraId?: string;
+  userId?: string;
+  from?: number | string | Date;
+  to?: number | string | Date;
+  /** Bucket size of `history()` (default: the server's finest); with an export, the buckets are exported instead of the stored rows. */
+  resolution?: HistoryResolution;
+}
 
 export interface RestOptions {
   /** The server's base URL, e.g. `http://localhost:3000`. */
@@ -106,9 +120,51 @@ export class IExpressionRest {
     return this.request('GET', `/api/webhooks/${encodeURIComponent(id)}/deliveries${limit ? `?limit=${limit}` : ''}`);
   }
 
+  /** Expression history aggregated by the server into buckets of `resolution` (400 `bad_message` beyond HISTORY_MAX_BUCKETS buckets). */
+  history(query: HistoryQuery = {}): Promise<HistorySeriesView> {
+    return this.request('GET', `/api/history${historyQueryString(query)}`);
+  }
+  /** Share of time per dominant label over the range, in all and per (camera, user). */
+  historySummary(query: Omit<HistoryQuery, 'resolution'> = {}): Promise<HistorySummaryView> {
+    const { resolution: _ignored, ...filter } = query as HistoryQuery;
+    return this.request('GET', `/api/history/summary${historyQueryString(filter)}`);
+  }
+  /**
+   * URL of a streamed export (the stored rows, or the buckets when `resolution` is given). Fetching it needs the
+   * `Authorization` header when the server has tokens, which a plain link cannot send: use `exportHistory` then.
+   */
+  historyExportUrl(query: HistoryQuery = {}, format: 'csv' | 'json' = 'csv'): string {
+    return `${this.baseUrl}/api/history${historyQueryString(query, format)}`;
+  }
+  /**
+   * Fetches an export with this client's token. Resolves with the response once the server has accepted the query (its
+   * body still streaming: `.text()`, `.blob()` or `.body`); rejects with the server's typed error otherwise.
+   */
+  async exportHistory(query: HistoryQuery = {}, format: 'csv' | 'json' = 'csv'): Promise<Response> {
+    const path = `/api/history${historyQueryString(query, format)}`;
+    let response: Response;
+    try {
+      response = await this.doFetch(`${this.baseUrl}${path}`, { method: 'GET', headers: this.authHeaders() });
+    } catch (err) {
+      throw new IExpressionError('network', `GET ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (response.ok) return response;
+    const text = await response.text();
+    let json: unknown = text;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // not JSON: the text is the message
+    }
+    throw restError(response.status, json);
+  }
+
+  private authHeaders(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = {};
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const headers = this.authHeaders();
     let payload: FormData | string | undefined;
     if (body instanceof FormData) payload = body;
     else if (body !== undefined) {
@@ -133,6 +189,20 @@ export class IExpressionRest {
     if (!response.ok) throw restError(response.status, json);
     return json as T;
   }
+}
+
+/** `?cameraId=…&from=…` with the times as ms since the epoch; empty when nothing is set. */
+function historyQueryString(query: HistoryQuery, format?: 'csv' | 'json'): string {
+  const params = new URLSearchParams();
+  const time = (t: number | string | Date) => (t instanceof Date ? String(t.getTime()) : String(t));
+  if (query.cameraId) params.set('cameraId', query.cameraId);
+  if (query.userId) params.set('userId', query.userId);
+  if (query.from !== undefined) params.set('from', time(query.from));
+  if (query.to !== undefined) params.set('to', time(query.to));
+  if (query.resolution) params.set('resolution', query.resolution);
+  if (format) params.set('format', format);
+  const text = params.toString();
+  return text ? `?${text}` : '';
 }
 
 const isErrorCode = (v: unknown): v is ErrorCode => typeof v === 'string' && (ERROR_CODES as readonly string[]).includes(v);
