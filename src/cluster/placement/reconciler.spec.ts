@@ -137,6 +137,10 @@ describe('reconcile', () => {
     expect(d.release).toEqual(['r3']);
     expect(d.reasons.r3).toBe('rebalance');
     expect(d.rebalancedAt).toBe(T);
+    // not towards a node that joined less than an interval ago (a returning node gets nothing at once)
+    const newcomer = { ...base, nodes: [node('a'), { ...node('b'), joinedAt: T - 29_000 }] };
+    expect(reconcile(newcomer).release).toEqual([]);
+    expect(reconcile({ ...newcomer, nodes: [node('a'), { ...node('b'), joinedAt: T - 30_000 }] }).release).toEqual(['r3']);
     // within the interval after that release: nothing more
     expect(reconcile({ ...base, lastRebalanceAt: T - 29_000 }).release).toEqual([]);
     // 2 vs 1 (imbalance 1): stays

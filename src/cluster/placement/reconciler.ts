@@ -13,7 +13,8 @@
  *   in the ranking may, then the next, one per grace period: one claimer per camera at any time, and the lease bucket's
  *   create refuses a second claim anyway;
  * - rebalancing is gradual: a node holding more than one camera more than the least-loaded live node releases ONE
- *   camera (its newest claim) per CAMERA_REBALANCE_MS, and never within CAMERA_REBALANCE_MS of starting;
+ *   camera (its newest claim) per CAMERA_REBALANCE_MS, never within CAMERA_REBALANCE_MS of starting, and only towards
+ *   nodes that have been live for CAMERA_REBALANCE_MS (a node that just joined or returned gets nothing at once);
  * - a node releases a camera that is no longer stored.
  */
 import type { NodeLoad } from '../../contracts/cluster';
@@ -29,6 +30,8 @@ export interface LeaseInfo {
 export interface PlacementNode {
   id: string;
   load: NodeLoad;
+  /** Local time this node first saw it live (this time round); unset = long ago. */
+  joinedAt?: number;
 }
 
 export interface ReconcileInput {
@@ -167,7 +170,10 @@ export function reconcile(input: ReconcileInput): ReconcileDecision {
   if (now - input.lastRebalanceAt >= settings.rebalanceMs) {
     const mine = [...input.held.keys()].filter((c) => stored.has(c) && !reasons[c]);
     let fewest = Infinity;
-    for (const n of nodes) if (n.id !== self) fewest = Math.min(fewest, counts.get(n.id) ?? 0);
+    for (const n of nodes) {
+      if (n.id === self || (n.joinedAt !== undefined && now - n.joinedAt < settings.rebalanceMs)) continue;
+      fewest = Math.min(fewest, counts.get(n.id) ?? 0);
+    }
     if (fewest !== Infinity && mine.length - fewest > 1) {
       // The newest claim goes: the cameras that have run here longest stay put.
       mine.sort((a, b) => input.held.get(b)! - input.held.get(a)! || (a < b ? 1 : a > b ? -1 : 0));
