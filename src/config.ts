@@ -203,28 +203,20 @@ export const ConfigSchema = z.object({
   CLUSTER_HEARTBEAT_MS: int(200, 60_000).default(2000),
   /** Events kept for NATS while it is unreachable (oldest dropped first, counted); local delivery never waits for it. */
   NATS_BUFFER_MAX: int(0, 1_000_000).default(10_000),
-  // ---- cluster (docs/CLUSTER.md) ----
   /**
-   * NATS server(s) to join a cluster through, comma-separated (`nats://host:4222,nats://other:4222`); unset = one node
-   * on its own (no NATS, in-process bus). The node fails to start (exit 2) when none of them answers.
+   * Camera leases (docs/CLUSTER.md, "Camera sharding"): a camera runs on the node holding its lease in the `iex-leases`
+   * bucket, which forgets a lease not renewed for this long. A dead node's cameras restart elsewhere about this long
+   * after it died; a node that cannot renew stops its cameras before the lease can expire, so no camera runs twice.
    */
-  NATS_URL: z
-    .string()
-    .refine(
-      (v) => v.split(',').every((u) => /^(nats|tls):\/\/[^\s,/]+\/?$|^[^\s,/:]+(:\d+)?$/i.test(u.trim())),
-      'comma-separated nats://host:port (or tls://, or host:port) URLs',
-    )
-    .optional(),
-  /** This node's name in the cluster (subjects, KV keys): unset = a generated id kept in DATA_DIR/node-id, stable across restarts. */
-  NODE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 letters, digits, _ or -').optional(),
-  /** Copies JetStream keeps of the cluster's buckets and streams: 1 on one NATS server, 3 on a 3-server cluster. */
-  NATS_REPLICAS: int(1, 5).default(1),
-  /** This node's HTTP address as other nodes and dashboards should reach it (GET /api/cluster); unset = the address it listens on. */
-  NODE_URL: z.string().url().optional(),
-  /** Membership heartbeat period; a node silent for 3 periods drops out of the cluster view (the bucket's TTL). */
-  CLUSTER_HEARTBEAT_MS: int(200, 60_000).default(2000),
-  /** Events kept for NATS while it is unreachable (oldest dropped first, counted); local delivery never waits for it. */
-  NATS_BUFFER_MAX: int(0, 1_000_000).default(10_000),
+  CAMERA_LEASE_TTL_MS: int(1000, 120_000).default(10_000),
+  /** How often a node compares the cameras with the leases and claims or releases (also at once after a change). */
+  CAMERA_RECONCILE_MS: int(100, 60_000).default(2000),
+  /** How long the least-loaded node has to claim an unowned camera before the next node in the ranking may. */
+  CAMERA_CLAIM_GRACE_MS: int(100, 120_000).default(4000),
+  /** Rebalancing is gradual: a node more than one camera above the emptiest gives up at most one camera per period. */
+  CAMERA_REBALANCE_MS: int(1000, 3_600_000).default(30_000),
+  /** How long a command forwarded to the node that runs its camera may take to be answered (NATS request/reply). */
+  CLUSTER_COMMAND_TIMEOUT_MS: int(100, 120_000).default(10_000),
   /** Least severe log level printed: error < warn < log < debug < verbose. */
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   SERVE_DASHBOARD: bool.default(true),
