@@ -1,4 +1,4 @@
-import { DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { CONFIG, Config } from '../config';
 import { EventBus } from '../events/event-bus';
 import { CLUSTER_EVENT_BUS } from '../events/events.module';
@@ -8,6 +8,8 @@ import { NatsEventBus } from './nats-event-bus';
 import { connectNats } from './nats-js.link';
 import { NatsLink } from './nats.link';
 import { NodeLoadMeter } from './node-load.meter';
+import { CameraPlacement, LocalCameraPlacement } from '../contracts/ports/camera-placement';
+import { LeasePlacement } from './placement/lease-placement';
 
 /** This node's name, and whether it is part of a cluster (NATS_URL set). */
 export class NodeIdentity {
@@ -40,6 +42,7 @@ class ClusterLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
     @Inject(ClusterMembership) private readonly membership: ClusterMembership,
     @Optional() @Inject(CLUSTER_EVENT_BUS) private readonly bus: NatsEventBus | null,
     @Optional() @Inject(NatsLink) private readonly link: NatsLink | null,
+    @Inject(CameraPlacement) private readonly placement: CameraPlacement,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -47,6 +50,8 @@ class ClusterLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 
   async onApplicationShutdown(): Promise<void> {
+    // Whichever shutdown hook runs first (CameraService's or this), the leases are released while the link is open.
+    await this.placement.detach().catch(() => undefined);
     await this.membership.stop();
     this.bus?.stop();
     await this.link?.close();
@@ -78,13 +83,15 @@ export class ClusterModule {
         providers: [
           ...common,
           { provide: NodeIdentity, inject: [CONFIG], useFactory: (c: Config) => new NodeIdentity(c.NODE_ID ?? 'local', false) },
+          // every camera runs here
+          { provide: CameraPlacement, inject: [NodeIdentity], useFactory: (node: NodeIdentity) => new LocalCameraPlacement(node.id) },
           {
             provide: ClusterMembership,
             inject: [NodeIdentity, NodeLoadMeter],
             useFactory: (node: NodeIdentity, m: NodeLoadMeter) => new SingleNodeMembership(node.id, m),
           },
         ],
-        exports: [NodeIdentity, ClusterMetrics, ClusterMembership],
+        exports: [NodeIdentity, ClusterMetrics, ClusterMembership, CameraPlacement],
       };
     }
     return {
@@ -106,8 +113,23 @@ export class ClusterModule {
           useFactory: (c: Config, m: NodeLoadMeter, metrics: ClusterMetrics) =>
             new KvMembership(join.link, m, { nodeId: join.nodeId, heartbeatMs: c.CLUSTER_HEARTBEAT_MS, metrics }),
         },
+        {
+          // camera leases in `iex-leases` (docs/CLUSTER.md, "Camera sharding"); CameraService runs what it holds
+          provide: CameraPlacement,
+          inject: [CONFIG, ClusterMembership],
+          useFactory: (c: Config, membership: ClusterMembership) =>
+            new LeasePlacement(join.link, {
+              nodeId: join.nodeId,
+              leaseTtlMs: c.CAMERA_LEASE_TTL_MS,
+              reconcileMs: c.CAMERA_RECONCILE_MS,
+              claimGraceMs: c.CAMERA_CLAIM_GRACE_MS,
+              rebalanceMs: c.CAMERA_REBALANCE_MS,
+              nodes: () => membership.view().nodes.map((n) => ({ id: n.id, load: n.load })),
+              log: new Logger('CameraPlacement'),
+            }),
+        },
       ],
-      exports: [NodeIdentity, ClusterMetrics, ClusterMembership, NatsLink, CLUSTER_EVENT_BUS],
+      exports: [NodeIdentity, ClusterMetrics, ClusterMembership, NatsLink, CLUSTER_EVENT_BUS, CameraPlacement],
     };
   }
 }

@@ -43,4 +43,9 @@ export interface CameraView {
   status: CameraState;
   reason?: string;
   measuredFps?: number;
+  /**
+   * The node that runs it (NODE_ID; `local` on a single node without one). In a cluster, null while no node holds it:
+   * just added, or its node died and the lease has not expired yet (docs/CLUSTER.md, "Camera sharding").
+   */
+  node?: string | null;
 }

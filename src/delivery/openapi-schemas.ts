@@ -24,6 +24,7 @@ export const CAMERA_VIEW_SCHEMA: SchemaObject = {
     status: { type: 'string', enum: ['connecting', 'streaming', 'reconnecting', 'failed', 'stopped'] },
     reason: { type: 'string' },
     measuredFps: { type: 'number' },
+    node: { type: 'string', nullable: true, description: 'the node that runs it (cluster: null while no node holds its lease); docs/CLUSTER.md' },
   },
 };
 

@@ -1,10 +1,12 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import { defer, Observable, Subject, Subscription, switchMap } from 'rxjs';
 import { CONFIG, Config } from '../config';
 import { CameraInput, CameraInputSchema, CameraStatus, CameraView } from '../contracts/cameras';
 import { Frame } from '../contracts/frames';
+import { CameraPlacement, PlacementHost } from '../contracts/ports/camera-placement';
+import { EventBus } from '../events/event-bus';
 import { CameraRecord, CameraRepository } from '../storage/ports/camera.repository';
 import { BrowserSource, PushOutcome } from './browser.source';
 import { CameraSource, isLiveSource, parseCameraUrl, redactUrl } from './camera-url';
@@ -48,6 +50,10 @@ const ID_BYTES = 6;
  * The cameras: add (validate, persist, start), remove (stop — no ffmpeg left — and delete), list, retry, and
  * ephemeral browser cameras. `frames$` merges every camera's frames; `status$` every state change.
  * Neither buffers: a subscriber that cannot keep up must sample (the pipeline keeps the latest frame per camera).
+ *
+ * In a cluster (CameraPlacement.clustered) a stored camera runs only on the node that holds its lease: the placement
+ * starts and stops it here (PlacementHost); add() stores it and asks for placement. list()/get() show every stored
+ * camera with the `node` that runs it; one running elsewhere shows the state its node last published (camera.status).
  */
 @Injectable()
 export class CameraService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -59,6 +65,9 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
   readonly frames$: Observable<Frame> = this.frames.asObservable();
   readonly status$: Observable<CameraStatus> = this.statuses.asObservable();
   private readonly destinations: DestinationPolicy;
+  /** camera.status of cameras other nodes run (cluster only), by camera id. */
+  private readonly remote = new Map<string, CameraStatus>();
+  private remoteSub: Subscription | null = null;
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -68,6 +77,8 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(FileProbe) private readonly probe: FileProbe,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(HOST_RESOLVER) resolver: HostResolver,
+    @Optional() @Inject(CameraPlacement) private readonly placement: CameraPlacement | null = null,
+    @Optional() @Inject(EventBus) private readonly bus: EventBus | null = null,
   ) {
     this.destinations = new DestinationPolicy({
       allowLinkLocal: config.CAMERA_ALLOW_LINK_LOCAL,
@@ -76,13 +87,26 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
     });
   }
 
+  /** Part of a cluster: stored cameras run where the placement says, not all here. */
+  private get clustered(): boolean {
+    return this.placement?.clustered === true;
+  }
+
   onApplicationBootstrap(): void {
+    if (this.clustered) {
+      this.watchRemote();
+      this.placement!.attach(this.placementHost()).catch((e) => this.log.error(`camera placement: ${e instanceof Error ? e.message : e}`));
+      return;
+    }
     for (const record of this.repo.list()) this.startStored(record);
     if (this.cameras.size) this.log.log(`restarted ${this.cameras.size} stored camera(s)`);
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.shuttingDown = true;
+    // Cluster: stop our cameras and release their leases first, so the other nodes take them over at once.
+    if (this.clustered) await this.placement!.detach().catch(() => undefined);
+    this.remoteSub?.unsubscribe();
     await Promise.all([...this.cameras.keys()].map((id) => this.stopOne(id)));
     this.cameras.clear();
     this.frames.complete();
@@ -116,21 +140,41 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
       createdAt: this.clock.now(),
     };
     this.repo.insert(record);
-    this.startRunner(record, source);
+    if (this.clustered) {
+      // The least-loaded node claims it (this one, possibly): placement starts it there.
+      this.placement!.changed();
+    } else {
+      this.startRunner(record, source);
+    }
     this.log.log(`camera ${record.id} added: ${redactUrl(record.url)}`);
     return this.view(record.id);
   }
 
-  /** Stops the camera (its ffmpeg has exited when this resolves) and deletes it. Throws `not_found`. */
+  /**
+   * Stops the camera (its ffmpeg has exited when this resolves) and deletes it. Throws `not_found`. In a cluster, a
+   * camera another node runs is deleted from the (replicated) table; its node stops it when its placement sees it gone.
+   */
   async remove(id: string): Promise<void> {
-    if (!this.cameras.has(id)) throw notFound(id);
+    const local = this.cameras.get(id);
+    if (!local && !(this.clustered && this.repo.get(id))) throw notFound(id);
     await this.stopOne(id);
     this.cameras.delete(id);
-    this.repo.delete(id);
+    if (!local?.browser) this.repo.delete(id);
+    this.remote.delete(id);
+    if (this.clustered) this.placement!.changed();
   }
 
   list(): CameraView[] {
-    return [...this.cameras.keys()].map((id) => this.view(id));
+    if (!this.clustered) return [...this.cameras.keys()].map((id) => this.view(id));
+    const ids = new Set(this.repo.list().map((r) => r.id));
+    for (const [id, m] of this.cameras) if (m.browser) ids.add(id);
+    return [...ids].map((id) => this.view(id));
+  }
+
+  /** The node that runs the camera: this one for its running and browser cameras, else the lease holder (cluster). */
+  nodeOf(id: string): string | null {
+    if (this.cameras.has(id)) return this.placement?.nodeId ?? null;
+    return this.placement?.ownerOf(id) ?? null;
   }
 
   get(id: string): CameraView {
@@ -140,6 +184,10 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
   /** Starts a camera over with a fresh failure count (from `failed`, `stopped`, or any state). */
   retry(id: string): CameraView {
     const m = this.cameras.get(id);
+    if (!m && this.clustered && this.repo.get(id)) {
+      const node = this.placement!.ownerOf(id);
+      throw new IngestError('conflict', node ? `camera ${id} runs on node ${node}` : `camera ${id} runs on no node yet`);
+    }
     if (!m) throw notFound(id);
     if (m.browser) throw new IngestError('conflict', 'a browser camera cannot be retried; open a new one');
     if (m.invalid) throw new IngestError('invalid_url', m.invalid);
@@ -150,7 +198,11 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
   /** Binds the camera to a user (faces on it default to that user's model). */
   setUser(id: string, userId: string | null): CameraView {
     const m = this.cameras.get(id);
-    if (!m) throw notFound(id);
+    if (!m) {
+      // Cluster: a camera another node runs; that node reads the binding from the (replicated) table.
+      if (this.clustered && this.repo.setUser(id, userId)) return this.view(id);
+      throw notFound(id);
+    }
     m.record.userId = userId;
     if (!m.browser) this.repo.setUser(id, userId);
     return this.view(id);
@@ -188,6 +240,42 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
   stats(id: string): { restarts: number; failures: number } | undefined {
     const r = this.cameras.get(id)?.runner;
     return r && { restarts: r.restartCount, failures: r.failureCount };
+  }
+
+  /** What the cluster's placement drives: start and stop stored cameras here. */
+  private placementHost(): PlacementHost {
+    return {
+      storedCameraIds: () => this.repo.list().map((r) => r.id),
+      start: (id) => {
+        if (this.shuttingDown || this.cameras.has(id)) return;
+        const record = this.repo.get(id);
+        if (!record) return;
+        this.remote.delete(id);
+        this.startStored(record);
+      },
+      stop: async (id) => {
+        const m = this.cameras.get(id);
+        if (!m || m.browser) return;
+        await this.stopOne(id);
+        if (this.cameras.get(id) === m) this.cameras.delete(id);
+      },
+    };
+  }
+
+  /** Cluster: the last camera.status of each camera other nodes run, for list()/get(). */
+  private watchRemote(): void {
+    if (!this.bus || this.remoteSub) return;
+    const self = this.placement!.nodeId;
+    this.remoteSub = this.bus.on('camera.status', 'camera.removed').subscribe((e) => {
+      if (e.meta.node === undefined || e.meta.node === self) return;
+      if (e.name === 'camera.removed') {
+        this.remote.delete(e.payload.cameraId);
+        return;
+      }
+      const p = e.payload;
+      if (this.cameras.has(p.cameraId)) return;
+      this.remote.set(p.cameraId, { cameraId: p.cameraId, state: p.state, ...(p.reason !== undefined ? { reason: p.reason } : {}), ...(p.fps !== undefined ? { fps: p.fps } : {}), ts: p.ts });
+    });
   }
 
   private startStored(record: CameraRecord): void {
@@ -290,7 +378,7 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
 
   private view(id: string): CameraView {
     const m = this.cameras.get(id);
-    if (!m) throw notFound(id);
+    if (!m) return this.remoteView(id);
     const r = m.record;
     const src = m.runner ?? m.browser;
     const v: CameraView = {
@@ -306,6 +394,30 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
     const reason = m.invalid ?? m.runner?.reason;
     if (reason) v.reason = reason;
     if (src && src.state === 'streaming') v.measuredFps = src.measuredFps;
+    if (this.placement) v.node = this.placement.nodeId;
+    return v;
+  }
+
+  /** Cluster: a stored camera that does not run here, as its node last reported it. */
+  private remoteView(id: string): CameraView {
+    const r = this.clustered ? this.repo.get(id) : undefined;
+    if (!r) throw notFound(id);
+    const node = this.placement!.ownerOf(id);
+    const last = node ? this.remote.get(id) : undefined;
+    // Nobody holds it: it is being placed (or its node died and the lease has not expired yet).
+    const v: CameraView = {
+      id: r.id,
+      name: r.name,
+      url: redactUrl(r.url),
+      kind: r.kind,
+      fps: r.fps,
+      loop: r.loop,
+      userId: r.userId,
+      status: last?.state ?? 'connecting',
+      node,
+    };
+    if (last?.reason) v.reason = last.reason;
+    if (last?.state === 'streaming' && last.fps !== undefined) v.measuredFps = last.fps;
     return v;
   }
 

@@ -115,7 +115,7 @@ describe('LeasePlacement (in-memory NATS, virtual time)', () => {
     const hub = new MemoryNatsHub(now);
     const a = node(hub, 'a', () => ['k'], () => [load('a')]);
     await a.p.attach(a.host);
-    await advance(500);
+    await advance(2500);
     expect([...a.host.running]).toEqual(['k']);
     // an operator (or a split brain) rewrites the lease: a's next compare-and-set fails
     const kv = await hub.link('x').kv(LEASES_BUCKET, { ttlMs: TTL });

@@ -92,7 +92,8 @@ export class LeasePlacement extends CameraPlacement {
     const period = Math.max(50, Math.min(500, Math.floor(this.options.leaseTtlMs / 10)));
     this.timer = setInterval(() => void this.tick(), period);
     this.timer.unref();
-    await this.reconcileNow();
+    // The first round waits one period: the lease watch and the membership have heard the others by then.
+    this.lastReconcileAt = this.now();
   }
 
   async detach(): Promise<void> {
