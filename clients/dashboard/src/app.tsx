@@ -3,6 +3,7 @@ import { ConnectionBadge } from './components/status';
 import { CalibratePage } from './pages/calibrate';
 import { CamerasPage } from './pages/cameras';
 import { FacePage } from './pages/face';
+import { HistoryPage } from './pages/history';
 import { WebhooksPage } from './pages/webhooks';
 import { useRoute } from './router';
 import { useStore } from './store';
@@ -60,6 +61,7 @@ const NAV = [
   { path: '/cameras', label: 'Cameras' },
   { path: '/face', label: 'Face detail' },
   { path: '/calibrate', label: 'Calibrate' },
+  { path: '/history', label: 'History' },
   { path: '/webhooks', label: 'Webhooks' },
 ];
 
@@ -96,7 +98,7 @@ export function App() {
         </div>
       ) : null}
       <main id="main" tabIndex={-1}>
-        {path === '/face' ? <FacePage route={route} /> : path === '/calibrate' ? <CalibratePage /> : path === '/webhooks' ? <WebhooksPage /> : <CamerasPage />}
+        {path === '/face' ? <FacePage route={route} /> : path === '/calibrate' ? <CalibratePage /> : path === '/webhooks' ? <WebhooksPage /> : path === '/history' ? <HistoryPage /> : <CamerasPage />}
       </main>
       <div class="toasts" aria-live="assertive">
         {store.toasts.map((t) => (
