@@ -36,6 +36,10 @@ export interface ChildServerOptions {
   env?: Record<string, string>;
   /** How long to wait for the "listening on" line. */
   startTimeoutMs?: number;
+  /** `source` (default): `node --import tsx src/main.ts`; `dist`: the built server, `node dist/main.js` (npm run build first). */
+  entry?: 'source' | 'dist';
+  /** Pin the process (and its threads and ffmpeg children) to this CPU core: `taskset -c <cpu>` execs node, so the pid stays the server's. */
+  cpu?: number;
 }
 
 const live = new Set<ChildProcess>();
@@ -44,7 +48,10 @@ process.once('exit', () => {
 });
 
 export async function startChildServer(opts: ChildServerOptions): Promise<ChildServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'main.ts')], {
+  const nodeArgs = opts.entry === 'dist' ? [join(ROOT, 'dist', 'main.js')] : ['--import', 'tsx', join(ROOT, 'src', 'main.ts')];
+  const [command, args] =
+    opts.cpu === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(opts.cpu), process.execPath, ...nodeArgs]];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: {
       ...process.env,

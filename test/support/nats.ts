@@ -130,8 +130,8 @@ function managed(bin: string, spec: ServerSpec, startTimeoutMs: number): NatsSer
   };
 }
 
-/** One nats-server with JetStream on a free loopback port and a fresh store folder. */
-export async function startNatsServer(opts: { name?: string; startTimeoutMs?: number } = {}): Promise<NatsServer> {
+/** One nats-server with JetStream on a free loopback port and a fresh store folder; `extraArgs` go after ours (e.g. `-m PORT` for monitoring). */
+export async function startNatsServer(opts: { name?: string; startTimeoutMs?: number; extraArgs?: string[] } = {}): Promise<NatsServer> {
   const bin = requireNatsServer();
   if (!bin) throw new Error('nats-server is not installed');
   const name = opts.name ?? 'iex-test';
@@ -139,7 +139,7 @@ export async function startNatsServer(opts: { name?: string; startTimeoutMs?: nu
   const dir = mkdtempSync(join(tmpdir(), 'iexpr-nats-'));
   const server = managed(
     bin,
-    { name, port, dir, args: ['-a', '127.0.0.1', '-p', String(port), '-n', name, '-js', '-sd', dir], ready: /Server is ready/ },
+    { name, port, dir, args: ['-a', '127.0.0.1', '-p', String(port), '-n', name, '-js', '-sd', dir, ...(opts.extraArgs ?? [])], ready: /Server is ready/ },
     opts.startTimeoutMs ?? 15_000,
   );
   await server.start();
