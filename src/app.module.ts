@@ -13,6 +13,7 @@ import { FRAME_SOURCE, PipelineModule } from './pipeline/pipeline.module';
 import { PipelineService } from './pipeline/pipeline.service';
 import { PersonalizationApiModule } from './personalization/personalization-api.module';
 import { StorageModule } from './storage/storage.module';
+import { ReplicatedStorageModule } from './storage/replicated/replicated-storage.module';
 import { HistoryMetrics } from './history/history.metrics';
 import { HistoryModule } from './history/history.module';
 import { MqttMetrics } from './integrations/mqtt/mqtt.metrics';
@@ -43,7 +44,8 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        StorageModule,
+        // NATS_URL set: the same repositories, replicated through JetStream (docs/CLUSTER.md "Shared state")
+        options.cluster ? ReplicatedStorageModule.forRoot(options.cluster.link) : StorageModule,
         EventsModule,
         // NATS_URL set: the networked EventBus and membership (docs/CLUSTER.md); else a single node's view of itself
         ClusterModule.forRoot(options.cluster ?? null),

@@ -1,9 +1,10 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { KV, Kvm } from '@nats-io/kv';
+import { ObjectStore, Objm } from '@nats-io/obj';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { ClusterUnavailableError, redactNatsServers } from './cluster.errors';
-import { KvBucket, KvBucketOptions, KvChange, KvConflictError, KvEntry, LinkMessage, LinkStatus, NatsLink, Unsubscribe } from './nats.link';
+import { KvBucket, KvBucketOptions, KvChange, KvConflictError, KvEntry, LinkMessage, LinkStatus, NatsLink, ObjectBucket, Unsubscribe } from './nats.link';
 
 export interface NatsConnectOptions {
   /** NATS_URL: one or several comma-separated URLs. */
@@ -99,6 +100,10 @@ export class NatsJsLink extends NatsLink {
     return new JsKvBucket(bucket, kv);
   }
 
+  async objectStore(bucket: string): Promise<ObjectBucket> {
+    return new JsObjectBucket(bucket, await new Objm(this.connection).create(bucket, { replicas: this.replicas }));
+  }
+
   async close(): Promise<void> {
     if (this.current === 'closed') return;
     await this.connection.drain().catch(() => this.connection.close());
@@ -183,5 +188,32 @@ class JsKvBucket implements KvBucket {
       if (e instanceof JetStreamApiError && CONFLICTS.includes(e.code)) throw new KvConflictError(this.name, key);
       throw e;
     }
+  }
+}
+
+class JsObjectBucket implements ObjectBucket {
+  constructor(
+    readonly name: string,
+    private readonly os: ObjectStore,
+  ) {}
+
+  async put(name: string, bytes: Uint8Array): Promise<void> {
+    await this.os.putBlob({ name }, bytes);
+  }
+
+  get(name: string): Promise<Uint8Array | null> {
+    return this.os.getBlob(name);
+  }
+
+  async delete(name: string): Promise<void> {
+    try {
+      await this.os.delete(name);
+    } catch (e) {
+      if (!/not found/i.test(e instanceof Error ? e.message : String(e))) throw e;
+    }
+  }
+
+  async list(): Promise<string[]> {
+    return (await this.os.list()).filter((i) => !i.deleted).map((i) => i.name);
   }
 }

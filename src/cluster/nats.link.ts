@@ -75,6 +75,21 @@ export interface KvBucketOptions {
   history?: number;
 }
 
+/**
+ * A JetStream Object Store bucket (large values in chunks: crops, head weights). Writes resolve once JetStream stored
+ * every chunk (on NATS_REPLICAS servers). Names are any text (the store encodes them).
+ */
+export interface ObjectBucket {
+  readonly name: string;
+  put(name: string, bytes: Uint8Array): Promise<void>;
+  /** The object's bytes, or null when there is none. */
+  get(name: string): Promise<Uint8Array | null>;
+  /** Nothing there is fine. */
+  delete(name: string): Promise<void>;
+  /** Every live object's name. */
+  list(): Promise<string[]>;
+}
+
 export abstract class NatsLink {
   /** The servers it was given, credentials removed (for logs and errors). */
   abstract readonly servers: string;
@@ -96,6 +111,9 @@ export abstract class NatsLink {
 
   /** Creates the bucket if missing (replicas = the link's NATS_REPLICAS), else opens it. */
   abstract kv(bucket: string, opts?: KvBucketOptions): Promise<KvBucket>;
+
+  /** Creates the object store bucket if missing (replicas = the link's NATS_REPLICAS), else opens it. */
+  abstract objectStore(bucket: string): Promise<ObjectBucket>;
 
   /** Flushes what was published and closes; status() becomes `closed`. */
   abstract close(): Promise<void>;

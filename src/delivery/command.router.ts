@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { CLIENT_MESSAGE_TYPES, ClientMessage, ClientMessageType, COMMAND_SCOPES } from '../contracts/commands';
 import { isCodedError } from '../contracts/errors';
@@ -9,6 +9,7 @@ import type { Connection } from './connection';
 import { DeliveryMetrics } from './delivery.metrics';
 import { scrubSecrets } from './error-mapping';
 import { parseClientMessage } from './message-parser';
+import { LocalWriteAcknowledgement, WriteAcknowledgement } from '../storage/ports/write-acknowledgement';
 
 /**
  * Text message -> parse -> rate limit -> auth/scope -> the one handler for its type -> ack or typed error.
@@ -22,6 +23,8 @@ export class CommandRouter implements OnModuleInit {
   constructor(
     @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
     @Inject(DeliveryMetrics) private readonly metrics: DeliveryMetrics,
+    /** The ack waits for the command's writes to be stored (clustered: in JetStream; else 'unavailable'). */
+    @Optional() @Inject(WriteAcknowledgement) private readonly writes: WriteAcknowledgement = new LocalWriteAcknowledgement(),
   ) {}
 
   onModuleInit(): void {
@@ -70,7 +73,7 @@ export class CommandRouter implements OnModuleInit {
     const handler = this.handlers.get(message.type);
     if (!handler) return ctx.connection.error(id, 'unavailable', `${message.type} is not available on this server yet`);
     try {
-      const payload = await handler.handle(message as never, ctx);
+      const payload = await this.writes.run(async () => handler.handle(message as never, ctx));
       if (id !== null) ctx.connection.reply({ ...(payload ?? {}), type: 'ack', id });
     } catch (err) {
       if (isCodedError(err)) return ctx.connection.error(id, err.code, scrubSecrets(err.message));

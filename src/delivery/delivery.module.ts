@@ -1,5 +1,5 @@
 import { DynamicModule, Module, ModuleMetadata, Provider } from '@nestjs/common';
-import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
+import { APP_FILTER, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module';
 import { EventsModule } from '../events/events.module';
 import { HistoryModule } from '../history/history.module';
@@ -32,6 +32,7 @@ import { HealthController } from './health.controller';
 import { HistoryController } from './history.controller';
 import { MetricsController } from './metrics.controller';
 import { PhotoUploadInterceptor } from './photo-upload.interceptor';
+import { WriteAckInterceptor } from './write-ack.interceptor';
 import { PreviewService } from './preview.service';
 import { UsersController } from './users.controller';
 import { WebhookDispatcher, WebhookMetrics } from './webhooks/webhook.dispatcher';
@@ -87,6 +88,8 @@ export class DeliveryModule {
         { provide: METRICS_REGISTRIES, ...(options.metrics ?? { useValue: [] }) } as Provider,
         { provide: USER_DIRECTORY, ...(options.users ?? { useValue: NO_USERS }) } as Provider,
         { provide: APP_FILTER, useClass: CodedErrorFilter },
+        // answers leave once their writes are stored (clustered: in JetStream too; docs/CLUSTER.md "Shared state")
+        { provide: APP_INTERCEPTOR, useClass: WriteAckInterceptor },
         DeliveryMetrics,
         ConnectionRegistry,
         EventFanout,

@@ -12,6 +12,7 @@ import { SampleRepository } from './ports/sample.repository';
 import { TokenRepository } from './ports/token.repository';
 import { UserRepository } from './ports/user.repository';
 import { WebhookRepository } from './ports/webhook.repository';
+import { LocalWriteAcknowledgement, WriteAcknowledgement } from './ports/write-acknowledgement';
 import { SqliteCameraRepository } from './sqlite/camera.repository';
 import { SqliteFaceGallery } from './sqlite/face-gallery.repository';
 import { SqliteHistoryRepository } from './sqlite/history.repository';
@@ -27,6 +28,7 @@ import { SqliteWebhookRepository } from './sqlite/webhook.repository';
  * DATA_DIR (./files). Services inject the ports only, so a replicated store (several nodes) is a change of bindings
  * here; its ports will need Promise returns first (docs/ARCHITECTURE.md, "Storage ports").
  * DataVersionWatcher tells when another process (the token CLI) committed to the same database file.
+ * Clustered (NATS_URL set), AppModule imports ReplicatedStorageModule (./replicated) instead: the same ports, replicated.
  */
 @Global()
 @Module({
@@ -42,8 +44,9 @@ import { SqliteWebhookRepository } from './sqlite/webhook.repository';
     { provide: HistoryRepository, useClass: SqliteHistoryRepository },
     { provide: BlobStore, inject: [CONFIG], useFactory: (c: Config) => new DataDirBlobStore(c.dataDir) },
     { provide: DataVersionWatcher, inject: [SqliteDatabase], useFactory: (db: SqliteDatabase) => new DataVersionWatcher(db) },
+    { provide: WriteAcknowledgement, useClass: LocalWriteAcknowledgement },
   ],
-  exports: [SqliteDatabase, CameraRepository, UserRepository, SampleRepository, ModelRepository, TokenRepository, HistoryRepository, BlobStore, DataVersionWatcher, FaceGallery, WebhookRepository],
+  exports: [SqliteDatabase, CameraRepository, UserRepository, SampleRepository, ModelRepository, TokenRepository, HistoryRepository, BlobStore, DataVersionWatcher, FaceGallery, WebhookRepository, WriteAcknowledgement],
 })
 export class StorageModule implements OnApplicationShutdown {
   constructor(@Inject(SqliteDatabase) private readonly database: SqliteDatabase) {}

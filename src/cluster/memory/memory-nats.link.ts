@@ -1,4 +1,4 @@
-import { KvBucket, KvBucketOptions, KvChange, KvConflictError, KvEntry, LinkMessage, LinkStatus, NatsLink, Unsubscribe } from '../nats.link';
+import { KvBucket, KvBucketOptions, KvChange, KvConflictError, KvEntry, LinkMessage, LinkStatus, NatsLink, ObjectBucket, Unsubscribe } from '../nats.link';
 
 /** Whether `subject` matches `pattern` (NATS wildcards: `*` one token, `>` one or more trailing tokens). */
 export function subjectMatches(pattern: string, subject: string): boolean {
@@ -57,6 +57,7 @@ class MemoryBucket {
 export class MemoryNatsHub {
   readonly subs = new Set<Sub>();
   readonly buckets = new Map<string, MemoryBucket>();
+  readonly objectStores = new Map<string, Map<string, Uint8Array>>();
   readonly links = new Set<MemoryNatsLink>();
   /** Every message published, in order (subject, the sending link's name). */
   readonly published: { subject: string; from: string; data: Uint8Array }[] = [];
@@ -229,6 +230,33 @@ export class MemoryNatsLink extends NatsLink {
         for (const [key, e] of live) onChange({ key, value: Uint8Array.from(e.value!), revision: e.revision });
         b.watchers.add(onChange);
         return () => b.watchers.delete(onChange);
+      },
+    };
+  }
+
+  async objectStore(bucket: string): Promise<ObjectBucket> {
+    this.usable();
+    const objects = this.hub.objectStores.get(bucket) ?? new Map<string, Uint8Array>();
+    this.hub.objectStores.set(bucket, objects);
+    const usable = () => this.usable();
+    return {
+      name: bucket,
+      async put(name, bytes) {
+        usable();
+        objects.set(name, Uint8Array.from(bytes));
+      },
+      async get(name) {
+        usable();
+        const b = objects.get(name);
+        return b ? Uint8Array.from(b) : null;
+      },
+      async delete(name) {
+        usable();
+        objects.delete(name);
+      },
+      async list() {
+        usable();
+        return [...objects.keys()];
       },
     };
   }

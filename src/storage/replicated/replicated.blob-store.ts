@@ -1,0 +1,76 @@
+import { BlobNotFoundError, blobKeySegments, BlobStore } from '../ports/blob.store';
+import { ReplicationUnavailableError } from './pending-writes';
+
+/** A JetStream Object Store bucket, as the blob store uses it (cluster/nats-object.store.ts implements it). */
+export interface ReplicaObjects {
+  /** Resolves once JetStream stored every chunk and the object's info (on NATS_REPLICAS servers). */
+  put(name: string, bytes: Uint8Array): Promise<void>;
+  /** null when there is no such object. */
+  get(name: string): Promise<Uint8Array | null>;
+  delete(name: string): Promise<void>;
+  /** Every live object's name. */
+  list(): Promise<string[]>;
+}
+
+/** The object store bucket of the cluster's blobs. */
+export const BLOBS_BUCKET = 'iex-blobs';
+
+/**
+ * BlobStore of a clustered node: the data-dir store is this node's copy (and cache), the `iex-blobs` Object Store is
+ * the cluster's. put = local, then the object store (awaited: the owner inserts the row that makes the blob visible
+ * only after put resolved, so a row on any node names a blob the cluster holds); get = local, else fetched from the
+ * object store and cached; remove = both. list() is local only: it is what the owners' start-up sweeps remove orphans
+ * from, and another node's blob whose row is on its way is not an orphan.
+ */
+export class ReplicatedBlobStore extends BlobStore {
+  constructor(
+    private readonly local: BlobStore,
+    private readonly objects: ReplicaObjects,
+  ) {
+    super();
+  }
+
+  async put(key: string, bytes: Uint8Array): Promise<void> {
+    blobKeySegments(key);
+    await this.local.put(key, bytes);
+    try {
+      await this.objects.put(key, bytes);
+    } catch (e) {
+      await this.local.remove(key).catch(() => {});
+      throw new ReplicationUnavailableError(`blob ${key}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    try {
+      return await this.local.get(key);
+    } catch (e) {
+      if (!(e instanceof BlobNotFoundError)) throw e;
+    }
+    let bytes: Uint8Array | null;
+    try {
+      bytes = await this.objects.get(key);
+    } catch (e) {
+      throw new ReplicationUnavailableError(`blob ${key}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    if (bytes === null) throw new BlobNotFoundError(key);
+    await this.local.put(key, bytes);
+    return bytes;
+  }
+
+  async remove(key: string): Promise<void> {
+    blobKeySegments(key);
+    await this.local.remove(key);
+    let names: string[];
+    try {
+      names = (await this.objects.list()).filter((n) => n === key || n.startsWith(`${key}/`));
+      for (const n of names) await this.objects.delete(n);
+    } catch (e) {
+      throw new ReplicationUnavailableError(`blob ${key}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  }
+
+  list(prefix: string): Promise<string[]> {
+    return this.local.list(prefix);
+  }
+}
