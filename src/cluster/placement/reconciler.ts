@@ -99,23 +99,30 @@ export function coresPerCamera(nodes: readonly PlacementNode[], counts: Readonly
 }
 
 /**
- * A node's projected utilisation (share of its machine) with `cameras` cameras: the larger of what it measured and what
- * its cameras should cost at the cluster's measured cost per camera. The measured part makes a node whose cameras are
- * heavy (or whose machine is busy with something else) look fuller than its count; the count part sees cameras it
- * claimed since its last heartbeat, which its measurement does not include yet.
+ * A node's projected utilisation (share of its machine) with `cameras` cameras held and `added` more placed in this
+ * round: the larger of what it measured and what its held cameras should cost at the cluster's measured cost per
+ * camera, plus the cost of the added ones. The measured part makes a node whose cameras are heavy (or whose machine is
+ * busy with something else) look fuller than its count; the count part sees cameras it claimed since its last
+ * heartbeat, which its measurement does not include yet.
  */
-export function projectedLoad(node: PlacementNode, cameras: number, perCamera: number): number {
+export function projectedLoad(node: PlacementNode, cameras: number, perCamera: number, added = 0): number {
   const cores = node.load.cores > 0 ? node.load.cores : 1;
-  return Math.max(node.load.cpu, (cameras * perCamera) / cores);
+  return Math.max(node.load.cpu, (cameras * perCamera) / cores) + (added * perCamera) / cores;
 }
 
 /** Lower is emptier; ties by camera count, then by id, so every node ranks the same way. */
-function rank(nodes: readonly PlacementNode[], counts: ReadonlyMap<string, number>, perCamera: number): PlacementNode[] {
-  const key = (n: PlacementNode) => projectedLoad(n, counts.get(n.id) ?? 0, perCamera);
+function rank(
+  nodes: readonly PlacementNode[],
+  counts: ReadonlyMap<string, number>,
+  added: ReadonlyMap<string, number>,
+  perCamera: number,
+): PlacementNode[] {
+  const key = (n: PlacementNode) => projectedLoad(n, counts.get(n.id) ?? 0, perCamera, added.get(n.id) ?? 0);
+  const total = (n: PlacementNode) => (counts.get(n.id) ?? 0) + (added.get(n.id) ?? 0);
   return [...nodes].sort((a, b) => {
     const d = key(a) - key(b);
     if (Math.abs(d) > 1e-9) return d;
-    const c = (counts.get(a.id) ?? 0) - (counts.get(b.id) ?? 0);
+    const c = total(a) - total(b);
     if (c !== 0) return c;
     return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   });
@@ -151,17 +158,18 @@ export function reconcile(input: ReconcileInput): ReconcileDecision {
   // Place every camera nobody holds, in id order, each placement counting for the next.
   const unownedSince = new Map<string, number>();
   const assigned = new Map<string, string>();
+  const added = new Map<string, number>();
   const claim: string[] = [];
   for (const camera of [...stored].sort()) {
     if (holder.has(camera)) continue;
     const since = input.unownedSince.get(camera) ?? now;
     unownedSince.set(camera, since);
-    const ranked = rank(nodes, counts, perCamera);
+    const ranked = rank(nodes, counts, added, perCamera);
     // The preferred node first; after each grace period without a claim, the next one (it may be dead or cut off).
     const turn = settings.claimGraceMs > 0 ? Math.floor((now - since) / settings.claimGraceMs) : 0;
     const chosen = ranked[turn % ranked.length].id;
     assigned.set(camera, chosen);
-    counts.set(chosen, (counts.get(chosen) ?? 0) + 1);
+    added.set(chosen, (added.get(chosen) ?? 0) + 1);
     if (chosen === self) claim.push(camera);
   }
 
@@ -172,7 +180,7 @@ export function reconcile(input: ReconcileInput): ReconcileDecision {
     let fewest = Infinity;
     for (const n of nodes) {
       if (n.id === self || (n.joinedAt !== undefined && now - n.joinedAt < settings.rebalanceMs)) continue;
-      fewest = Math.min(fewest, counts.get(n.id) ?? 0);
+      fewest = Math.min(fewest, (counts.get(n.id) ?? 0) + (added.get(n.id) ?? 0));
     }
     if (fewest !== Infinity && mine.length - fewest > 1) {
       // The newest claim goes: the cameras that have run here longest stay put.
