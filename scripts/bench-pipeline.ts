@@ -11,6 +11,11 @@
  *   --frames K (distinct frames kept in memory, default 100), --warmup S (default 1), --only batched|unbatched,
  *   --repeat R (default 3): R rounds of batched then unbatched; each mode reports its median round (by frames/s) and
  *   the speedup is the median of the R per-round ratios, so one disturbed run on a shared machine does not decide it.
+ * --identity compare: live recognition off vs on (IDENTITY=off / face) instead of batched vs unbatched, both batched;
+ *   the gallery holds the video's own face (so every track is recognised and re-checked as in production) and 20
+ *   random users; rounds alternate the order; reports each mode's median round, the median on/off frames/s ratio (the
+ *   bar: >= 0.9, docs/IDENTITY.md) and the median off/on ratio of CPU ms per frame (least disturbed by other load).
+ *   --identity face|off runs the usual batched/unbatched comparison with that setting.
  * Environment settings (EXECUTION_PROVIDER, ORT_THREADS, DETECTOR_INPUT_SIZE...) apply as in the server.
  */
 import 'reflect-metadata';
@@ -23,12 +28,19 @@ import { loadConfig } from '../src/config';
 import { ConfigModule } from '../src/config.module';
 import type { Frame } from '../src/contracts/frames';
 import { EventBus } from '../src/events/event-bus';
+import { alignFaceViews } from '../src/inference/embedding/face-align';
+import { FaceEmbedder, faceEmbeddingPath } from '../src/inference/embedding/face-embedder';
+import { FACE_RECOGNIZER, type FaceRecognizer } from '../src/inference/face.recognizer';
+import { detectorPath } from '../src/inference/inference.module';
+import { OrtSessionFactory } from '../src/inference/ort.sessions';
+import { YunetDetector } from '../src/inference/yunet.detector';
+import { DEFAULT_FACE_MATCH, FaceMatcher } from '../src/personalization/identity/face-matcher';
 import { PipelineModule } from '../src/pipeline/pipeline.module';
 import { FRAME_SOURCE, PipelineService } from '../src/pipeline/pipeline.service';
 import { cliArgs, numberArg } from './cli';
 
 const args = cliArgs(
-  'npm run bench:pipeline -- --source <video> --cameras N [--fps F] [--duration S] [--warmup S] [--batch N] [--timeout MS] [--frames N] [--only batched|unbatched] [--repeat R] [--json]',
+  'npm run bench:pipeline -- --source <video> --cameras N [--fps F] [--duration S] [--warmup S] [--batch N] [--timeout MS] [--frames N] [--only batched|unbatched] [--repeat R] [--identity compare|face|off] [--json]',
   {
     source: { type: 'string', default: resolve(__dirname, '../../shared/videos/d6.mp4') },
     cameras: { type: 'string', default: '8' },
@@ -40,6 +52,7 @@ const args = cliArgs(
     frames: { type: 'string', default: '100' },
     only: { type: 'string' },
     repeat: { type: 'string', default: '3' },
+    identity: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 );
@@ -51,6 +64,10 @@ const warmup = numberArg('warmup', args.warmup, { min: 0, max: 600 });
 const repeat = numberArg('repeat', args.repeat, { min: 1, max: 20, int: true });
 if (args.only !== undefined && args.only !== 'batched' && args.only !== 'unbatched') {
   console.error(`--only must be batched or unbatched (got ${JSON.stringify(args.only)})`);
+  process.exit(2);
+}
+if (args.identity !== undefined && !['compare', 'face', 'off'].includes(args.identity)) {
+  console.error(`--identity must be compare, face or off (got ${JSON.stringify(args.identity)})`);
   process.exit(2);
 }
 const log = (s: string) => (args.json ? process.stderr.write(s + '\n') : console.log(s));
@@ -89,20 +106,33 @@ interface RunResult {
   mainThreadMsPerFrame: number;
   rssMiB: number;
   inferenceMsPerBatch: Record<string, number>;
+  identity: string;
+  /** Faces embedded / due tracks deferred (batch full) during the measurement (IDENTITY=face). */
+  identityEmbedded: number;
+  identityDeferred: number;
+  /** face.enter / identity.changed events during the measurement (track churn and recognition flips explain the embeddings). */
+  tracksEntered: number;
+  identityChanges: number;
 }
 
 const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
 const r1 = (v: number) => Math.round(v * 10) / 10;
 
-async function run(video: ReturnType<typeof decode>, batchSize: number): Promise<RunResult> {
+async function run(video: ReturnType<typeof decode>, batchSize: number, identity?: 'face' | 'off', recognizer?: FaceRecognizer): Promise<RunResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, BATCH_SIZE: String(batchSize) };
+  if (identity) env.IDENTITY = identity;
   if (args.timeout) env.BATCH_TIMEOUT_MS = args.timeout;
   const config = loadConfig(env);
   const source = new Subject<Frame>();
   const app: INestApplicationContext = await NestFactory.createApplicationContext(
     {
       module: class BenchModule {},
-      imports: [ConfigModule.forRoot(config), PipelineModule.forRoot({ providers: [{ provide: FRAME_SOURCE, useValue: source }] })],
+      imports: [
+        ConfigModule.forRoot(config),
+        PipelineModule.forRoot({
+          providers: [{ provide: FRAME_SOURCE, useValue: source }, ...(recognizer ? [{ provide: FACE_RECOGNIZER, useValue: recognizer }] : [])],
+        }),
+      ],
     },
     { logger: ['error', 'warn'] },
   );
@@ -128,6 +158,15 @@ async function run(video: ReturnType<typeof decode>, batchSize: number): Promise
     }
     if (fps === null) push(e.cameraId);
   });
+  let tracksEntered = 0;
+  let identityChanges = 0;
+  sub.add(
+    app.get(EventBus).on('face.enter', 'identity.changed').subscribe(({ name }) => {
+      if (!measuring) return;
+      if (name === 'face.enter') tracksEntered++;
+      else identityChanges++;
+    }),
+  );
 
   const timers: NodeJS.Timeout[] = [];
   let closedLoopKick: NodeJS.Timeout | undefined;
@@ -171,7 +210,7 @@ async function run(video: ReturnType<typeof decode>, batchSize: number): Promise
   const inference = await service.metrics.registry.getSingleMetric('iexpr_inference_ms')!.get();
   const inferenceMsPerBatch: Record<string, number> = {};
   const values = inference.values as { labels: Record<string, unknown>; value: number; metricName?: string }[];
-  for (const model of ['detector', 'detector+crop+trunk', 'trunk', 'head']) {
+  for (const model of ['detector', 'detector+crop+trunk', 'trunk', 'head', 'identify']) {
     const sum = values.find((v) => v.labels.model === model && v.metricName?.endsWith('_sum'))?.value ?? 0;
     const count = values.find((v) => v.labels.model === model && v.metricName?.endsWith('_count'))?.value ?? 0;
     if (count) inferenceMsPerBatch[model] = r1(sum / count);
@@ -193,14 +232,64 @@ async function run(video: ReturnType<typeof decode>, batchSize: number): Promise
     mainThreadMsPerFrame: Math.round((elu.active / Math.max(1, frames)) * 100) / 100,
     rssMiB: r1(rss / 2 ** 20),
     inferenceMsPerBatch,
+    identity: config.IDENTITY,
+    identityEmbedded: m1.identityEmbedded - m0.identityEmbedded,
+    identityDeferred: m1.identityDeferred - m0.identityDeferred,
+    tracksEntered,
+    identityChanges,
   };
+}
+
+/** A gallery for --identity: the video's own face (one embedding per distinct frame, up to 5, the live recipe) as user
+ * "video", plus 20 users with 5 random unit embeddings each (distances ~1.4: never nearer than the real face). */
+async function benchRecognizer(video: ReturnType<typeof decode>): Promise<FaceRecognizer> {
+  const config = loadConfig();
+  const factory = new OrtSessionFactory({ ...config, quiet: true });
+  const detector = new YunetDetector(await factory.create(detectorPath(config)), {
+    size: config.DETECTOR_INPUT_SIZE,
+    scoreThreshold: config.DETECTOR_SCORE_THRESHOLD,
+    nmsIou: config.DETECTOR_NMS_IOU,
+    minFacePixels: config.MIN_FACE_PIXELS,
+  });
+  const embedder = await FaceEmbedder.create(factory, faceEmbeddingPath(config.modelsDir));
+  try {
+    const images = video.frames.slice(0, 5).map((data) => ({ data, width: video.width, height: video.height }));
+    const views = (await detector.detect(images)).flatMap((list, i) => (list[0] ? [alignFaceViews(images[i], 'bgr', list[0].landmarks).crops] : []));
+    if (views.length === 0) throw new Error('--identity: no face found in the first frames of the video');
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    const unit = () => {
+      const v = Float32Array.from({ length: 128 }, rand);
+      const n = Math.hypot(...v);
+      return v.map((x) => x / n);
+    };
+    const matcher = new FaceMatcher(
+      [
+        { userId: 'video', embeddings: await embedder.embedFaces(views) },
+        ...Array.from({ length: 20 }, (_, u) => ({ userId: `random${u}`, embeddings: Array.from({ length: 5 }, unit) })),
+      ],
+      DEFAULT_FACE_MATCH,
+    );
+    return {
+      size: matcher.size,
+      version: 0,
+      match: (probes) => {
+        const m = matcher.match(probes);
+        return { userId: m.userId, distance: m.nearest?.distance ?? null, margin: m.margin };
+      },
+    };
+  } finally {
+    await Promise.allSettled([detector.release(), embedder.release()]);
+  }
 }
 
 function print(name: string, r: RunResult): void {
   log(
     `${name.padEnd(9)} batch<=${r.batchSize}: ${r.framesPerSecond} frames/s, ${r.facesPerSecond} faces/s, latency p50/p95/p99 ` +
       `${r.latencyMs.p50}/${r.latencyMs.p95}/${r.latencyMs.p99} ms, dropped ${r.droppedFrames}/${r.framesIn}, errors ${r.errors}, ` +
-      `CPU ${r.cpuPercent}% (${r.cpuMsPerFrame} ms/frame), main thread busy ${r.mainThreadBusyPercent}% (${r.mainThreadMsPerFrame} ms/frame), RSS ${r.rssMiB} MiB\n          batch sizes ${JSON.stringify(r.batchSizes)}, ms per call ${JSON.stringify(r.inferenceMsPerBatch)}`,
+      `CPU ${r.cpuPercent}% (${r.cpuMsPerFrame} ms/frame), main thread busy ${r.mainThreadBusyPercent}% (${r.mainThreadMsPerFrame} ms/frame), RSS ${r.rssMiB} MiB\n          batch sizes ${JSON.stringify(r.batchSizes)}, ms per call ${JSON.stringify(r.inferenceMsPerBatch)}` +
+      `, tracks entered ${r.tracksEntered}` +
+      (r.identity === 'face' ? `, faces embedded ${r.identityEmbedded}, deferred ${r.identityDeferred}, identity.changed ${r.identityChanges}` : ''),
   );
 }
 
@@ -219,12 +308,15 @@ async function main(): Promise<void> {
   );
   const batchSize = Number(args.batch ?? Math.max(cameras, 1));
   const out: Record<string, unknown> = { cameras, fps, duration, provider, source: args.source };
+  if (args.identity === 'compare') return compareIdentity(video, batchSize, out);
+  const recognizer = args.identity === 'face' ? await benchRecognizer(video) : undefined;
+  const identity = args.identity as 'face' | 'off' | undefined;
   const rounds: { batched?: RunResult; unbatched?: RunResult; speedup?: number }[] = [];
   for (let r = 0; r < repeat; r++) {
     if (repeat > 1) log(`round ${r + 1}/${repeat}`);
     const round: (typeof rounds)[number] = {};
-    if (args.only !== 'unbatched') print('batched', (round.batched = await run(video, batchSize)));
-    if (args.only !== 'batched') print('unbatched', (round.unbatched = await run(video, 1)));
+    if (args.only !== 'unbatched') print('batched', (round.batched = await run(video, batchSize, identity, recognizer)));
+    if (args.only !== 'batched') print('unbatched', (round.unbatched = await run(video, 1, identity, recognizer)));
     if (round.batched && round.unbatched) {
       round.speedup = Math.round((round.batched.framesPerSecond / round.unbatched.framesPerSecond) * 100) / 100;
       log(`speedup (frames/s batched / unbatched): ${round.speedup}x`);
@@ -247,6 +339,37 @@ async function main(): Promise<void> {
     if (unbatched) print('unbatched', unbatched);
     if (ratios.length > 0) log(`speedup (median of the rounds' ratios ${ratios.join(', ')}): ${out.speedup}x`);
   }
+  if (args.json) process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+/** --identity compare: R rounds of (IDENTITY=off, IDENTITY=face), batched; median round per mode, median ratio. */
+async function compareIdentity(video: ReturnType<typeof decode>, batchSize: number, out: Record<string, unknown>): Promise<void> {
+  const recognizer = await benchRecognizer(video);
+  const rounds: { off: RunResult; on: RunResult; ratio: number; cpuRatio: number }[] = [];
+  for (let r = 0; r < repeat; r++) {
+    if (repeat > 1) log(`round ${r + 1}/${repeat}`);
+    // alternate the order, so a load that changes over time does not always favour the same mode
+    let off: RunResult | undefined;
+    let on: RunResult | undefined;
+    for (const mode of r % 2 === 0 ? ['off', 'face'] : ['face', 'off']) {
+      if (mode === 'off') print('id off', (off = await run(video, batchSize, 'off')));
+      else print('id on', (on = await run(video, batchSize, 'face', recognizer)));
+    }
+    const ratio = Math.round((on!.framesPerSecond / off!.framesPerSecond) * 1000) / 1000;
+    const cpuRatio = Math.round((off!.cpuMsPerFrame / on!.cpuMsPerFrame) * 1000) / 1000;
+    log(`recognition on / off: frames/s ${ratio}, CPU per frame (off / on) ${cpuRatio}`);
+    rounds.push({ off: off!, on: on!, ratio, cpuRatio });
+  }
+  const ratios = rounds.map((r) => r.ratio).sort((a, b) => a - b);
+  out.identityOff = medianBy(rounds.map((r) => r.off));
+  out.identityOn = medianBy(rounds.map((r) => r.on));
+  out.identityRatio = ratios[Math.floor((ratios.length - 1) / 2)];
+  out.identityRatios = rounds.map((r) => r.ratio);
+  // CPU per frame is the figure least disturbed by other load: off/on is the throughput ratio a CPU-bound machine sees
+  const cpu = rounds.map((r) => r.cpuRatio).sort((a, b) => a - b);
+  out.identityCpuRatio = cpu[Math.floor((cpu.length - 1) / 2)];
+  out.identityCpuRatios = rounds.map((r) => r.cpuRatio);
+  log(`median of ${repeat} round(s): recognition on / off = ${out.identityRatio} (rounds ${out.identityRatios}); CPU per frame off / on = ${out.identityCpuRatio} (rounds ${out.identityCpuRatios})`);
   if (args.json) process.stdout.write(JSON.stringify(out) + '\n');
 }
 

@@ -41,6 +41,9 @@ export interface FaceDetector {
    * inference pool's workers). The pipeline then skips its own crop and trunk work for these faces.
    */
   analyze?(images: readonly BgrImage[], request: AnalyzeRequest): Promise<AnalyzedFace[][]>;
+  /** Into how many contiguous, even parts analyze() splits a batch (the pool's workers, splitEven): the identity
+   * scheduler spreads the faces it asks about over them, so no worker's share of a batch carries them all. */
+  readonly parallelism?: number;
 }
 
 /**

@@ -130,3 +130,54 @@ describe('IdentityScheduler', () => {
     expect(s.decision('c:1')?.userId).toBe('ann');
   });
 });
+
+describe('IdentityScheduler over several inference workers', () => {
+  it('partOf follows splitEven: [a,b,c,d,e] in 2 -> [a,b,c] [d,e]', async () => {
+    const { partOf } = await import('./identity-scheduler');
+    const { splitEven } = await import('../inference/pool/inference.pool');
+    for (const n of [1, 2, 3, 5, 8, 9]) {
+      for (const parts of [1, 2, 3, 4]) {
+        const k = Math.min(parts, n);
+        const chunks = splitEven(Array.from({ length: n }, (_, i) => i), k);
+        chunks.forEach((c, p) => c.forEach((i) => expect(partOf(i, n, k)).toBe(p)));
+      }
+    }
+  });
+
+  it("spreads the batch's faces over the workers' parts: no part gets more than its share", () => {
+    const { s } = setup({ firstFrames: 1, maxPerBatch: 2 });
+    const cams = ['a', 'b', 'c', 'd'];
+    for (const c of ['a', 'b']) s.observe(`${c}:1`, box(), FRONTAL); // both due tracks sit in the first worker's half
+    const p = s.plan(cams, 2);
+    expect(p.keys.flat()).toHaveLength(1);
+    expect(p.deferred).toBe(1);
+    s.observe('d:1', box(), FRONTAL);
+    s.settle(p.keys.flat());
+    const q = s.plan(cams, 2);
+    expect(q.keys.flat()).toHaveLength(2); // one in each half
+    expect(q.keys[3]).toEqual(['d:1']);
+  });
+});
+
+describe('IdentityScheduler budget', () => {
+  it('embeds a burst of new faces at once, then one face per framesPerEmbedding processed frames', () => {
+    const { s, advance } = setup({ firstFrames: 1, maxPerBatch: 8, burst: 3, framesPerEmbedding: 10 });
+    const cams = ['a', 'b', 'c', 'd', 'e'];
+    cams.forEach((c) => s.observe(`${c}:1`, box(), FRONTAL));
+    const first = s.plan(cams);
+    expect(first.keys.flat()).toHaveLength(3); // the saved burst
+    expect(first.deferred).toBe(2);
+    s.settle(first.keys.flat());
+    first.keys.flat().forEach((k) => s.record(k, emb(), 100));
+    // 5 frames per batch earn half an embedding: the two waiting faces get one every second batch
+    const taken: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      advance(10);
+      const p = s.plan(cams);
+      s.settle(p.keys.flat());
+      p.keys.flat().forEach((k) => s.record(k, emb(), 100));
+      taken.push(p.keys.flat().length);
+    }
+    expect(taken).toEqual([0, 1, 0, 1]); // the burst was spent to the last credit
+  });
+});

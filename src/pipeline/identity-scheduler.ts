@@ -3,8 +3,9 @@
  * first good frames of its track (`firstFrames`), then re-checked every `recheckMs`, an interval that doubles (up to
  * `maxRecheckMs`) while the decision stays the same and drops back when it changes; a face that grew much larger
  * (`growth` × the side it was last embedded at) is re-checked sooner (at most every `minGapMs`). Each batch embeds at
- * most `maxPerBatch` faces: first tracks without a decision (fewest embeddings first), then the most overdue; the
- * others wait for a later frame and are counted as deferred. Size and pose are checked here from the track's last
+ * most `maxPerBatch` faces, spread over the inference workers, and no more than the embedding budget allows (one per
+ * `framesPerEmbedding` processed frames, `burst` saved): first tracks without a decision (fewest embeddings first),
+ * then the most overdue; the others wait for a later frame and are counted as deferred. Size and pose are checked here from the track's last
  * detection (no request for a face that cannot pass); the worker checks the new frame again and its sharpness.
  * Plain class, clock injected, no I/O: unit-tested with fakes (identity-scheduler.spec.ts).
  */
@@ -23,6 +24,14 @@ export interface IdentitySchedulerOptions {
   maxPerBatch: number;
   /** The decision averages the track's last `keep` embeddings. */
   keep: number;
+  /**
+   * The identity stage's share of the pipeline's work, whatever the machine's speed: one embedding is earned per
+   * `framesPerEmbedding` processed frames, up to `burst` saved (so a group of new faces is recognised at once). One
+   * face costs about 7 frames' worth of CPU (6 crops through the ResNet), so 150 frames per embedding bounds the
+   * steady-state cost to ~5% of throughput (docs/IDENTITY.md "Live recognition").
+   */
+  framesPerEmbedding: number;
+  burst: number;
   quality: FaceQualityOptions;
 }
 
@@ -34,6 +43,8 @@ export const DEFAULT_IDENTITY_SCHEDULE: IdentitySchedulerOptions = {
   minGapMs: 250,
   maxPerBatch: 2,
   keep: 5,
+  framesPerEmbedding: 150,
+  burst: 8,
   quality: DEFAULT_FACE_QUALITY,
 };
 
@@ -65,16 +76,25 @@ export const trackKey = (cameraId: string, trackId: number): string => `${camera
 
 export class IdentityScheduler {
   private readonly tracks = new Map<string, TrackState>();
+  /** Embeddings earned and not spent yet (starts full). */
+  private credits: number;
 
   constructor(
     readonly options: IdentitySchedulerOptions = DEFAULT_IDENTITY_SCHEDULE,
     private readonly clock: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.credits = options.burst;
+  }
 
-  /** The tracks of these cameras (one frame each, batch order) to embed in this batch. */
-  plan(cameraIds: readonly string[]): IdentityPlan {
+  /**
+   * The tracks of these cameras (one frame each, batch order) to embed in this batch. `parts`: the batch is split into
+   * that many contiguous even parts, one per inference worker (splitEven); each part gets at most its share of
+   * maxPerBatch, so the embedding work is spread over the workers instead of making one of them the batch's straggler.
+   */
+  plan(cameraIds: readonly string[], parts = 1): IdentityPlan {
     const now = this.clock();
     const o = this.options;
+    this.credits = Math.min(o.burst, this.credits + cameraIds.length / o.framesPerEmbedding);
     const due: { frame: number; key: string; box: Box; rank: number }[] = [];
     const index = new Map(cameraIds.map((c, i) => [c, i]));
     for (const [key, t] of this.tracks) {
@@ -90,12 +110,25 @@ export class IdentityScheduler {
       if (rank !== null) due.push({ frame, key, box: t.box, rank });
     }
     due.sort((a, b) => a.rank - b.rank);
-    const plan: IdentityPlan = { boxes: cameraIds.map(() => []), keys: cameraIds.map(() => []), deferred: Math.max(0, due.length - o.maxPerBatch) };
-    for (const d of due.slice(0, o.maxPerBatch)) {
+    const plan: IdentityPlan = { boxes: cameraIds.map(() => []), keys: cameraIds.map(() => []), deferred: 0 };
+    const k = Math.max(1, Math.min(parts, cameraIds.length));
+    const limit = Math.min(o.maxPerBatch, Math.floor(this.credits + 1e-9));
+    const share = Math.ceil(o.maxPerBatch / k);
+    const perPart = new Array<number>(k).fill(0);
+    let taken = 0;
+    for (const d of due) {
+      const part = partOf(d.frame, cameraIds.length, k);
+      if (taken >= limit || perPart[part] >= share) {
+        plan.deferred++;
+        continue;
+      }
+      perPart[part]++;
+      taken++;
       plan.boxes[d.frame].push(d.box);
       plan.keys[d.frame].push(d.key);
       this.tracks.get(d.key)!.pending = true;
     }
+    this.credits -= taken;
     return plan;
   }
 
@@ -179,4 +212,12 @@ export class IdentityScheduler {
   get size(): number {
     return this.tracks.size;
   }
+}
+
+/** Which of `parts` contiguous even chunks (splitEven: the first n % parts chunks one longer) item `i` of `n` is in. */
+export function partOf(i: number, n: number, parts: number): number {
+  const base = Math.floor(n / parts);
+  const extra = n % parts;
+  const big = extra * (base + 1);
+  return i < big ? Math.floor(i / (base + 1)) : extra + Math.floor((i - big) / Math.max(1, base));
 }

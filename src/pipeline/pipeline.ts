@@ -95,7 +95,7 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
     let release!: () => void;
     previousDone = new Promise<void>((r) => (release = r));
     // live recognition: which tracks' faces to embed in this batch (none while nobody is enrolled)
-    const plan = scheduler && recognizer!.size > 0 ? scheduler.plan(frames.map((f) => f.cameraId)) : null;
+    const plan = scheduler && recognizer!.size > 0 ? scheduler.plan(frames.map((f) => f.cameraId), deps.detector.analyze ? (deps.detector.parallelism ?? 1) : 1) : null;
     if (plan?.deferred) metrics.deferred(plan.deferred);
     const identity = plan?.boxes.some((b) => b.length > 0) ? { frames: plan.boxes, quality: options.identity!.schedule.quality } : undefined;
     return of(frames).pipe(

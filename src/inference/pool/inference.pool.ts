@@ -232,6 +232,10 @@ export class PooledFaceDetector {
   /** The detector's options travel to the workers in InferenceWorkerInit. */
   constructor(private readonly pool: InferencePool) {}
 
+  get parallelism(): number {
+    return this.pool.size;
+  }
+
   async detect(images: readonly BgrImage[]): Promise<Detection[][]> {
     if (images.length === 0) return [];
     const parts = await Promise.all(splitEven(images, this.pool.size).map((chunk) => this.pool.detect(chunk)));
