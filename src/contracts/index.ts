@@ -4,6 +4,7 @@
  * server-only and not exported here.
  */
 export * from './cameras';
+export * from './cluster';
 export * from './commands';
 export * from './errors';
 export * from './events';

@@ -262,6 +262,8 @@ export class DashboardStore {
       case 'camera.status': {
         const camera = this.cameras.get(event.cameraId);
         if (!camera) return this.refreshSoon();
+        // In a cluster a camera that starts streaming may have moved to another node: reload the views for their `node`.
+        if (camera.node !== undefined && event.state === 'streaming' && camera.status !== 'streaming') this.refreshSoon();
         this.cameras.set(event.cameraId, { ...camera, status: event.state, reason: event.reason, measuredFps: event.fps ?? camera.measuredFps });
         return this.notify();
       }

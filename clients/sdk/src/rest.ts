@@ -1,5 +1,5 @@
 import { type AckPayloads, type CameraInput, type CameraView, ERROR_CODES, type ErrorCode, type FinetuneJobView, type LabelName, type ModelVersionView, type UserView } from '../../../src/contracts';
-import type { HistoryResolution, HistorySeriesView, HistorySummaryView } from '../../../src/contracts';
+import type { ClusterView, HistoryResolution, HistorySeriesView, HistorySummaryView } from '../../../src/contracts';
 import type { WebhookDeliveryView, WebhookInput, WebhookPatch, WebhookView, WebhookWithSecret } from '../../../src/contracts';
 import { IExpressionError } from './errors';
 
@@ -50,6 +50,10 @@ export class IExpressionRest {
 
   health(): Promise<Record<string, unknown>> {
     return this.request('GET', '/api/health');
+  }
+  /** GET /api/cluster: this node and every live node with its cameras and load (a single node: just itself). */
+  cluster(): Promise<ClusterView> {
+    return this.request('GET', '/api/cluster');
   }
 
   listCameras(): Promise<CameraView[]> {

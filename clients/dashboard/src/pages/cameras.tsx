@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { IExpressionError, type CameraView, type FaceResult } from '../../../sdk/src';
+import { ClusterPanel, NodeBadge } from '../components/cluster';
 import { LiveView } from '../components/live-view';
 import { CameraStatus } from '../components/status';
 import { faceCaption } from '../overlay';
@@ -106,6 +107,7 @@ function CameraTile({ camera }: { camera: CameraView }) {
     <article class="card tile" aria-label={`Camera ${camera.name}`} data-camera={camera.id}>
       <header class="card-head">
         <h3>{camera.name}</h3>
+        <NodeBadge node={camera.node} />
         <CameraStatus state={camera.status} fps={camera.measuredFps} reason={camera.reason} />
       </header>
       <LiveView
@@ -262,6 +264,7 @@ export function CamerasPage() {
     <div class="page">
       <h1 class="visually-hidden">Cameras</h1>
       {empty ? <WebcamPanel hero /> : null}
+      <ClusterPanel />
       <div class="grid" aria-label="Cameras">
         {!empty ? <WebcamPanel /> : null}
         {cameras.map((camera) => (
