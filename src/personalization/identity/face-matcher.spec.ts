@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_FACE_MATCH, embeddingDistance, FaceMatcher, FaceMatchError } from './face-matcher';
+import { closestPairDistance, DEFAULT_FACE_MATCH, embeddingDistance, FaceMatcher, FaceMatchError, userThreshold } from './face-matcher';
 
 /** A unit vector in 4-d pointing mostly along axis `i`, tilted by `t` towards axis `j`. */
 function vec(i: number, t = 0, j = (i + 1) % 4): Float32Array {
@@ -102,6 +102,72 @@ describe('FaceMatcher', () => {
   });
 
   it('ships calibrated defaults (docs/IDENTITY.md)', () => {
-    expect(DEFAULT_FACE_MATCH).toEqual({ threshold: 0.24, margin: 0.25, gallery: 'nearest' });
+    expect(DEFAULT_FACE_MATCH).toEqual({ threshold: 0.24, margin: 0.25, gallery: 'nearest', neighbourRatio: 0.975 });
+  });
+});
+
+describe('per-user thresholds (neighbourRatio)', () => {
+  const options = { threshold: 0.3, margin: 0.25, gallery: 'nearest' as const };
+  // ana and bea close together (gap 2·sin(0.1) ≈ 0.1997), cyd far from both (√2)
+  const gallery = [
+    { userId: 'ana', embeddings: [vec(0), vec(0, 1.2)] },
+    { userId: 'bea', embeddings: [vec(0, 0.2)] },
+    { userId: 'cyd', embeddings: [vec(2)] },
+  ];
+  const gap = 2 * Math.sin(0.1);
+
+  it('closestPairDistance is the smallest distance over all pairs; userThreshold caps the global one', () => {
+    expect(closestPairDistance(gallery[0].embeddings, gallery[1].embeddings)).toBeCloseTo(gap, 6);
+    expect(closestPairDistance([], gallery[1].embeddings)).toBe(Infinity);
+    expect(userThreshold(0.3, 0.5, 0.2)).toBeCloseTo(0.1, 9);
+    expect(userThreshold(0.3, 0.5, 1)).toBe(0.3);
+    expect(userThreshold(0.3, 0.5, Infinity)).toBe(0.3);
+    expect(userThreshold(0.3, undefined, 0.2)).toBe(0.3);
+    expect(userThreshold(0.3, 0, 0.2)).toBe(0.3);
+  });
+
+  it('tightens the threshold of users whose nearest other user is close, and only theirs', () => {
+    const m = new FaceMatcher(gallery, { ...options, neighbourRatio: 0.5 });
+    expect(m.thresholdOf('ana')).toBeCloseTo(0.5 * gap, 6);
+    expect(m.thresholdOf('bea')).toBeCloseTo(0.5 * gap, 6);
+    expect(m.thresholdOf('cyd')).toBe(0.3);
+    expect(m.thresholdOf('nobody')).toBeUndefined();
+    expect(new FaceMatcher(gallery, options).thresholdOf('ana')).toBe(0.3); // off by default
+  });
+
+  it('rejects a face within the global threshold but beyond the user\'s own (a stranger near a crowded user)', () => {
+    const probe = vec(0, -0.15); // 2·sin(0.075) ≈ 0.15 from ana, ≈ 0.35 from bea: a clear margin
+    const plain = new FaceMatcher(gallery, options).match([probe]);
+    expect(plain.userId).toBe('ana');
+    expect(plain.threshold).toBe(0.3);
+    const tight = new FaceMatcher(gallery, { ...options, neighbourRatio: 0.5 }).match([probe]);
+    expect(tight.userId).toBeNull();
+    expect(tight.decision).toBe('too-far');
+    expect(tight.threshold).toBeCloseTo(0.5 * gap, 6);
+    // a face close to ana is still accepted, and cyd keeps the global threshold
+    expect(new FaceMatcher(gallery, { ...options, neighbourRatio: 0.5 }).match([vec(0, -0.05)]).userId).toBe('ana');
+    expect(new FaceMatcher(gallery, { ...options, neighbourRatio: 0.5 }).match([vec(2, 0.25)]).userId).toBe('cyd');
+  });
+
+  it('a user alone in the gallery (or whose neighbours have no faces) keeps the global threshold', () => {
+    const solo = new FaceMatcher([{ userId: 'solo', embeddings: [vec(0)] }, { userId: 'empty', embeddings: [] }], { ...options, neighbourRatio: 0.5 });
+    expect(solo.thresholdOf('solo')).toBe(0.3);
+    expect(solo.match([vec(0, 0.25)]).userId).toBe('solo');
+  });
+
+  it('follows gallery changes: a new list or a list that grew is measured again', () => {
+    const opts = { ...options, neighbourRatio: 0.5 };
+    const lists = { ana: [vec(0)], bea: [vec(0, 0.2)], cyd: [vec(2)] };
+    const build = () => new FaceMatcher(Object.entries(lists).map(([userId, embeddings]) => ({ userId, embeddings })), opts);
+    expect(build().thresholdOf('cyd')).toBe(0.3);
+    lists.cyd = [vec(0, 0.1)]; // replaced: now between ana and bea
+    expect(build().thresholdOf('ana')).toBeCloseTo(0.5 * 2 * Math.sin(0.05), 6);
+    expect(build().thresholdOf('cyd')).toBeCloseTo(0.5 * 2 * Math.sin(0.05), 6);
+    lists.bea.push(vec(0, 0.04)); // grew in place: bea is now nearer to ana than cyd is
+    expect(build().thresholdOf('ana')).toBeCloseTo(0.5 * 2 * Math.sin(0.02), 6);
+  });
+
+  it('rejects a negative neighbourRatio', () => {
+    expect(() => new FaceMatcher(gallery, { ...options, neighbourRatio: -0.1 })).toThrow(FaceMatchError);
   });
 });
