@@ -7,6 +7,8 @@ import { LinkMessage, NatsLink, Unsubscribe } from './nats.link';
 
 /** Every event subject (contracts/events.ts subjectOf): one subscription receives the whole tree. */
 export const EVENT_SUBJECTS = 'iex.v1.>';
+/** Prefix of the subjects commands are forwarded on (`iex.v1.cmd.<nodeId>`): not events, never delivered as such. */
+export const COMMAND_SUBJECTS = 'iex.v1.cmd.';
 
 export interface NatsEventBusOptions {
   nodeId: string;
@@ -128,6 +130,8 @@ export class NatsEventBus extends EventBus {
   }
 
   private receive(msg: LinkMessage): void {
+    // Commands forwarded to a node (delivery/command-forwarder.ts) share the `iex.v1.` tree but are no events.
+    if (msg.subject.startsWith(COMMAND_SUBJECTS)) return;
     let wire: Wire;
     try {
       wire = JSON.parse(decoder.decode(msg.data)) as Wire;

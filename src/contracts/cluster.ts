@@ -27,3 +27,19 @@ export interface ClusterView {
   /** Every live node, self included, by id. A single node lists just itself. */
   nodes: NodeView[];
 }
+
+/**
+ * A command forwarded to the node that runs its camera (NATS request/reply on `iex.v1.cmd.<nodeId>`; docs/CLUSTER.md,
+ * "Routed commands"). `message` is the client's command as it arrived, already authenticated and scope-checked by the
+ * node the client is connected to; `originId` is that client's connection, so the owner's progress events
+ * (meta.originId) find their way back to it through the event bus.
+ */
+export interface RoutedCommand {
+  v: 1;
+  from: string;
+  originId: string;
+  message: { type: string; id?: string; [field: string]: unknown };
+}
+
+/** The owner's answer: the ack's fields (AckPayloads of the command), or the typed error it raised. */
+export type RoutedReply = { ok: true; payload: Record<string, unknown> } | { ok: false; code: string; message: string };

@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { CLIENT_MESSAGE_TYPES, ClientMessage, ClientMessageType, COMMAND_SCOPES } from '../contracts/commands';
-import { isCodedError } from '../contracts/errors';
+import { CodedError, isCodedError } from '../contracts/errors';
 import { scopeAllows } from '../contracts/scopes';
 import type { CommandContext, WsCommandHandler } from './command-handler';
 import { WsCommand } from './command-handler';
 import type { Connection } from './connection';
+import { CommandForwarder } from './command-forwarder';
 import { DeliveryMetrics } from './delivery.metrics';
 import { scrubSecrets } from './error-mapping';
 import { parseClientMessage } from './message-parser';
@@ -25,6 +26,8 @@ export class CommandRouter implements OnModuleInit {
     @Inject(DeliveryMetrics) private readonly metrics: DeliveryMetrics,
     /** The ack waits for the command's writes to be stored (clustered: in JetStream; else 'unavailable'). */
     @Optional() @Inject(WriteAcknowledgement) private readonly writes: WriteAcknowledgement = new LocalWriteAcknowledgement(),
+    /** Cluster: camera-bound commands go to the node that runs the camera (docs/CLUSTER.md, "Routed commands"). */
+    @Optional() @Inject(CommandForwarder) private readonly forwarder: CommandForwarder | null = null,
   ) {}
 
   onModuleInit(): void {
@@ -35,6 +38,8 @@ export class CommandRouter implements OnModuleInit {
       if (this.handlers.has(type)) throw new Error(`two handlers for the WebSocket command "${type}"`);
       this.handlers.set(type, wrapper.instance as WsCommandHandler);
     }
+    // Commands other nodes forward here run like local ones; their handlers use only the asking connection's id.
+    this.forwarder?.serve(async (message, originId) => (await this.execute(message, { connection: { id: originId } as Connection })) ?? {});
     const missing = CLIENT_MESSAGE_TYPES.filter((t) => !this.handlers.has(t));
     if (missing.length) this.logger.log(`commands answered "unavailable" (no handler yet): ${missing.join(', ')}`);
   }
@@ -68,12 +73,18 @@ export class CommandRouter implements OnModuleInit {
     await this.dispatch(message, { connection });
   }
 
+  /** Runs the command's handler here (its writes stored before it resolves). Throws the handler's typed error. */
+  private async execute(message: ClientMessage, ctx: CommandContext): Promise<Record<string, unknown> | void> {
+    const handler = this.handlers.get(message.type);
+    if (!handler) throw new CodedError('unavailable', `${message.type} is not available on this server yet`);
+    return this.writes.run(async () => handler.handle(message as never, ctx));
+  }
+
   private async dispatch(message: ClientMessage, ctx: CommandContext): Promise<void> {
     const id = message.id ?? null;
-    const handler = this.handlers.get(message.type);
-    if (!handler) return ctx.connection.error(id, 'unavailable', `${message.type} is not available on this server yet`);
     try {
-      const payload = await this.writes.run(async () => handler.handle(message as never, ctx));
+      const owner = this.forwarder?.targetOf(message) ?? null;
+      const payload = owner ? await this.forwarder!.forward(owner, message, ctx.connection.id) : await this.execute(message, ctx);
       if (id !== null) ctx.connection.reply({ ...(payload ?? {}), type: 'ack', id });
     } catch (err) {
       if (isCodedError(err)) return ctx.connection.error(id, err.code, scrubSecrets(err.message));

@@ -10,6 +10,7 @@ import { CamerasController } from './cameras.controller';
 import { ClusterController } from './cluster.controller';
 import { CodedErrorFilter } from './coded-error.filter';
 import { CommandRouter } from './command.router';
+import { CommandForwarder } from './command-forwarder';
 import { ConnectionRegistry } from './connection.registry';
 import { DeliveryMetrics } from './delivery.metrics';
 import {
@@ -96,6 +97,8 @@ export class DeliveryModule {
         PreviewService,
         CameraAccess,
         CommandRouter,
+        // cluster: camera-bound commands to the node that runs the camera (docs/CLUSTER.md, "Routed commands")
+        CommandForwarder,
         BinaryFrames,
         ExpressionGateway,
         AuthHandler,
