@@ -185,6 +185,12 @@ async function main(): Promise<void> {
       log(`  node${i}: ${server.url} (pid ${server.pid}${pin ? `, core ${i - 1}` : ''})`);
     }
     const first = nodes[0];
+    // Cameras go to the least-loaded live node: add them once node1 sees every node, or they all land on the first ones.
+    const joinedBy = Date.now() + 60_000;
+    while ((await getJson<{ nodes: unknown[] }>(`${first.server.url}/api/cluster`)).nodes.length < nodeCount) {
+      if (Date.now() > joinedBy) throw new Error(`node1 does not see all ${nodeCount} nodes in GET /api/cluster after 60 s`);
+      await sleep(250);
+    }
     for (let i = 0; i < cameraCount; i++) {
       const r = await fetch(`${first.server.url}/api/cameras`, {
         method: 'POST',

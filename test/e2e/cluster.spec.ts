@@ -217,7 +217,8 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
     // One at a time: three model loads side by side on a small machine only take longer in all.
     for (const id of IDS) await startNode(id);
     clients.set('C', await Client.connect('C', nodes.get('C')!));
-    // The 6 cameras, through A's REST (the first bullet checks where they run).
+    // Every node sees the three (placement picks among the live nodes it knows of), then the 6 cameras, through A's REST (the first bullet checks where they run).
+    for (const id of IDS) await until(`${id} sees 3 nodes`, 30_000, async () => (await get<ClusterView>(id, '/api/cluster')).nodes.length === 3);
     for (const [i, video] of videos.entries()) {
       const cam = await post<CameraRow>('A', '/api/cameras', { url: `file://${video}`, loop: true, fps: 5, name: `cam${i + 1}` });
       cameraIds.push(cam.id);
