@@ -44,7 +44,9 @@ export type WebhookInput = z.infer<typeof WebhookInputSchema>;
 
 /** PATCH /api/webhooks/:id: any subset of the fields (null clears cameraId, userId or label). */
 export const WebhookPatchSchema = z
-  .strictObject({ ...ruleFields, url: ruleFields.url.optional() })
+  // z calls only (no spread, no `ruleFields.url.optional()`): the SDK's bundler drops unused pure z calls, and zod with them
+  .strictObject(ruleFields)
+  .extend({ url: z.string().min(1).max(2048).optional() })
   .refine(oneTarget, ONE_TARGET)
   .refine((p) => Object.keys(p).length > 0, { message: 'nothing to change' });
 export type WebhookPatch = z.infer<typeof WebhookPatchSchema>;

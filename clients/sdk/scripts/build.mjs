@@ -103,7 +103,7 @@ function fileDeclarations(program, source, emittedDecl) {
   if (!source) throw new Error('a contracts file is missing from the SDK program');
   const checker = program.getTypeChecker();
   const flags = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.InTypeAlias | ts.TypeFormatFlags.UseSingleQuotesForStringLiteralType;
-  const usesZod = (node) => /\bz\.|Schema\b/.test(node.getText(source));
+  const usesZod = (node) => /\bz\s*\.|Schema\b/.test(node.getText(source)); // `z\n  .object(…)` too
   const comment = (node) => {
     // a comment at the very top is the file's header, not this declaration's
     const ranges = (ts.getLeadingCommentRanges(source.text, node.pos) ?? []).filter((r) => r.pos > 0);

@@ -197,14 +197,10 @@ export class IExpressionRest {
 
 /** `?cameraId=…&from=…` with the times as ms since the epoch; empty when nothing is set. */
 function historyQueryString(query: HistoryQuery, format?: 'csv' | 'json'): string {
+  const time = (t: number | string | Date | undefined) => (t === undefined ? undefined : t instanceof Date ? String(t.getTime()) : String(t));
+  const fields = { cameraId: query.cameraId, userId: query.userId, from: time(query.from), to: time(query.to), resolution: query.resolution, format };
   const params = new URLSearchParams();
-  const time = (t: number | string | Date) => (t instanceof Date ? String(t.getTime()) : String(t));
-  if (query.cameraId) params.set('cameraId', query.cameraId);
-  if (query.userId) params.set('userId', query.userId);
-  if (query.from !== undefined) params.set('from', time(query.from));
-  if (query.to !== undefined) params.set('to', time(query.to));
-  if (query.resolution) params.set('resolution', query.resolution);
-  if (format) params.set('format', format);
+  for (const [key, value] of Object.entries(fields)) if (value) params.set(key, value);
   const text = params.toString();
   return text ? `?${text}` : '';
 }
