@@ -1,9 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { CameraInput, CameraView } from '../contracts/cameras';
 import { CodedError } from '../contracts/errors';
 import { EventBus } from '../events/event-bus';
 import { CAMERA_API, CameraApi, PIPELINE_CONTROL, PipelineControl, USER_DIRECTORY, UserDirectoryApi } from './delivery.tokens';
 import { scrubSecrets } from './error-mapping';
+import { CommandForwarder } from './command-forwarder';
 
 /** A view with credentials scrubbed from every text field, whatever the source forgot. */
 function safeView(v: CameraView): CameraView {
@@ -20,6 +21,7 @@ export class CameraAccess {
     @Inject(EventBus) private readonly bus: EventBus,
     @Inject(PIPELINE_CONTROL) private readonly pipeline: PipelineControl,
     @Inject(USER_DIRECTORY) private readonly users: UserDirectoryApi,
+    @Optional() @Inject(CommandForwarder) private readonly forwarder: CommandForwarder | null = null,
   ) {}
 
   /** A `userId` must name an existing user (404 `not_found` otherwise, nothing stored), as for camera.bind. */
@@ -50,5 +52,18 @@ export class CameraAccess {
     await this.get(id);
     await this.cameras.retry(id);
     return this.get(id);
+  }
+
+  /**
+   * REST's retry: in a cluster, on the node that runs the camera (as the WS command is routed by the CommandRouter).
+   * Only the edge that received the request forwards; the owner runs camera.retry locally.
+   */
+  async retryWhereRunning(id: string): Promise<CameraView> {
+    const message = { type: 'camera.retry' as const, id: 'rest', cameraId: id };
+    const owner = this.forwarder?.targetOf(message) ?? null;
+    if (!owner) return this.retry(id);
+    const ack = (await this.forwarder!.forward(owner, message, 'rest')) as { camera?: CameraView };
+    if (!ack.camera) throw new CodedError('internal', `node ${owner} answered camera.retry without the camera`);
+    return safeView(ack.camera);
   }
 }

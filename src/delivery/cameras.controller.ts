@@ -69,6 +69,6 @@ export class CamerasController {
   @ApiResponse({ status: 200, schema: CAMERA_VIEW_SCHEMA })
   @apply(errors(401, 403, 404))
   retry(@Param('id', idPipe) id: string): Promise<CameraView> {
-    return this.cameras.retry(id);
+    return this.cameras.retryWhereRunning(id);
   }
 }
