@@ -15,13 +15,15 @@ export function commandSubject(nodeId: string): string {
 
 /**
  * The commands that act on a running camera, so only the node that runs it can answer: its pipeline's tracks
- * (track.assign), its calibration capture (calibration.start reads the node-scoped face.observed), its ffmpeg
+ * (track.assign), its identity resolver's camera → user cache (camera.bind; the table is shared, the cache is the
+ * running node's), its calibration capture (calibration.start reads the node-scoped face.observed), its ffmpeg
  * (camera.retry). Everything else reads or writes shared state and is answered by whichever node the client is on.
  */
 const CAMERA_OF: Partial<Record<ClientMessageType, (m: ClientMessage) => string>> = {
   'camera.retry': (m) => (m as Extract<ClientMessage, { type: 'camera.retry' }>).cameraId,
   'calibration.start': (m) => (m as Extract<ClientMessage, { type: 'calibration.start' }>).cameraId,
   'track.assign': (m) => (m as Extract<ClientMessage, { type: 'track.assign' }>).cameraId,
+  'camera.bind': (m) => (m as Extract<ClientMessage, { type: 'camera.bind' }>).cameraId,
 };
 
 export const ROUTED_COMMANDS = Object.keys(CAMERA_OF) as ClientMessageType[];
