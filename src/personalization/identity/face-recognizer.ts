@@ -9,8 +9,9 @@ import { DEFAULT_FACE_MATCH, FaceMatcher } from './face-matcher';
 
 /**
  * The live recogniser (FACE_RECOGNIZER): the enrolled gallery — every FaceGallery row made by the current embedding
- * model (its sha256) — in memory, behind a FaceMatcher with the calibrated rule (threshold 0.24 AND margin 0.25 over the
- * runner-up, per-user distances averaged over the track's frames; docs/IDENTITY.md). Loaded at bootstrap; a user's rows
+ * model (its sha256) — in memory, behind a FaceMatcher with the calibrated rule (DEFAULT_FACE_MATCH: per-user threshold
+ * capped at 0.24, relative margin 0.25 over the runner-up, per-user distances averaged over the track's frames;
+ * docs/IDENTITY.md), rebuilt on every change (the per-user thresholds depend on the whole gallery). Loaded at bootstrap; a user's rows
  * are read again on 'gallery.changed' {userId} (published by the enrolment side after each commit) and dropped on
  * 'user.deleted'. Every change bumps `version`, so the pipeline decides its open tracks again from their embeddings.
  * match() is on the pipeline's main-thread path: ~users × faces 128-d distances per decided track, no I/O.
