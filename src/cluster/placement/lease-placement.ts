@@ -90,7 +90,7 @@ export class LeasePlacement extends CameraPlacement {
     this.lastRebalanceAt = this.now();
     await this.open().catch(() => undefined); // NATS away: the ticks retry
     const period = Math.max(50, Math.min(500, Math.floor(this.options.leaseTtlMs / 10)));
-    this.timer = setInterval(() => void this.tick(), period);
+    this.timer = setInterval(() => void this.safeTick(), period);
     this.timer.unref();
     // The first round waits one period: the lease watch and the membership have heard the others by then.
     this.lastReconcileAt = this.now();
@@ -122,7 +122,16 @@ export class LeasePlacement extends CameraPlacement {
   changed(): void {
     if (this.detached || !this.host) return;
     this.nudged = true;
-    setImmediate(() => void this.tick());
+    setImmediate(() => void this.safeTick());
+  }
+
+  /** A tick from a timer: a failure (the host's table closed at shutdown, say) is logged, never unhandled. */
+  private async safeTick(): Promise<void> {
+    try {
+      await this.tick();
+    } catch (e) {
+      this.options.log?.warn(`camera placement round failed: ${e instanceof Error ? e.message : e}`);
+    }
   }
 
   /** One timer tick: stop what must stop, renew every TTL/3, reconcile every CAMERA_RECONCILE_MS (or when nudged). */
