@@ -17,6 +17,7 @@ import { IExpressionError, IExpressionRest } from '../../clients/sdk/src';
 import { LABEL_COLORS } from '../../clients/dashboard/src/labels';
 import type { CameraView } from '../../src/contracts/cameras';
 import type { HistoryRowView } from '../../src/contracts/history';
+import type { UserView } from '../../src/contracts/personalization';
 import { LABEL_NAMES } from '../../src/contracts/labels';
 import type { WebhookView } from '../../src/contracts/webhooks';
 import { startDashboard, type DashboardHarness } from '../support/dashboard';
@@ -46,7 +47,9 @@ describe.skipIf(!chromiumPath || !hasVideo)('dashboard: History and Webhooks pag
   beforeAll(async () => {
     h = await startDashboard({ token: TOKEN, chromiumPath: chromiumPath!, env: { HISTORY_FLUSH_MS: '500' } });
     receiver = await startWebhookReceiver((_req, _n, res) => void res.writeHead(204).end());
-    camera = (await h.api('post', '/api/cameras').send({ url: `file://${D6}`, name: 'Hall', fps: 5, loop: true }).expect(201)).body as CameraView;
+    // Bound to Hana: her faces (the camera's, as no face of hers is enrolled) are her history too.
+    const hana = (await h.api('post', '/api/users').send({ name: 'Hana' }).expect(201)).body as UserView;
+    camera = (await h.api('post', '/api/cameras').send({ url: `file://${D6}`, name: 'Hall', fps: 5, loop: true, userId: hana.id }).expect(201)).body as CameraView;
     cameraStarted = Date.now();
   }, 180_000);
 
@@ -183,6 +186,11 @@ describe.skipIf(!chromiumPath || !hasVideo)('dashboard: History and Webhooks pag
     expect(csv[0]).toBe(CSV_HEADER);
     expect(csv.length).toBeGreaterThan(10);
     for (const line of csv.slice(1)) expect(line.split(',')[2]).toBe(camera.id);
+
+    // The same range for the person: her rows, under her name.
+    await page.getByLabel('Camera or person').selectOption({ label: 'Hana' });
+    await chart.getByRole('heading', { name: 'Expressions of Hana' }).waitFor();
+    await expect.poll(async () => Number(await chart.getAttribute('data-points'))).toBeGreaterThanOrEqual(10);
     expect(h.violations).toEqual([]);
   }, 240_000);
 

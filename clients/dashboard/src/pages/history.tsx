@@ -98,6 +98,8 @@ function chartOptions(raw: (number | null)[][]) {
 }
 
 interface Loaded {
+  /** Who the answer is about (the choice may have changed since the query left). */
+  name: string;
   query: HistoryQuery;
   series: HistorySeriesView;
   summary: HistorySummaryView;
@@ -121,7 +123,7 @@ export function HistoryPage() {
   // Until something is picked: the first camera (or every camera when there is none).
   const chosen = subject || (cameras[0] ? `camera:${cameras[0].id}` : 'all');
   const [kind, id] = chosen.split(/:(.*)/s) as [string, string | undefined];
-  const name = kind === 'camera' ? (store.cameras.get(id!)?.name ?? id) : kind === 'user' ? (store.userName(id ?? null) ?? id) : 'all cameras';
+  const name = (kind === 'camera' ? store.cameras.get(id!)?.name : kind === 'user' ? store.userName(id ?? null) : 'all cameras') ?? id ?? '';
 
   /** The query for the current choices; a string when the choices cannot make one. */
   const buildQuery = (): HistoryQuery | string => {
@@ -153,7 +155,7 @@ export function HistoryPage() {
     Promise.all([store.rest.history(query), store.rest.historySummary(filter)])
       .then(([series, summary]) => {
         if (n !== request.current) return;
-        setLoaded({ query, series, summary });
+        setLoaded({ name, query, series, summary });
         setError(null);
       })
       .catch((err: unknown) => {
@@ -270,13 +272,13 @@ export function HistoryPage() {
       {loaded ? (
         <div class="two-col">
           <section class="card" aria-labelledby="history-chart-title" data-points={points} data-resolution={loaded.series.resolution}>
-            <h2 id="history-chart-title">Expressions of {name}</h2>
+            <h2 id="history-chart-title">Expressions of {loaded.name}</h2>
             <p class="muted">
               {shown} · {loaded.series.resolution} buckets · {points} with faces
             </p>
             {points ? (
               <Chart
-                label={`Stacked expression scores of ${name}, ${shown}`}
+                label={`Stacked expression scores of ${loaded.name}, ${shown}`}
                 deps={[loaded]}
                 refreshMs={3_600_000}
                 height={260}
@@ -284,7 +286,7 @@ export function HistoryPage() {
                 options={chartOptions(stacked!.raw)}
               />
             ) : (
-              <p>No faces were recorded for {name} in this range.</p>
+              <p>No faces were recorded for {loaded.name} in this range.</p>
             )}
           </section>
           <section class="card" aria-labelledby="history-share-title" data-seconds={shares?.seconds ?? 0}>
