@@ -54,8 +54,9 @@ export class ReplicatedBlobStore extends BlobStore {
       throw new ReplicationUnavailableError(`blob ${key}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
     if (bytes === null) throw new BlobNotFoundError(key);
-    await this.local.put(key, bytes);
-    return bytes;
+    const copy = new Uint8Array(bytes); // a plain Uint8Array, as the local store answers (the client may hand a Buffer)
+    await this.local.put(key, copy);
+    return copy;
   }
 
   async remove(key: string): Promise<void> {

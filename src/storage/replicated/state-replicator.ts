@@ -54,12 +54,26 @@ export class StateReplicator {
     private readonly logger: ReplicatorLog,
   ) {}
 
-  async start(): Promise<void> {
+  /**
+   * Loads every bucket and starts its watcher. A step JetStream does not answer (a stream electing its leader after a
+   * server died answers after a few seconds) is tried again, until `startTimeoutMs` has passed.
+   */
+  async start(startTimeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + startTimeoutMs;
     for (const spec of this.specs) {
-      const kv = await this.link.kv(spec.bucket, { history: 1 });
-      this.buckets.set(spec.bucket, kv);
-      await this.load(spec, kv);
-      this.stops.push(await kv.watch((c) => this.onChange(spec, c.key, c.value, c.revision)));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const kv = await this.link.kv(spec.bucket, { history: 1 });
+          await this.load(spec, kv);
+          this.stops.push(await kv.watch((c) => this.onChange(spec, c.key, c.value, c.revision)));
+          this.buckets.set(spec.bucket, kv);
+          break;
+        } catch (e) {
+          if (Date.now() > deadline) throw e;
+          this.logger.warn(`${spec.bucket}: loading failed (attempt ${attempt}: ${e instanceof Error ? e.message : String(e)}); trying again`);
+          await new Promise((r) => setTimeout(r, Math.min(2000, 250 * attempt)));
+        }
+      }
     }
   }
 
