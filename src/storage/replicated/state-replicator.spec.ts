@@ -13,7 +13,7 @@ const row = (id: string, name: string) => JSON.stringify({ id, name });
 type Change = { key: string; value: Uint8Array | null; revision: number };
 
 /** One JetStream server's buckets: a revision per write, watchers in revision order, a switch to fail writes. */
-class FakeJetStream implements ReplicationLink {
+class FakeJetStream {
   readonly buckets = new Map<string, { seq: number; live: Map<string, { value: Uint8Array; revision: number }>; watchers: Set<(c: Change) => void> }>();
   up = true;
   status(): 'connected' | 'disconnected' {
