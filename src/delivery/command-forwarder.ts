@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
+import { Subscription } from 'rxjs';
 import { COMMAND_SUBJECTS } from '../cluster/nats-event-bus';
 import { NatsLink, Unsubscribe } from '../cluster/nats.link';
 import { CONFIG, Config } from '../config';
@@ -6,6 +7,7 @@ import type { RoutedCommand, RoutedReply } from '../contracts/cluster';
 import { ClientMessage, ClientMessageSchema, ClientMessageType } from '../contracts/commands';
 import { CodedError, ERROR_CODES, ErrorCode, isCodedError } from '../contracts/errors';
 import { CameraPlacement } from '../contracts/ports/camera-placement';
+import { EventBus } from '../events/event-bus';
 import { scrubSecrets } from './error-mapping';
 
 /** Subject of the commands forwarded to a node. */
@@ -26,7 +28,8 @@ const CAMERA_OF: Partial<Record<ClientMessageType, (m: ClientMessage) => string>
   'camera.bind': (m) => (m as Extract<ClientMessage, { type: 'camera.bind' }>).cameraId,
 };
 
-export const ROUTED_COMMANDS = Object.keys(CAMERA_OF) as ClientMessageType[];
+/** calibration.cancel goes to the node where the user's calibration runs (known from its prompts' meta.node). */
+export const ROUTED_COMMANDS = [...(Object.keys(CAMERA_OF) as ClientMessageType[]), 'calibration.cancel'] as const;
 
 /** Runs a command here as if its client were connected here (`originId`: its connection on the asking node). */
 export type LocalExecutor = (message: ClientMessage, originId: string) => Promise<Record<string, unknown>>;
@@ -47,12 +50,25 @@ const decoder = new TextDecoder();
 export class CommandForwarder implements OnModuleDestroy {
   private readonly log = new Logger('CommandForwarder');
   private stop: Unsubscribe | null = null;
+  /** user → the node running their calibration, from the calibration events (cluster scope: every node hears them). */
+  private readonly calibrating = new Map<string, string>();
+  private readonly events = new Subscription();
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     @Optional() @Inject(NatsLink) private readonly link: NatsLink | null = null,
     @Optional() @Inject(CameraPlacement) private readonly placement: CameraPlacement | null = null,
-  ) {}
+    @Optional() @Inject(EventBus) bus: EventBus | null = null,
+  ) {
+    if (!this.enabled || !bus) return;
+    this.events.add(
+      bus.on('calibration.prompt', 'calibration.captured').subscribe((e) => {
+        const node = e.meta.node ?? this.placement!.nodeId;
+        if (e.name === 'calibration.prompt') this.calibrating.set(e.payload.userId, node);
+        else if (this.calibrating.get(e.payload.userId) === node) this.calibrating.delete(e.payload.userId);
+      }),
+    );
+  }
 
   get enabled(): boolean {
     return this.link !== null && this.placement?.clustered === true;
@@ -62,8 +78,12 @@ export class CommandForwarder implements OnModuleDestroy {
   targetOf(message: ClientMessage): string | null {
     if (!this.enabled) return null;
     const cameraOf = CAMERA_OF[message.type];
-    if (!cameraOf) return null;
-    const owner = this.placement!.ownerOf(cameraOf(message));
+    const owner =
+      message.type === 'calibration.cancel'
+        ? (this.calibrating.get(message.userId) ?? null)
+        : cameraOf
+          ? this.placement!.ownerOf(cameraOf(message))
+          : null;
     return owner && owner !== this.placement!.nodeId ? owner : null;
   }
 
@@ -104,6 +124,7 @@ export class CommandForwarder implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    this.events.unsubscribe();
     this.stop?.();
     this.stop = null;
   }
@@ -116,7 +137,7 @@ export class CommandForwarder implements OnModuleDestroy {
       return { ok: false, code: 'bad_message', message: 'forwarded command is not JSON' };
     }
     const parsed = ClientMessageSchema.safeParse(request?.message);
-    if (!parsed.success || request.v !== 1 || typeof request.originId !== 'string' || !CAMERA_OF[parsed.data.type]) {
+    if (!parsed.success || request.v !== 1 || typeof request.originId !== 'string' || !(ROUTED_COMMANDS as readonly string[]).includes(parsed.data.type)) {
       return { ok: false, code: 'bad_message', message: 'not a forwardable command' };
     }
     try {

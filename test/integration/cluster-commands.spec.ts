@@ -76,6 +76,15 @@ class FakeCalibrationStart implements WsCommandHandler<'calibration.start'> {
 }
 
 @Injectable()
+@WsCommand('calibration.cancel')
+class FakeCalibrationCancel implements WsCommandHandler<'calibration.cancel'> {
+  constructor(@Inject(NODE) private readonly node: string) {}
+  handle({ userId }: CommandOf<'calibration.cancel'>) {
+    return { userId, cancelled: true, ranOn: this.node } as never;
+  }
+}
+
+@Injectable()
 @WsCommand('user.create')
 class FakeUserCreate implements WsCommandHandler<'user.create'> {
   constructor(@Inject(NODE) private readonly node: string) {}
@@ -134,7 +143,7 @@ describe.skipIf(!hasNats)('routed commands on a real nats-server', () => {
       exports: [NatsLink, CameraPlacement, CLUSTER_EVENT_BUS, NODE],
     })
     class ClusterStub {}
-    @Module({ providers: [FakeCalibrationStart, FakeUserCreate] })
+    @Module({ providers: [FakeCalibrationStart, FakeCalibrationCancel, FakeUserCreate] })
     class Handlers {}
     const module = await Test.createTestingModule({
       imports: [ConfigModule.forRoot(config), ClusterStub, StorageModule, DeliveryModule.forRoot(), Handlers],
@@ -183,6 +192,16 @@ describe.skipIf(!hasNats)('routed commands on a real nats-server', () => {
     await until('the prompt on node A', () => prompts.length > 0);
     expect(prompts[0]).toEqual({ originId: c.id, node: 'node-b' });
     sub.unsubscribe();
+  });
+
+  it('sends calibration.cancel to the node whose prompts the user’s calibration publishes; an unknown one stays here', async () => {
+    const { c, socket } = client(a);
+    await a.router.handleText(c, JSON.stringify({ type: 'calibration.cancel', id: 'c1', userId: 'ada' }));
+    await a.router.handleText(c, JSON.stringify({ type: 'calibration.cancel', id: 'c2', userId: 'zed' }));
+    expect(socket.sent).toEqual([
+      { type: 'ack', id: 'c1', userId: 'ada', cancelled: true, ranOn: 'node-b' },
+      { type: 'ack', id: 'c2', userId: 'zed', cancelled: true, ranOn: 'node-a' },
+    ]);
   });
 
   it("passes the owner's typed error on unchanged", async () => {
