@@ -30,6 +30,22 @@ export class ClusterMetrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+  readonly cameraLeases = new Gauge({
+    name: 'iexpr_cluster_camera_leases',
+    help: 'Cameras this node holds the lease of, and runs (docs/CLUSTER.md, "Camera sharding")',
+    registers: [this.registry],
+  });
+  readonly cameraClaims = new Counter({
+    name: 'iexpr_cluster_camera_claims_total',
+    help: 'Camera leases this node claimed (a new camera, or one whose node died or released it)',
+    registers: [this.registry],
+  });
+  readonly cameraStops = new Counter({
+    name: 'iexpr_cluster_camera_stops_total',
+    help: 'Cameras this node stopped running: rebalance, removed (no longer stored), shutdown, lost (a renewal refused, or not acknowledged before the lease could expire)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly heartbeatsFailed = new Counter({
     name: 'iexpr_cluster_heartbeats_failed_total',
     help: 'Membership heartbeats JetStream did not acknowledge (NATS away)',

@@ -116,9 +116,10 @@ export class ClusterModule {
         {
           // camera leases in `iex-leases` (docs/CLUSTER.md, "Camera sharding"); CameraService runs what it holds
           provide: CameraPlacement,
-          inject: [CONFIG, ClusterMembership],
-          useFactory: (c: Config, membership: ClusterMembership) =>
+          inject: [CONFIG, ClusterMembership, ClusterMetrics],
+          useFactory: (c: Config, membership: ClusterMembership, metrics: ClusterMetrics) =>
             new LeasePlacement(join.link, {
+              metrics,
               nodeId: join.nodeId,
               leaseTtlMs: c.CAMERA_LEASE_TTL_MS,
               reconcileMs: c.CAMERA_RECONCILE_MS,

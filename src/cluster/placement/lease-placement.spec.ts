@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PlacementHost } from '../../contracts/ports/camera-placement';
+import { ClusterMetrics } from '../cluster.metrics';
 import { MemoryNatsHub } from '../memory/memory-nats.link';
 import { LeasePlacement, LEASES_BUCKET } from './lease-placement';
 import type { PlacementNode } from './reconciler';
@@ -35,9 +36,15 @@ const placements: LeasePlacement[] = [];
 function node(hub: MemoryNatsHub, id: string, cameras: () => string[], alive: () => PlacementNode[]) {
   const host = new FakeHost(cameras, now);
   const link = hub.link(id);
-  const p = new LeasePlacement(link, { nodeId: id, leaseTtlMs: TTL, reconcileMs: 2000, claimGraceMs: 4000, rebalanceMs: 30_000, nodes: alive, now });
+  const metrics = new ClusterMetrics();
+  const p = new LeasePlacement(link, { nodeId: id, leaseTtlMs: TTL, reconcileMs: 2000, claimGraceMs: 4000, rebalanceMs: 30_000, nodes: alive, now, metrics });
   placements.push(p);
-  return { id, host, link, p };
+  return { id, host, link, p, metrics };
+}
+
+async function metric(m: ClusterMetrics, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const got = (await m.registry.getSingleMetric(name)!.get()).values;
+  return got.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0;
 }
 
 const load = (id: string): PlacementNode => ({ id, load: { framesPerSecond: 0, cpu: 0, cores: 2 } });
@@ -123,6 +130,9 @@ describe('LeasePlacement (in-memory NATS, virtual time)', () => {
     await advance(TTL / 3 + 500);
     expect(a.host.running.size).toBe(0);
     expect(a.p.ownerOf('k')).toBe('intruder');
+    expect(await metric(a.metrics, 'iexpr_cluster_camera_claims_total')).toBe(1);
+    expect(await metric(a.metrics, 'iexpr_cluster_camera_stops_total', { reason: 'lost' })).toBe(1);
+    expect(await metric(a.metrics, 'iexpr_cluster_camera_leases')).toBe(0);
   });
 
   it('releases a removed camera and a shutting-down node hands its cameras over at once', async () => {

@@ -1,4 +1,5 @@
 import { CameraPlacement, PlacementHost } from '../../contracts/ports/camera-placement';
+import type { ClusterMetrics } from '../cluster.metrics';
 import { KvBucket, KvConflictError, NatsLink, Unsubscribe } from '../nats.link';
 import { LeaseInfo, PlacementNode, reconcile } from './reconciler';
 
@@ -17,6 +18,7 @@ export interface LeasePlacementOptions {
   log?: { log(msg: string): void; warn(msg: string): void };
   /** Called on each start/stop decision, for metrics and tests. */
   onTransition?: (t: { cameraId: string; action: 'start' | 'stop'; reason: string; at: number }) => void;
+  metrics?: ClusterMetrics;
 }
 
 interface Held {
@@ -203,7 +205,7 @@ export class LeasePlacement extends CameraPlacement {
     });
     this.unownedSince = d.unownedSince;
     if (d.rebalancedAt !== undefined) this.lastRebalanceAt = d.rebalancedAt;
-    await Promise.all(d.release.map((id) => this.release(id, d.reasons[id] ?? 'release')));
+    await Promise.all(d.release.map((id) => this.release(id, d.reasons[id] ?? 'removed')));
     for (const id of d.claim) {
       if (this.detached) return;
       await this.claim(bucket, id);
@@ -239,6 +241,8 @@ export class LeasePlacement extends CameraPlacement {
     this.unownedSince.delete(id);
     this.options.log?.log(`camera ${id}: claimed, starting here`);
     this.options.onTransition?.({ cameraId: id, action: 'start', reason: 'claimed', at });
+    this.options.metrics?.cameraClaims.inc();
+    this.options.metrics?.cameraLeases.set(this.held.size);
     this.host?.start(id);
   }
 
@@ -267,12 +271,16 @@ export class LeasePlacement extends CameraPlacement {
     if (!this.held.delete(id)) return;
     this.options.log?.warn(`camera ${id}: ${reason}; stopped here`);
     this.options.onTransition?.({ cameraId: id, action: 'stop', reason, at: this.now() });
+    this.options.metrics?.cameraStops.inc({ reason: 'lost' });
+    this.options.metrics?.cameraLeases.set(this.held.size);
     this.stopHost(id);
   }
 
   private async release(id: string, reason: string): Promise<void> {
     if (!this.held.delete(id)) return;
     this.options.onTransition?.({ cameraId: id, action: 'stop', reason, at: this.now() });
+    this.options.metrics?.cameraStops.inc({ reason });
+    this.options.metrics?.cameraLeases.set(this.held.size);
     this.options.log?.log(`camera ${id}: released (${reason})`);
     await this.stopHost(id);
     // Only once it has stopped here may another node claim it.
