@@ -106,6 +106,19 @@ const face = (id: string, userId: string, sampleId: string | null) => ({
   createdAt: 2,
 });
 
+describe('replicated tables', () => {
+  it('name every column of their SQLite tables (a migration that adds one must add it to REPLICATED_TABLES)', () => {
+    const db = new SqliteDatabase(mkdtempSync(join(tmpdir(), 'iexpr-state-cols-')));
+    try {
+      expect(() => new SqliteReplica(db.db, REPLICATED_TABLES)).not.toThrow();
+      db.db.exec('ALTER TABLE users ADD COLUMN nickname TEXT');
+      expect(() => new SqliteReplica(db.db, REPLICATED_TABLES)).toThrow(/users.*nickname/);
+    } finally {
+      db.close();
+    }
+  });
+});
+
 afterEach(async () => {
   for (const n of [...nodes]) await n.close().catch(() => {});
 });
@@ -131,7 +144,7 @@ describe.skipIf(!hasNats)('shared state on one nats-server', () => {
     await a.request(() => {
       a.samples.insert(sample('s1', 'ana.1'));
       a.faces.insert(face('f1', 'ana.1', 's1'));
-      a.models.insert({ userId: 'ana.1', version: 1, file: 'models/ana.1/1.head.f32', sha256: 'x', metrics: { accuracy: 0.9 } as never, createdAt: 3 }, true);
+      a.models.insert({ userId: 'ana.1', version: 1, file: 'models/ana.1/1.head.f32', sha256: 'x', trunkSha256: 't', metrics: { accuracy: 0.9 } as never, createdAt: 3 }, true);
     });
     await until('the rows on B', () => b.models.activeVersion('ana.1') === 1 && b.faces.get('f1') !== undefined && b.samples.listByUser('ana.1').length === 1);
     expect(Array.from(b.faces.get('f1')!.embedding)).toEqual(Array.from(face('f1', 'ana.1', 's1').embedding));

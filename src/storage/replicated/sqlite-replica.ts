@@ -43,6 +43,16 @@ export class SqliteReplica implements LocalReplica {
     private readonly db: Database.Database,
     private readonly specs: readonly TableSpec[],
   ) {
+    for (const s of specs) {
+      const actual = (db.pragma(`table_info(${s.table})`) as { name: string }[]).map((c) => c.name);
+      const missing = actual.filter((c) => !s.columns.includes(c));
+      const extra = s.columns.filter((c) => !actual.includes(c));
+      if (missing.length || extra.length) {
+        throw new Error(
+          `replicated table ${s.table} and its spec differ (columns not replicated: ${missing.join(', ') || 'none'}; not in the table: ${extra.join(', ') || 'none'}): update REPLICATED_TABLES with the migration`,
+        );
+      }
+    }
     // Which revision of each bucket this database has applied (created here: only clustered nodes have it).
     db.exec('CREATE TABLE IF NOT EXISTS replication_state (bucket TEXT PRIMARY KEY, revision INTEGER NOT NULL)');
     db.exec('CREATE TEMP TABLE IF NOT EXISTS iex_changes (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, k TEXT NOT NULL, before TEXT)');
