@@ -5,6 +5,9 @@
  * replicated table does). Checks: the cameras spread 2/2/2 and every node's list names the same runner; one node cut
  * off from NATS stops its cameras and the others take them within the lease TTL + a reconcile round; no camera runs on
  * two nodes at once (start/stop times per node); the node restarted with the same id takes nothing at once.
+ * Then with the replicated cameras table (ReplicatedStorageModule, as AppModule wires it when clustered): cameras added
+ * through one node's CameraService are placed once and listed with their node on both; removed through the other
+ * node, the camera's node stops it.
  */
 import { Test, TestingModule } from '@nestjs/testing';
 import { execFileSync } from 'node:child_process';
@@ -24,6 +27,7 @@ import { EventsModule } from '../../src/events/events.module';
 import { CameraService } from '../../src/ingest/camera.service';
 import { IngestModule } from '../../src/ingest/ingest.module';
 import { CameraRecord, CameraRepository } from '../../src/storage/ports/camera.repository';
+import { ReplicatedStorageModule } from '../../src/storage/replicated/replicated-storage.module';
 import { StorageModule } from '../../src/storage/storage.module';
 import { NatsServer, requireNatsServer, startNatsServer } from '../support/nats';
 import { requireTool } from '../support/require-tool';
@@ -60,9 +64,9 @@ describe.skipIf(!hasNats || !hasFfmpeg)('camera sharding on a real nats-server',
   const nodes: Node[] = [];
   const records: CameraRecord[] = [];
 
-  async function startNode(id: string, dataDir?: string): Promise<Node> {
-    const dir = dataDir ?? mkdtempSync(join(tmpdir(), `cluster-cam-${id}-`));
-    if (!dataDir) dirs.push(dir);
+  async function startNode(id: string, opts: { replicated?: boolean } = {}): Promise<Node> {
+    const dir = mkdtempSync(join(tmpdir(), `cluster-cam-${id}-`));
+    dirs.push(dir);
     const config = loadConfig({
       DATA_DIR: dir,
       LOG_LEVEL: 'error',
@@ -77,7 +81,14 @@ describe.skipIf(!hasNats || !hasFfmpeg)('camera sharding on a real nats-server',
     });
     const join_ = await joinCluster(config, id);
     const module = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(config), StorageModule, EventsModule, ClusterModule.forRoot(join_), IngestModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        // replicated: the cameras table shared through JetStream, as AppModule wires it when clustered
+        opts.replicated ? ReplicatedStorageModule.forRoot(join_!.link) : StorageModule,
+        EventsModule,
+        ClusterModule.forRoot(join_),
+        IngestModule,
+      ],
     })
       // The three nodes share one process, so each would report the same process's CPU, sampled at different moments:
       // noise that placement (rightly) follows. Their CPU reads as idle here; frames/s are still measured.
@@ -86,7 +97,8 @@ describe.skipIf(!hasNats || !hasFfmpeg)('camera sharding on a real nats-server',
       .compile();
     module.useLogger(false);
     const repo = module.get(CameraRepository);
-    for (const r of records) if (!repo.get(r.id)) repo.insert(r);
+    // a node (re)started in the first scenario finds the cameras in its table, as a replicated one would
+    if (!opts.replicated) for (const r of records) if (!repo.get(r.id)) repo.insert(r);
     const cameras = module.get(CameraService);
     const runs: Node['runs'] = [];
     cameras.status$.subscribe((s: CameraStatus) => {
@@ -187,4 +199,26 @@ describe.skipIf(!hasNats || !hasFfmpeg)('camera sharding on a real nats-server',
       }
     }
   }, 120_000);
+  it('with the replicated cameras table: a camera added on one node is placed once and listed with its node everywhere; removed on another node, its node stops it', async () => {
+    for (const n of nodes.splice(0)) await n.module.close().catch(() => undefined);
+    const [p, q] = [await startNode('rep-p', { replicated: true }), await startNode('rep-q', { replicated: true })];
+    await until('both see each other', () => [p, q].every((n) => n.module.get(ClusterMembership).view().nodes.length === 2));
+    const added = await Promise.all([1, 2, 3, 4].map((i) => p.cameras.add({ url: `file://${video}`, name: `r${i}`, fps: 2, loop: true })));
+    const ids = added.map((v) => v.id).sort();
+    const runningAll = () => [p, q].flatMap((n) => n.running()).sort();
+    await until('the four cameras running, each once', () => JSON.stringify(runningAll()) === JSON.stringify(ids));
+    expect([p, q].map((n) => n.running().length)).toEqual([2, 2]);
+    for (const n of [p, q]) {
+      await until(`${n.id} lists every camera with its node`, () => {
+        const list = n.cameras.list();
+        return list.length === 4 && list.every((v) => [p, q].find((m) => m.running().includes(v.id))?.id === v.node);
+      });
+    }
+    // remove, on p, a camera q runs: q stops it once the table no longer has it
+    const onQ = q.running()[0];
+    await p.cameras.remove(onQ);
+    await until('q stopped the removed camera', () => !q.running().includes(onQ), 15_000);
+    await until('nobody lists it', () => [p, q].every((n) => n.cameras.list().every((v) => v.id !== onQ)), 15_000);
+    expect(runningAll()).toEqual(ids.filter((id) => id !== onQ));
+  }, 90_000);
 });
