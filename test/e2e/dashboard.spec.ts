@@ -8,14 +8,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import request from 'supertest';
-import { build } from 'vite';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL_COLORS } from '../../clients/dashboard/src/labels';
 import type { CameraView } from '../../src/contracts/cameras';
 import type { ModelVersionView, UserView } from '../../src/contracts/personalization';
-import { startRealApp, type RealApp } from '../support/app';
+import { startDashboard, type DashboardHarness } from '../support/dashboard';
 import { D6, ROOT } from '../support/paths';
 import { Relay } from '../support/relay';
 import { requireTool } from '../support/require-tool';
@@ -25,19 +23,14 @@ const ffmpegPath = requireTool('ffmpeg', 'ffmpeg');
 const video = D6;
 const screenshots = resolve(process.env.SCREENSHOT_DIR ?? join(ROOT, 'test-artifacts', 'dashboard'));
 const TOKEN = 'dashboard-admin-token';
-const ENV = { HOST: '127.0.0.1', ADMIN_TOKEN: TOKEN, BATCH_SIZE: '4' };
 /** The dashboard's label colours (clients/dashboard/src/labels.ts) as RGB. */
 const LABEL_RGB = Object.values(LABEL_COLORS).map((h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16)));
 
 describe.skipIf(!chromiumPath || !ffmpegPath)('dashboard in Chromium against the real server', () => {
   let work: string;
-  let server: RealApp;
-  let browser: Browser;
-  let serveDashboard: Parameters<typeof startRealApp>[2];
-  const contexts: BrowserContext[] = [];
-  /** CSP violations reported by any page (the dashboard must work under the server's CSP, src/delivery/http-edge.ts). */
-  const violations: string[] = [];
-  const api = (method: 'get' | 'delete', path: string) => request(server.url)[method](path).set('authorization', `Bearer ${TOKEN}`);
+  /** Dashboard build, real server (same origin for the page and /ws), Chromium, CSP violations: test/support/dashboard.ts. */
+  let h: DashboardHarness;
+  const api = (method: 'get' | 'delete', path: string) => h.api(method, path);
 
   beforeAll(async () => {
     if (!existsSync(video)) throw new Error(`missing test video ${video}`);
@@ -46,52 +39,20 @@ describe.skipIf(!chromiumPath || !ffmpegPath)('dashboard in Chromium against the
     const y4m = join(work, 'face.y4m');
     // Chromium loops the y4m as its webcam: 4 s of d6 at 10 fps covers several expressions and stays small (~6 MB).
     execFileSync(ffmpegPath!, ['-nostdin', '-v', 'error', '-t', '4', '-i', video, '-vf', 'scale=320:320,fps=10', '-pix_fmt', 'yuv420p', y4m]);
-    const outDir = join(work, 'dist');
-    await build({ configFile: resolve(ROOT, 'clients/dashboard/vite.config.ts'), logLevel: 'error', build: { outDir, sourcemap: false } });
-    // Same origin for the page and /ws: the gateway's Origin check accepts it without ALLOWED_ORIGINS.
-    serveDashboard = (app) => app.useStaticAssets(outDir, { index: 'index.html' });
-    server = await startRealApp(ENV, undefined, serveDashboard);
-    browser = await chromium.launch({
-      executablePath: chromiumPath!,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--use-fake-device-for-media-stream',
-        '--use-fake-ui-for-media-stream',
-        `--use-file-for-fake-video-capture=${y4m}`,
-      ],
+    h = await startDashboard({
+      token: TOKEN,
+      chromiumPath: chromiumPath!,
+      chromiumArgs: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`],
     });
   });
 
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => undefined);
-    await browser?.close();
-    await server?.close();
-    if (server) rmSync(server.dataDir, { recursive: true, force: true });
+    await h?.close();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  async function open(viewport = { width: 1280, height: 860 }, url = server.url): Promise<Page> {
-    const context = await browser.newContext({ viewport });
-    await context.grantPermissions(['camera']);
-    contexts.push(context);
-    const page = await context.newPage();
-    page.on('pageerror', (err) => console.error('page error:', err.message));
-    page.on('console', (m) => {
-      if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
-    });
-    await page.goto(url);
-    return page;
-  }
-
-  async function signIn(page: Page): Promise<void> {
-    await page.getByLabel('Access token').fill(TOKEN);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('[data-state="open"]').waitFor();
-  }
+  const open = (viewport = { width: 1280, height: 860 }, url?: string): Promise<Page> => h.open({ viewport, permissions: ['camera'] }, url);
+  const signIn = (page: Page): Promise<void> => h.signIn(page);
 
   /** Pixels on the camera's overlay canvas in a label colour: the boxes and caption bars are really drawn. */
   async function overlayPixels(page: Page, cameraId: string): Promise<number> {
@@ -275,19 +236,17 @@ describe.skipIf(!chromiumPath || !ffmpegPath)('dashboard in Chromium against the
 
   it('shows the lost connection and recovers by itself after a server restart', async () => {
     // A relay keeps the page's address while the server behind it restarts on the same data directory.
-    const relay = new Relay(Number(new URL(server.url).port));
+    const relay = new Relay(Number(new URL(h.server.url).port));
     await relay.start();
     try {
       const page = await open(undefined, `http://127.0.0.1:${relay.port}`);
       await signIn(page);
-      const old = server;
-      await old.close();
+      await h.server.close();
       relay.cut();
       await page.locator('[data-state="reconnecting"]').waitFor({ timeout: 5000 });
       await page.getByText(/connection|reconnect/i).first().waitFor();
       await page.screenshot({ path: join(screenshots, 'e-reconnecting.png') });
-      server = await startRealApp(ENV, old.dataDir, serveDashboard);
-      relay.target = Number(new URL(server.url).port);
+      relay.target = Number(new URL((await h.restartOnSameData()).url).port);
       await page.locator('[data-state="open"]').waitFor({ timeout: 15_000 });
       // Lists are reloaded after the reconnect: the webcam panel is back to its ready state and the form works.
       await page.getByRole('button', { name: 'Add camera' }).waitFor();
@@ -297,6 +256,6 @@ describe.skipIf(!chromiumPath || !ffmpegPath)('dashboard in Chromium against the
   });
 
   it('no page broke the Content-Security-Policy', () => {
-    expect(violations).toEqual([]);
+    expect(h.violations).toEqual([]);
   });
 });

@@ -17,6 +17,7 @@ import { ROOT } from './paths';
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export interface DashboardHarness {
+  /** The server now serving (restartOnSameData replaces it). */
   server: RealApp;
   browser: Browser;
   /** A temp folder of the spec's own (the dashboard build is in it), removed by close(). */
@@ -29,6 +30,8 @@ export interface DashboardHarness {
   signIn(page: Page): Promise<void>;
   /** supertest against the server with the admin token. */
   api(method: 'get' | 'post' | 'patch' | 'delete', path: string): request.Test;
+  /** After `server.close()`: a new server on the same data directory serving the same build (a restart). */
+  restartOnSameData(): Promise<RealApp>;
   close(): Promise<void>;
 }
 
@@ -37,18 +40,18 @@ export async function startDashboard(options: { token: string; env?: Record<stri
   const work = mkdtempSync(join(tmpdir(), 'dashboard-harness-'));
   const outDir = join(work, 'dist');
   await build({ configFile: resolve(ROOT, 'clients/dashboard/vite.config.ts'), logLevel: 'error', build: { outDir, sourcemap: false } });
-  const server = await startRealApp({ HOST: '127.0.0.1', ADMIN_TOKEN: options.token, BATCH_SIZE: '4', ...options.env }, undefined, (app) =>
-    app.useStaticAssets(outDir, { index: 'index.html' }),
-  );
+  const env = { HOST: '127.0.0.1', ADMIN_TOKEN: options.token, BATCH_SIZE: '4', ...options.env };
+  const serve: Parameters<typeof startRealApp>[2] = (app) => app.useStaticAssets(outDir, { index: 'index.html' });
+  const server = await startRealApp(env, undefined, serve);
   const browser = await chromium.launch({ executablePath: options.chromiumPath, args: [...CHROMIUM_ARGS, ...(options.chromiumArgs ?? [])] });
   const contexts: BrowserContext[] = [];
   const violations: string[] = [];
-  return {
+  const harness: DashboardHarness = {
     server,
     browser,
     work,
     violations,
-    async open(contextOptions = {}, url = server.url) {
+    async open(contextOptions = {}, url = harness.server.url) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, ...contextOptions });
       contexts.push(context);
       const page = await context.newPage();
@@ -64,13 +67,18 @@ export async function startDashboard(options: { token: string; env?: Record<stri
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.locator('[data-state="open"]').waitFor();
     },
-    api: (method, path) => request(server.url)[method](path).set('authorization', `Bearer ${options.token}`),
+    api: (method, path) => request(harness.server.url)[method](path).set('authorization', `Bearer ${options.token}`),
+    async restartOnSameData() {
+      harness.server = await startRealApp(env, harness.server.dataDir, serve);
+      return harness.server;
+    },
     async close() {
       for (const c of contexts) await c.close().catch(() => undefined);
       await browser.close();
-      await server.close();
-      rmSync(server.dataDir, { recursive: true, force: true });
+      await harness.server.close();
+      rmSync(harness.server.dataDir, { recursive: true, force: true });
       rmSync(work, { recursive: true, force: true });
     },
   };
+  return harness;
 }
