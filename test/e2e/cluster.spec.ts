@@ -15,7 +15,7 @@
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ClusterView } from '../../src/contracts/cluster';
 import type { ServerMessage } from '../../src/contracts/messages';
@@ -176,11 +176,13 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
     return p.exitCode === null && p.signalCode === null;
   });
 
-  /** Every camera's node and state as `from` shows them; null until all 6 stream on a node that is live. */
-  async function placed(from: NodeId): Promise<Map<string, NodeId> | null> {
+  /** Every camera's node as `from` shows them, once all 6 stream on a live node; until then it throws with what it sees. */
+  async function placed(from: NodeId): Promise<Map<string, NodeId>> {
     const views = await get<CameraRow[]>(from, '/api/cameras');
     const alive = live();
-    if (views.length !== cameraIds.length || views.some((v) => v.status !== 'streaming' || !alive.includes(v.node as NodeId))) return null;
+    if (views.length !== cameraIds.length || views.some((v) => v.status !== 'streaming' || !alive.includes(v.node as NodeId))) {
+      throw new Error(`${from} shows ${JSON.stringify(views.map((v) => [v.id, v.node, v.status]))} (live: ${alive.join(',')})`);
+    }
     return new Map(views.map((v) => [v.id, v.node as NodeId]));
   }
   const counts = (placement: Map<string, NodeId>) => {
@@ -226,6 +228,12 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
     }
     cameraIds = cameraIds.sort();
   }, 400_000);
+
+  // A failed bullet says what the nodes said last (their logs are otherwise lost with the processes).
+  afterEach(({ task }) => {
+    if (task.result?.state !== 'fail') return;
+    for (const [id, n] of nodes) console.error(`--- node ${id} (pid ${n.pid}), last lines:\n${n.log().split('\n').slice(-25).join('\n')}`);
+  });
 
   afterAll(async () => {
     for (const c of clients.values()) c.close();
@@ -285,7 +293,8 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
     const c = clients.get('C')!;
     await until(`personalized events of ${personalCamera} on C`, 30_000, () => {
       const e = c.last.get(personalCamera)?.event;
-      return e?.faces.some((f) => f.userId === userId && f.personalized === true);
+      if (e?.faces.some((f) => f.userId === userId && f.personalized === true)) return true;
+      throw new Error(`last event of ${personalCamera}: ${JSON.stringify(e?.faces.map((f) => ({ userId: f.userId, personalized: f.personalized })))}`);
     });
     // the model is visible through every node
     for (const id of IDS) {
@@ -355,8 +364,10 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
   it.skipIf(g4.skip)(`one NATS server killed: everything acknowledged is still in JetStream (a fresh node gets it all), service goes on${g4.why}`, async () => {
     const before = {
       cameras: (await get<CameraRow[]>('A', '/api/cameras')).map((c) => ({ id: c.id, name: c.name, userId: c.userId })).sort((x, y) => x.id.localeCompare(y.id)),
-      users: (await get<{ id: string; name: string }[]>('A', '/api/users')).map((u) => ({ id: u.id, name: u.name })),
-      models: (await get<{ version: number; active: boolean }[]>('A', `/api/users/${userId}/models`)).map((m) => ({ version: m.version, active: m.active })),
+      users: (await get<{ id: string; name: string }[]>('A', '/api/users')).map((u) => ({ id: u.id, name: u.name })).sort((x, y) => x.id.localeCompare(y.id)),
+      models: (await get<{ version: number; active: boolean }[]>('A', `/api/users/${userId}/models`))
+        .map((m) => ({ version: m.version, active: m.active }))
+        .sort((x, y) => x.version - y.version),
     };
     expect(before.cameras.length).toBe(CAMERAS);
     expect(before.users).toContainEqual({ id: userId, name: 'Dee' });
@@ -366,9 +377,13 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
       await startNode('D', join(tmp, 'D-fresh'));
       await until('the fresh node D has every camera, user and model', 60_000, async () => {
         const cams = (await get<CameraRow[]>('D', '/api/cameras')).map((c) => ({ id: c.id, name: c.name, userId: c.userId })).sort((x, y) => x.id.localeCompare(y.id));
-        const users = (await get<{ id: string; name: string }[]>('D', '/api/users')).map((u) => ({ id: u.id, name: u.name }));
-        const models = (await get<{ version: number; active: boolean }[]>('D', `/api/users/${userId}/models`)).map((m) => ({ version: m.version, active: m.active }));
-        return JSON.stringify({ cameras: cams, users, models }) === JSON.stringify(before);
+        const users = (await get<{ id: string; name: string }[]>('D', '/api/users')).map((u) => ({ id: u.id, name: u.name })).sort((x, y) => x.id.localeCompare(y.id));
+        const models = (await get<{ version: number; active: boolean }[]>('D', `/api/users/${userId}/models`))
+          .map((m) => ({ version: m.version, active: m.active }))
+          .sort((x, y) => x.version - y.version);
+        const seen = JSON.stringify({ cameras: cams, users, models });
+        if (seen === JSON.stringify(before)) return true;
+        throw new Error(`D lists ${seen}; acknowledged before: ${JSON.stringify(before)}`);
       });
       // service continues: a write is acknowledged and seen everywhere, events still flow to C
       const late = await post<{ id: string }>('B', '/api/users', { name: 'after the NATS kill' });
