@@ -206,6 +206,22 @@ describe.skipIf(!hasNats)('shared state on one nats-server', () => {
     expect(mine(again)).toHaveLength(149);
   }, 30_000);
 
+  it("tokens written by another process on A's database file (npm run token) are replicated once A notices the commit", async () => {
+    const a = await startNode(nats.url);
+    const b = await startNode(nats.url);
+    const cli = new SqliteDatabase(a.dataDir); // another connection, as the token CLI's process has
+    try {
+      cli.db.prepare("INSERT INTO tokens (id, name, scope, hash, created_at) VALUES ('t-cli', 'ops', 'admin', 'h1', 5)").run();
+      await a.rep.adoptExternalChanges(); // what DataVersionWatcher's change triggers in ReplicatedStorageModule
+      await until('token on B', () => b.db.db.prepare("SELECT 1 FROM tokens WHERE id = 't-cli'").get() !== undefined);
+      cli.db.prepare("DELETE FROM tokens WHERE id = 't-cli'").run();
+      await a.rep.adoptExternalChanges();
+      await until('token revoked on B', () => b.db.db.prepare("SELECT 1 FROM tokens WHERE id = 't-cli'").get() === undefined);
+    } finally {
+      cli.close();
+    }
+  }, 30_000);
+
   it('while NATS is down a write is refused with unavailable before anything is written; afterwards writes flow again', async () => {
     const a = await startNode(nats.url);
     const b = await startNode(nats.url);

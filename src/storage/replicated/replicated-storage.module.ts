@@ -1,4 +1,5 @@
 import { BeforeApplicationShutdown, DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Subscription } from 'rxjs';
 import { CONFIG, Config } from '../../config';
 import { DataVersionWatcher } from '../data-version.watcher';
 import { SqliteDatabase } from '../database';
@@ -46,18 +47,23 @@ const REPLICATION_SOURCE = Symbol('REPLICATION_SOURCE');
 /** Loads the shared state before any other module initialises (their start-up sweeps read it); drains on shutdown. */
 @Injectable()
 class ReplicationLifecycle implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+  private subscription: Subscription | null = null;
   constructor(
     @Inject(StateReplicator) private readonly replicator: StateReplicator,
     @Inject(PendingWrites) private readonly pending: PendingWrites,
     @Inject(SqliteDatabase) private readonly database: SqliteDatabase,
+    @Inject(DataVersionWatcher) private readonly dataVersion: DataVersionWatcher,
   ) {}
 
   async onModuleInit(): Promise<void> {
     await this.replicator.start();
+    // `npm run token` writes the tokens table from another process: replicate what it committed
+    this.subscription = this.dataVersion.changes$.subscribe(() => void this.replicator.adoptExternalChanges());
   }
 
   /** Before the cluster module closes the NATS link: writes still in flight reach JetStream first. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.subscription?.unsubscribe();
     await this.pending.drain();
     this.replicator.stop();
   }

@@ -22,6 +22,8 @@ export interface LocalReplica {
   apply(spec: TableSpec, key: string, json: string | null, revision: number): boolean;
   /** Every local row's key. */
   keys(spec: TableSpec): string[];
+  /** Every local row: key → JSON. */
+  rows(spec: TableSpec): Map<string, string>;
   /** The last revision of the bucket applied here; null: this database never synced with that bucket. */
   revision(bucket: string): number | null;
   /** Records that this database holds the bucket's state (revision() is no longer null). */
@@ -113,6 +115,11 @@ export class SqliteReplica implements LocalReplica {
   keys(spec: TableSpec): string[] {
     const rows = this.db.prepare(`SELECT ${keyJsonSql(spec, spec.table)} AS k FROM main.${spec.table}`).all() as { k: string }[];
     return rows.map((r) => keyOfKeyJson(r.k));
+  }
+
+  rows(spec: TableSpec): Map<string, string> {
+    const rows = this.db.prepare(`SELECT ${keyJsonSql(spec, spec.table)} AS k, ${rowJsonSql(spec, spec.table)} AS j FROM main.${spec.table}`).all() as { k: string; j: string }[];
+    return new Map(rows.map((r) => [keyOfKeyJson(r.k), r.j]));
   }
 
   revision(bucket: string): number | null {

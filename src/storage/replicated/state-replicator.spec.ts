@@ -61,13 +61,13 @@ class FakeJetStream {
 
 /** A node's tables as a Map; write() makes the change a repository would and reports it like the SQLite triggers. */
 class MapReplica implements LocalReplica {
-  readonly rows = new Map<string, string>();
+  readonly data = new Map<string, string>();
   readonly revisions = new Map<string, number>();
   private captured: CapturedChange[] = [];
   set(key: string, json: string | null): void {
-    this.captured.push({ spec: USERS, key, before: this.rows.get(key) ?? null });
-    if (json === null) this.rows.delete(key);
-    else this.rows.set(key, json);
+    this.captured.push({ spec: USERS, key, before: this.data.get(key) ?? null });
+    if (json === null) this.data.delete(key);
+    else this.data.set(key, json);
   }
   capture<T>(write: () => T) {
     this.captured = [];
@@ -77,17 +77,20 @@ class MapReplica implements LocalReplica {
     return { result, changes };
   }
   read(_s: TableSpec, key: string) {
-    return this.rows.get(key) ?? null;
+    return this.data.get(key) ?? null;
   }
   apply(s: TableSpec, key: string, json: string | null, revision: number) {
     const changed = this.read(s, key) !== json;
-    if (json === null) this.rows.delete(key);
-    else this.rows.set(key, json);
+    if (json === null) this.data.delete(key);
+    else this.data.set(key, json);
     this.revisions.set(s.bucket, Math.max(this.revisions.get(s.bucket) ?? 0, revision));
     return changed;
   }
   keys() {
-    return [...this.rows.keys()];
+    return [...this.data.keys()];
+  }
+  rows(): Map<string, string> {
+    return new Map(this.data);
   }
   revision(bucket: string) {
     return this.revisions.get(bucket) ?? null;
@@ -113,11 +116,11 @@ describe('StateReplicator (fake JetStream)', () => {
     const a = await startNode(js);
     const b = await startNode(js);
     await a.pending.run(async () => a.rep.write(() => a.replica.set('ana', row('ana', 'Ana'))));
-    expect(a.replica.rows.get('ana')).toBe(row('ana', 'Ana'));
+    expect(a.replica.data.get('ana')).toBe(row('ana', 'Ana'));
     expect(dec.decode(js.buckets.get('iex-state-users')!.live.get('ana')!.value)).toBe(row('ana', 'Ana'));
-    expect(b.replica.rows.get('ana')).toBe(row('ana', 'Ana'));
+    expect(b.replica.data.get('ana')).toBe(row('ana', 'Ana'));
     await a.pending.run(async () => a.rep.write(() => a.replica.set('ana', null)));
-    expect(b.replica.rows.has('ana')).toBe(false);
+    expect(b.replica.data.has('ana')).toBe(false);
   });
 
   it('concurrent writes to one key end as the stream ordered them, on both nodes', async () => {
@@ -130,11 +133,11 @@ describe('StateReplicator (fake JetStream)', () => {
     const wa = a.pending.run(async () => a.rep.write(() => a.replica.set('k', row('k', 'from A'))));
     const wb = b.pending.run(async () => b.rep.write(() => b.replica.set('k', row('k', 'from B'))));
     await Promise.all([wa, wb]);
-    expect(a.replica.rows.get('k')).toBe(row('k', 'from A')); // read-your-writes until the stream is heard
+    expect(a.replica.data.get('k')).toBe(row('k', 'from A')); // read-your-writes until the stream is heard
     a.link.release();
     b.link.release();
-    expect(a.replica.rows.get('k')).toBe(row('k', 'from B'));
-    expect(b.replica.rows.get('k')).toBe(row('k', 'from B'));
+    expect(a.replica.data.get('k')).toBe(row('k', 'from B'));
+    expect(b.replica.data.get('k')).toBe(row('k', 'from B'));
   });
 
   it('a node started later loads the full state; one that was away drops rows deleted meanwhile', async () => {
@@ -145,11 +148,11 @@ describe('StateReplicator (fake JetStream)', () => {
       a.rep.write(() => a.replica.set('u2', row('u2', 'Two')));
     });
     const b = await startNode(js);
-    expect([...b.replica.rows.keys()].sort()).toEqual(['u1', 'u2']);
+    expect([...b.replica.data.keys()].sort()).toEqual(['u1', 'u2']);
     b.rep.stop();
     await a.pending.run(async () => a.rep.write(() => a.replica.set('u1', null)));
     const again = await startNode(js, b.replica);
-    expect([...again.replica.rows.keys()]).toEqual(['u2']);
+    expect([...again.replica.data.keys()]).toEqual(['u2']);
   });
 
   it("a database's first join imports its rows the cluster lacks", async () => {
@@ -157,11 +160,11 @@ describe('StateReplicator (fake JetStream)', () => {
     const a = await startNode(js);
     await a.pending.run(async () => a.rep.write(() => a.replica.set('shared', row('shared', 'cluster'))));
     const old = new MapReplica();
-    old.rows.set('mine', row('mine', 'Mine'));
-    old.rows.set('shared', row('shared', 'stale'));
+    old.data.set('mine', row('mine', 'Mine'));
+    old.data.set('shared', row('shared', 'stale'));
     await startNode(js, old);
-    expect(old.rows.get('shared')).toBe(row('shared', 'cluster'));
-    expect(a.replica.rows.get('mine')).toBe(row('mine', 'Mine'));
+    expect(old.data.get('shared')).toBe(row('shared', 'cluster'));
+    expect(a.replica.data.get('mine')).toBe(row('mine', 'Mine'));
   });
 
   it('refuses a write while NATS is unreachable, before changing anything', async () => {
@@ -169,7 +172,7 @@ describe('StateReplicator (fake JetStream)', () => {
     const a = await startNode(js);
     js.up = false;
     expect(() => a.rep.write(() => a.replica.set('x', row('x', 'X')))).toThrow(CodedError);
-    expect(a.replica.rows.has('x')).toBe(false);
+    expect(a.replica.data.has('x')).toBe(false);
   });
 
   it('a put JetStream refuses answers unavailable and undoes the local change', async () => {
@@ -190,7 +193,7 @@ describe('StateReplicator (fake JetStream)', () => {
       }
     });
     await expect(failing).rejects.toMatchObject({ code: 'unavailable' });
-    expect(a.replica.rows.get('x')).toBe(row('x', 'old'));
+    expect(a.replica.data.get('x')).toBe(row('x', 'old'));
     expect(kv.seq).toBe(origSeq);
   });
 
@@ -206,7 +209,7 @@ describe('StateReplicator (fake JetStream)', () => {
     const kv = await js.node().kv(USERS.bucket);
     await kv.put('g', enc.encode('garbage'));
     await kv.put('ok', enc.encode(row('ok', 'OK')));
-    expect(b.replica.rows.get('ok')).toBe(row('ok', 'OK'));
+    expect(b.replica.data.get('ok')).toBe(row('ok', 'OK'));
     expect(b.rep.stats()).toEqual({ applied: 1, rejected: 1 });
   });
 });

@@ -43,6 +43,8 @@ const LOAD_CONCURRENCY = 64;
 export class StateReplicator {
   private readonly buckets = new Map<string, ReplicaKv>();
   private readonly stops: (() => void)[] = [];
+  /** Tables another process writes too (the token CLI): their rows as last replicated, to find what it changed. */
+  private readonly external = new Map<string, Map<string, string>>();
   private applied = 0;
   private rejected = 0;
 
@@ -52,6 +54,8 @@ export class StateReplicator {
     private readonly specs: readonly TableSpec[],
     private readonly pending: PendingWrites,
     private readonly logger: ReplicatorLog,
+    /** Tables another process may write to the same database file (`npm run token` writes `tokens`). */
+    private readonly externalTables: readonly string[] = ['tokens'],
   ) {}
 
   /**
@@ -67,6 +71,7 @@ export class StateReplicator {
           await this.load(spec, kv);
           this.stops.push(await kv.watch((c) => this.onChange(spec, c.key, c.value, c.revision)));
           this.buckets.set(spec.bucket, kv);
+          if (this.externalTables.includes(spec.table)) this.external.set(spec.bucket, this.replica.rows(spec));
           break;
         } catch (e) {
           if (Date.now() > deadline) throw e;
@@ -107,6 +112,7 @@ export class StateReplicator {
     }
     const writes = [...rows.values()].map((r) => {
       const after = this.replica.read(r.spec, r.key);
+      this.remember(r.spec, r.key, after);
       const kv = this.buckets.get(r.spec.bucket)!;
       const done = after === null ? kv.delete(r.key) : kv.put(r.key, encoder.encode(after)).then(() => undefined);
       return { ...r, after, done };
@@ -116,15 +122,52 @@ export class StateReplicator {
     if (failed.length === 0) return;
     for (const w of failed) {
       // undo, unless the row moved on since (a later write, or the bucket's newer value)
-      if (this.replica.read(w.spec, w.key) === w.after) this.replica.apply(w.spec, w.key, w.before, 0);
+      if (this.replica.read(w.spec, w.key) === w.after) {
+        this.replica.apply(w.spec, w.key, w.before, 0);
+        this.remember(w.spec, w.key, w.before);
+      }
     }
     const reason = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
     throw new ReplicationUnavailableError(reason instanceof Error ? reason.message : String(reason), { cause: reason });
   }
 
+  /**
+   * Replicates what another process committed to the external tables since this node last looked (call it when
+   * DataVersionWatcher says another connection committed). A put that fails is tried again at the next call.
+   */
+  async adoptExternalChanges(): Promise<void> {
+    for (const spec of this.specs) {
+      const known = this.external.get(spec.bucket);
+      const kv = this.buckets.get(spec.bucket);
+      if (!known || !kv) continue;
+      const now = this.replica.rows(spec);
+      const changed = [...new Set([...known.keys(), ...now.keys()])].filter((k) => known.get(k) !== now.get(k));
+      for (const k of changed) {
+        const after = now.get(k) ?? null;
+        try {
+          if (after === null) await kv.delete(k);
+          else await kv.put(k, encoder.encode(after));
+          this.remember(spec, k, after);
+        } catch (e) {
+          this.logger.warn(`${spec.bucket}/${k}: another process's change not replicated yet: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      if (changed.length) this.logger.log(`${spec.bucket}: replicated ${changed.length} change(s) made by another process`);
+    }
+  }
+
+  private remember(spec: TableSpec, key: string, json: string | null): void {
+    const known = this.external.get(spec.bucket);
+    if (!known) return;
+    if (json === null) known.delete(key);
+    else known.set(key, json);
+  }
+
   private onChange(spec: TableSpec, key: string, value: Uint8Array | null, revision: number): void {
     try {
-      if (this.replica.apply(spec, key, value === null ? null : decoder.decode(value), revision)) this.applied++;
+      const json = value === null ? null : decoder.decode(value);
+      if (this.replica.apply(spec, key, json, revision)) this.applied++;
+      this.remember(spec, key, json);
     } catch (e) {
       this.rejected++;
       this.logger.error(`${spec.bucket}/${key} (revision ${revision}) not applied: ${e instanceof Error ? e.message : String(e)}`);
