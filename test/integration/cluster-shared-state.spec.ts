@@ -82,6 +82,7 @@ async function startNode(servers: string, opts: { dataDir?: string; replicas?: n
     cameras: new ReplicatedCameraRepository(new SqliteCameraRepository(db), rep),
     blobs: new ReplicatedBlobStore(new DataDirBlobStore(dataDir), await link.objectStore(BLOBS_BUCKET)),
     request: (fn) => pending.run(async () => fn()),
+    // (ReplicatedStorageModule does the same after start: a database's first join brings its files too)
     close: async () => {
       rep.stop();
       await pending.drain();
@@ -90,6 +91,7 @@ async function startNode(servers: string, opts: { dataDir?: string; replicas?: n
       nodes.splice(nodes.indexOf(node), 1);
     },
   };
+  if (rep.firstJoin) await node.blobs.importLocal(['samples', 'faces', 'models']);
   nodes.push(node);
   return node;
 }
@@ -204,6 +206,20 @@ describe.skipIf(!hasNats)('shared state on one nats-server', () => {
     const again = await startNode(nats.url, { dataDir: dir });
     expect(again.users.get('u7')).toBeUndefined();
     expect(mine(again)).toHaveLength(149);
+  }, 30_000);
+
+  it("a single node's DATA_DIR joining for the first time brings its rows and files to the cluster", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iexpr-single-'));
+    const single = new SqliteDatabase(dir);
+    new SqliteUserRepository(single).insert({ id: 'solo', name: 'Solo', createdAt: 1 });
+    new SqliteSampleRepository(single).insert(sample('solo-s1', 'solo'));
+    single.close();
+    await new DataDirBlobStore(dir).put('samples/solo/solo-s1.png', new Uint8Array([9, 8, 7]));
+    await startNode(nats.url, { dataDir: dir });
+    const b = await startNode(nats.url);
+    expect(b.users.get('solo')?.name).toBe('Solo');
+    expect(b.samples.listByUser('solo').map((x) => x.id)).toEqual(['solo-s1']);
+    expect(await b.blobs.get('samples/solo/solo-s1.png')).toEqual(new Uint8Array([9, 8, 7]));
   }, 30_000);
 
   it("tokens written by another process on A's database file (npm run token) are replicated once A notices the commit", async () => {

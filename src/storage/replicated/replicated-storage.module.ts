@@ -43,6 +43,8 @@ export interface ReplicationSource extends ReplicationLink {
 }
 
 const REPLICATION_SOURCE = Symbol('REPLICATION_SOURCE');
+/** The BlobStore owners' folders (sample crops, face crops, head weights). */
+const IMPORTED_BLOB_PREFIXES = ['samples', 'faces', 'models'];
 
 /** Loads the shared state before any other module initialises (their start-up sweeps read it); drains on shutdown. */
 @Injectable()
@@ -53,10 +55,16 @@ class ReplicationLifecycle implements OnModuleInit, BeforeApplicationShutdown, O
     @Inject(PendingWrites) private readonly pending: PendingWrites,
     @Inject(SqliteDatabase) private readonly database: SqliteDatabase,
     @Inject(DataVersionWatcher) private readonly dataVersion: DataVersionWatcher,
+    @Inject(BlobStore) private readonly blobs: BlobStore,
   ) {}
 
   async onModuleInit(): Promise<void> {
     await this.replicator.start();
+    if (this.replicator.firstJoin && this.blobs instanceof ReplicatedBlobStore) {
+      // a single node's DATA_DIR joining: its files become the cluster's, as its rows did
+      const n = await this.blobs.importLocal(IMPORTED_BLOB_PREFIXES);
+      if (n) new Logger('Replication').log(`imported ${n} file(s) of this node's DATA_DIR into the cluster's object store`);
+    }
     // `npm run token` writes the tokens table from another process: replicate what it committed
     this.subscription = this.dataVersion.changes$.subscribe(() => void this.replicator.adoptExternalChanges());
   }

@@ -74,4 +74,21 @@ export class ReplicatedBlobStore extends BlobStore {
   list(prefix: string): Promise<string[]> {
     return this.local.list(prefix);
   }
+
+  /**
+   * Uploads this node's blobs under `prefixes` that the object store lacks (unfinished `.tmp` entries excepted): what
+   * a single node's DATA_DIR brings when it becomes a cluster's first node. Returns how many.
+   */
+  async importLocal(prefixes: readonly string[]): Promise<number> {
+    const remote = new Set(await this.objects.list());
+    let n = 0;
+    for (const prefix of prefixes) {
+      for (const key of await this.local.list(prefix)) {
+        if (remote.has(key) || key.endsWith('.tmp')) continue;
+        await this.objects.put(key, await this.local.get(key));
+        n++;
+      }
+    }
+    return n;
+  }
 }

@@ -46,6 +46,8 @@ export class StateReplicator {
   /** Tables another process writes too (the token CLI): their rows as last replicated, to find what it changed. */
   private readonly external = new Map<string, Map<string, string>>();
   private applied = 0;
+  /** Whether this database joined a cluster for the first time at this start (its rows were imported). */
+  firstJoin = false;
   private rejected = 0;
 
   constructor(
@@ -188,6 +190,7 @@ export class StateReplicator {
       for (const k of localOnly) this.replica.apply(spec, k, null, 0);
       if (localOnly.length) this.logger.log(`${spec.bucket}: removed ${localOnly.length} row(s) deleted while this node was away`);
     } else {
+      this.firstJoin = true;
       // this database's first join: what it holds and the cluster lacks becomes the cluster's
       for (const k of localOnly) {
         const json = this.replica.read(spec, k);
