@@ -13,6 +13,7 @@ import { TokenRepository } from './ports/token.repository';
 import { UserRepository } from './ports/user.repository';
 import { WebhookRepository } from './ports/webhook.repository';
 import { LocalWriteAcknowledgement, WriteAcknowledgement } from './ports/write-acknowledgement';
+import { NoReplicatedChanges, ReplicatedChanges } from '../contracts/ports/replicated-changes';
 import { SqliteCameraRepository } from './sqlite/camera.repository';
 import { SqliteFaceGallery } from './sqlite/face-gallery.repository';
 import { SqliteHistoryRepository } from './sqlite/history.repository';
@@ -45,8 +46,9 @@ import { SqliteWebhookRepository } from './sqlite/webhook.repository';
     { provide: BlobStore, inject: [CONFIG], useFactory: (c: Config) => new DataDirBlobStore(c.dataDir) },
     { provide: DataVersionWatcher, inject: [SqliteDatabase], useFactory: (db: SqliteDatabase) => new DataVersionWatcher(db) },
     { provide: WriteAcknowledgement, useClass: LocalWriteAcknowledgement },
+    { provide: ReplicatedChanges, useClass: NoReplicatedChanges },
   ],
-  exports: [SqliteDatabase, CameraRepository, UserRepository, SampleRepository, ModelRepository, TokenRepository, HistoryRepository, BlobStore, DataVersionWatcher, FaceGallery, WebhookRepository, WriteAcknowledgement],
+  exports: [SqliteDatabase, CameraRepository, UserRepository, SampleRepository, ModelRepository, TokenRepository, HistoryRepository, BlobStore, DataVersionWatcher, FaceGallery, WebhookRepository, WriteAcknowledgement, ReplicatedChanges],
 })
 export class StorageModule implements OnApplicationShutdown {
   constructor(@Inject(SqliteDatabase) private readonly database: SqliteDatabase) {}

@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Subscription } from 'rxjs';
 import { CONFIG, Config } from '../../config';
+import { ReplicatedChanges } from '../../contracts/ports/replicated-changes';
 import { DataVersionWatcher } from '../data-version.watcher';
 import { SqliteDatabase } from '../database';
 import { DataDirBlobStore } from '../files/data-dir.blob-store';
@@ -104,6 +105,7 @@ export class ReplicatedStorageModule {
         { provide: SqliteDatabase, inject: [CONFIG], useFactory: (c: Config) => new SqliteDatabase(c.dataDir) },
         { provide: PendingWrites, useValue: new PendingWrites((e) => logger.error(`a background write did not reach the cluster: ${String(e)}`)) },
         { provide: WriteAcknowledgement, useExisting: PendingWrites },
+        { provide: ReplicatedChanges, useExisting: StateReplicator },
         {
           provide: StateReplicator,
           inject: [REPLICATION_SOURCE, SqliteDatabase, PendingWrites],
@@ -139,6 +141,7 @@ export class ReplicatedStorageModule {
         FaceGallery,
         WebhookRepository,
         WriteAcknowledgement,
+        ReplicatedChanges,
         StateReplicator,
         PendingWrites,
       ],

@@ -115,8 +115,11 @@ describe('StateReplicator (fake JetStream)', () => {
     const js = new FakeJetStream();
     const a = await startNode(js);
     const b = await startNode(js);
+    const heard: unknown[] = [];
+    b.rep.on((c) => heard.push(c));
     await a.pending.run(async () => a.rep.write(() => a.replica.set('ana', row('ana', 'Ana'))));
     expect(a.replica.data.get('ana')).toBe(row('ana', 'Ana'));
+    expect(heard).toEqual([{ table: 'users', key: ['ana'], exists: true }]);
     expect(dec.decode(js.buckets.get('iex-state-users')!.live.get('ana')!.value)).toBe(row('ana', 'Ana'));
     expect(b.replica.data.get('ana')).toBe(row('ana', 'Ana'));
     await a.pending.run(async () => a.rep.write(() => a.replica.set('ana', null)));

@@ -1,3 +1,5 @@
+import { ReplicatedChanges, ReplicatedRowChange } from '../../contracts/ports/replicated-changes';
+import { decodeKey } from './kv-keys';
 import { ReplicationUnavailableError, PendingWrites } from './pending-writes';
 import type { CapturedChange, LocalReplica } from './sqlite-replica';
 import type { TableSpec } from './replicated-tables';
@@ -40,12 +42,13 @@ const LOAD_CONCURRENCY = 64;
  * - start(): loads every bucket before the node serves (a new node gets the full state), removes local rows the
  *   cluster deleted while the node was away, and, the first time a database joins, imports its rows the cluster lacks.
  */
-export class StateReplicator {
+export class StateReplicator extends ReplicatedChanges {
   private readonly buckets = new Map<string, ReplicaKv>();
   private readonly stops: (() => void)[] = [];
   /** Tables another process writes too (the token CLI): their rows as last replicated, to find what it changed. */
   private readonly external = new Map<string, Map<string, string>>();
   private applied = 0;
+  private readonly listeners = new Set<(c: ReplicatedRowChange) => void>();
   /** Whether this database joined a cluster for the first time at this start (its rows were imported). */
   firstJoin = false;
   private rejected = 0;
@@ -58,7 +61,14 @@ export class StateReplicator {
     private readonly logger: ReplicatorLog,
     /** Tables another process may write to the same database file (`npm run token` writes `tokens`). */
     private readonly externalTables: readonly string[] = ['tokens'],
-  ) {}
+  ) {
+    super();
+  }
+
+  on(listener: (change: ReplicatedRowChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   /**
    * Loads every bucket and starts its watcher. A step JetStream does not answer (a stream electing its leader after a
@@ -168,8 +178,19 @@ export class StateReplicator {
   private onChange(spec: TableSpec, key: string, value: Uint8Array | null, revision: number): void {
     try {
       const json = value === null ? null : decoder.decode(value);
-      if (this.replica.apply(spec, key, json, revision)) this.applied++;
+      const changed = this.replica.apply(spec, key, json, revision);
       this.remember(spec, key, json);
+      if (changed) {
+        this.applied++;
+        const change = { table: spec.table, key: decodeKey(key), exists: json !== null };
+        for (const l of this.listeners) {
+          try {
+            l(change);
+          } catch (e) {
+            this.logger.error(`a listener of replicated changes failed: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
+      }
     } catch (e) {
       this.rejected++;
       this.logger.error(`${spec.bucket}/${key} (revision ${revision}) not applied: ${e instanceof Error ? e.message : String(e)}`);
