@@ -66,6 +66,13 @@ export type CalibrationSampleEvent = {
   status: 'accepted' | 'rejected';
   reason?: 'blurred' | 'too_small' | 'duplicate' | 'no_face' | 'several_faces';
   count: number;
+  /**
+   * Accepted only: whether the sample's face was also enrolled in the user's gallery (docs/IDENTITY.md "Enrolment").
+   * false: the sample is stored, but its face gave no usable embedding (`notEnrolled`: the identity quality gate's
+   * 'small' | 'pose' | 'blurred', or 'unavailable' — IDENTITY=off, or the frame was cut before the capture asked).
+   */
+  enrolled?: boolean;
+  notEnrolled?: 'small' | 'pose' | 'blurred' | 'unavailable';
 };
 export type CalibrationCapturedEvent = { type: 'calibration.captured'; userId: string; counts: Partial<Record<LabelName, number>> };
 export type FinetuneProgressEvent = {

@@ -49,4 +49,16 @@ export interface FaceObservation {
   crop48: Uint8Array;
   /** Gray crop of the same region at up to 96x96, for a sharpness (blur) check. */
   cropLarge?: GrayImage;
+  /**
+   * Only for faces of a camera whose calibration asked for it (FaceObservationDemand): the face aligned and embedded
+   * in the inference worker with live recognition's recipe, or why it could not be (the identity quality gate).
+   */
+  enrolment?: FaceEnrolment;
 }
+
+/**
+ * A face made ready for the gallery: the aligned 150x150 RGB template crop (packed; the scale-1 view) and its
+ * L2-normalised 128-d embedding (three zoomed views, each with its mirror, averaged: docs/IDENTITY.md), or the
+ * identity quality gate's reason why this frame of the face gives no usable embedding.
+ */
+export type FaceEnrolment = { aligned: Uint8Array; embedding: Float32Array } | { rejected: 'small' | 'pose' | 'blurred' };

@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { EventBus } from './event-bus';
+import { FaceObservationDemand } from './face-observation-demand';
 import { RxEventBus } from './rx-event-bus';
 
 /**
@@ -21,7 +22,8 @@ export const CLUSTER_EVENT_BUS = Symbol('CLUSTER_EVENT_BUS');
       inject: [{ token: CLUSTER_EVENT_BUS, optional: true }],
       useFactory: (networked: EventBus | undefined) => networked ?? new RxEventBus(),
     },
+    FaceObservationDemand,
   ],
-  exports: [EventBus],
+  exports: [EventBus, FaceObservationDemand],
 })
 export class EventsModule {}

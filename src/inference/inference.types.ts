@@ -3,7 +3,7 @@
  * real classes are YunetDetector / ExpressionTrunk in-process, or the inference pool's proxies; tests pass fakes),
  * and the combined detect + crop + trunk request the pool's workers serve.
  */
-import type { GrayImage } from '../contracts/faces';
+import type { FaceEnrolment, GrayImage } from '../contracts/faces';
 import type { Box } from '../contracts/geometry';
 import type { FaceIdentityResult, IdentityRequest } from './embedding/identify-faces';
 export type { FaceIdentifier } from './embedding/identify-faces';
@@ -32,6 +32,8 @@ export interface AnalyzedFace {
   features?: Float32Array;
   /** For a face asked about in AnalyzeRequest.identity: its 128-d embedding, or why this frame was not used. */
   identity?: FaceIdentityResult;
+  /** For every face of a frame flagged in AnalyzeRequest.identity.enrol: aligned crop + embedding, or why not. */
+  enrolment?: FaceEnrolment;
 }
 
 export interface FaceDetector {

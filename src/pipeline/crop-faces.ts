@@ -5,8 +5,12 @@ import type { FrameWork } from './pipeline.types';
 
 export interface CropFacesOptions {
   rule: CropRule;
-  /** Called with each face when someone watches (faces$ has subscribers); `large` asks for the blur-check crop. */
-  observe?: { wanted: () => boolean; next: (face: FaceObservation) => void };
+  /**
+   * Called with each face when someone watches (faces$ has subscribers); `large` asks for the blur-check crop.
+   * `enrol(cameraId)`: whether that camera's faces should also be aligned and embedded for the gallery (calibration
+   * capture, FaceObservationDemand); asked when a batch is planned, the result travels as FaceObservation.enrolment.
+   */
+  observe?: { wanted: () => boolean; next: (face: FaceObservation) => void; enrol?: (cameraId: string) => boolean };
 }
 
 export const LARGE_CROP_SIDE = 96;
@@ -38,6 +42,7 @@ export function cropFaces(options: CropFacesOptions): OperatorFunction<FrameWork
             landmarks: f.detection.landmarks,
             crop48: f.crop48,
             cropLarge: f.cropLarge,
+            ...(f.enrolment ? { enrolment: f.enrolment } : {}),
           });
       }
     }

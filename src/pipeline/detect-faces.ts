@@ -16,6 +16,7 @@ export interface DetectFacesOptions {
   /**
    * Live recognition: the faces to embed in this batch (the identity scheduler's plan). With analyze() it travels in
    * the request (the workers embed); without, `identifier` embeds them here, after detection (INFERENCE_WORKERS=0).
+   * `identity.enrol` flags the frames whose every face is also enrolled (calibration capture), the same way.
    */
   identity?: IdentityRequest;
   identifier?: FaceIdentifier | null;
@@ -43,8 +44,13 @@ export function detectFaces(options: DetectFacesOptions): OperatorFunction<Frame
         faces = frames.map((_, i) => (detections[i] ?? []).map((detection) => ({ detection, trackId: 0, userId: null, personalized: false })));
         if (options.identity && options.identifier) {
           const t1 = performance.now();
-          const ids = await options.identifier.identify(frames, detections, options.identity);
-          faces.forEach((list, i) => list.forEach((f, k) => (f.identity = ids[i]?.[k])));
+          const { identity, enrolment } = await options.identifier.identifyAndEnrol(frames, detections, options.identity);
+          faces.forEach((list, i) =>
+            list.forEach((f, k) => {
+              f.identity = identity[i]?.[k];
+              if (enrolment[i]?.[k]) f.enrolment = enrolment[i][k];
+            }),
+          );
           metrics.inference('identify', performance.now() - t1);
         }
       }

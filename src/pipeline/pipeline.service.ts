@@ -3,6 +3,7 @@ import { Observable, Subscription } from 'rxjs';
 import { CONFIG, Config } from '../config';
 import type { Frame } from '../contracts/frames';
 import { EventBus } from '../events/event-bus';
+import { FaceObservationDemand } from '../events/face-observation-demand';
 import { GeneralHead } from '../inference/expression.classifier';
 import { DEFAULT_CROP } from '../inference/face-crop';
 import { GeneralHeadResolver, HEAD_RESOLVER, HeadResolver } from '../inference/head.resolver';
@@ -39,6 +40,7 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
     @Optional() @Inject(HEAD_RESOLVER) heads: HeadResolver | null,
     @Optional() @Inject(FACE_RECOGNIZER) recognizer: FaceRecognizer | null,
     @Optional() @Inject(FACE_IDENTIFIER) identifier: FaceIdentifier | null,
+    @Optional() @Inject(FaceObservationDemand) demand: FaceObservationDemand | null,
   ) {
     this.pipeline = expressionPipeline(
       {
@@ -59,7 +61,11 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
         smoothing: config.SMOOTHING,
         tracker: { iouThreshold: config.TRACK_IOU, graceFrames: config.TRACK_GRACE_FRAMES },
         crop: DEFAULT_CROP,
-        observe: { wanted: () => this.bus.wants('face.observed'), next: (f) => this.bus.publish('face.observed', f) },
+        observe: {
+          wanted: () => this.bus.wants('face.observed'),
+          next: (f) => this.bus.publish('face.observed', f),
+          enrol: (cameraId) => demand?.enrols(cameraId) ?? false,
+        },
         identity:
           config.IDENTITY === 'face'
             ? {

@@ -97,7 +97,14 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
     // live recognition: which tracks' faces to embed in this batch (none while nobody is enrolled)
     const plan = scheduler && recognizer!.size > 0 ? scheduler.plan(frames.map((f) => f.cameraId), deps.detector.analyze ? (deps.detector.parallelism ?? 1) : 1) : null;
     if (plan?.deferred) metrics.deferred(plan.deferred);
-    const identity = plan?.boxes.some((b) => b.length > 0) ? { frames: plan.boxes, quality: options.identity!.schedule.quality } : undefined;
+    // calibration capture: every face of the frames of a camera whose calibration still needs samples is enrolled too
+    // (aligned + embedded with the same recipe, in the workers) — only where an embedder exists (IDENTITY=face)
+    const canEmbed = !!options.identity && (deps.detector.analyze ? true : !!deps.identifier);
+    const enrol = canEmbed && options.observe?.enrol && options.observe.wanted() ? frames.map((f) => options.observe!.enrol!(f.cameraId)) : undefined;
+    const asks = plan?.boxes.some((b) => b.length > 0) || enrol?.some(Boolean);
+    const identity = asks
+      ? { frames: plan?.boxes ?? frames.map(() => []), quality: options.identity!.schedule.quality, ...(enrol?.some(Boolean) ? { enrol } : {}) }
+      : undefined;
     return of(frames).pipe(
       detectFaces({
         detector: deps.detector,

@@ -1,4 +1,4 @@
-import type { FaceIdentity, GrayImage } from '../contracts/faces';
+import type { FaceEnrolment, FaceIdentity, GrayImage } from '../contracts/faces';
 import type { Frame } from '../contracts/frames';
 import type { Box } from '../contracts/geometry';
 import type { FaceIdentityResult } from '../inference/embedding/identify-faces';
@@ -18,6 +18,8 @@ export interface FaceWork {
   features?: Float32Array;
   /** When the identity scheduler asked for this face: its embedding, or why this frame was not used (IDENTITY=face). */
   identity?: FaceIdentityResult;
+  /** When calibration asked for this camera's faces (FaceObservationDemand): aligned crop + embedding, or why not. */
+  enrolment?: FaceEnrolment;
   /** The recogniser's current decision for this face's track (from its recent embeddings), if any. */
   recognition?: FaceRecognition | null;
   userId: string | null;

@@ -6,6 +6,7 @@
  * L2-normalised): the same recipe the gallery was embedded with and the matcher's threshold was calibrated on
  * (docs/IDENTITY.md).
  */
+import type { FaceEnrolment } from '../../contracts/faces';
 import type { Box } from '../../contracts/geometry';
 import { iou, type Detection } from '../yunet.decode';
 import type { BgrImage } from '../yunet.detector';
@@ -18,6 +19,18 @@ import { DEFAULT_FACE_QUALITY, FaceQualityOptions, geometryRejection, QualityRej
 export interface IdentityRequest {
   frames: Box[][];
   quality?: FaceQualityOptions;
+  /**
+   * Per frame (same order; absent = none): also enrol EVERY face of that frame: the same quality gate, alignment and
+   * embedding, plus the aligned scale-1 crop (calibration capture: the sample's face goes to the gallery). Made in the
+   * same embedder run as the identity faces; a face both asked about and enrolled is embedded once.
+   */
+  enrol?: boolean[];
+}
+
+/** identifyAndEnrol's answer, per frame, per detection (undefined where not asked). */
+export interface IdentityResults {
+  identity: (FaceIdentityResult | undefined)[][];
+  enrolment: (FaceEnrolment | undefined)[][];
 }
 
 /** A face asked about: its embedding, or why this frame of it was not good enough. */
@@ -65,34 +78,51 @@ export async function identifyFaces(
   request: IdentityRequest,
   embedder: ViewEmbedder,
 ): Promise<(FaceIdentityResult | undefined)[][]> {
+  return (await identifyAndEnrol(images, detections, { ...request, enrol: undefined }, embedder)).identity;
+}
+
+/**
+ * identifyFaces, plus the enrolment of every face of the frames `request.enrol` flags (its aligned crop and
+ * embedding, or the quality gate's reason), all embedded in one FaceEmbedder.embedFaces run.
+ */
+export async function identifyAndEnrol(
+  images: readonly BgrImage[],
+  detections: readonly (readonly Detection[])[],
+  request: IdentityRequest,
+  embedder: ViewEmbedder,
+): Promise<IdentityResults> {
   const quality = request.quality ?? DEFAULT_FACE_QUALITY;
-  const out: (FaceIdentityResult | undefined)[][] = detections.map((list) => list.map(() => undefined));
+  const identity: (FaceIdentityResult | undefined)[][] = detections.map((list) => list.map(() => undefined));
+  const enrolment: (FaceEnrolment | undefined)[][] = detections.map((list) => list.map(() => undefined));
   const views: Uint8Array[][] = [];
-  const at: [number, number][] = [];
+  const at: { i: number; k: number; identify: boolean; enrol: boolean }[] = [];
   images.forEach((image, i) => {
     const list = detections[i] ?? [];
-    for (const k of detectionsForHints(list, request.frames[i] ?? [])) {
-      if (k < 0) continue;
-      const d = list[k];
+    const asked = new Set(detectionsForHints(list, request.frames[i] ?? []).filter((k) => k >= 0));
+    const enrolAll = request.enrol?.[i] ?? false;
+    list.forEach((d, k) => {
+      const identify = asked.has(k);
+      if (!identify && !enrolAll) return;
+      const put = (r: { rejected: QualityRejection }) => {
+        if (identify) identity[i][k] = r;
+        if (enrolAll) enrolment[i][k] = r;
+      };
       const geometric = geometryRejection(d.box, d.landmarks, quality);
-      if (geometric) {
-        out[i][k] = { rejected: geometric };
-        continue;
-      }
+      if (geometric) return put({ rejected: geometric });
       const { crops } = alignFaceViews(image, 'bgr', d.landmarks, VIEW_SCALES);
-      if (sharpness(crops[0]) < quality.minSharpness) {
-        out[i][k] = { rejected: 'blurred' };
-        continue;
-      }
+      if (sharpness(crops[0]) < quality.minSharpness) return put({ rejected: 'blurred' });
       views.push(crops);
-      at.push([i, k]);
-    }
+      at.push({ i, k, identify, enrol: enrolAll });
+    });
   });
   if (views.length > 0) {
     const embeddings = await embedder.embedFaces(views);
-    at.forEach(([i, k], j) => (out[i][k] = { embedding: embeddings[j] }));
+    at.forEach(({ i, k, identify, enrol }, j) => {
+      if (identify) identity[i][k] = { embedding: embeddings[j] };
+      if (enrol) enrolment[i][k] = { aligned: views[j][0], embedding: embeddings[j] };
+    });
   }
-  return out;
+  return { identity, enrolment };
 }
 
 /**
@@ -105,6 +135,8 @@ export interface FaceIdentifier {
     detections: readonly (readonly Detection[])[],
     request: IdentityRequest,
   ): Promise<(FaceIdentityResult | undefined)[][]>;
+  /** identify() plus the enrolment of the faces of the frames `request.enrol` flags (calibration capture). */
+  identifyAndEnrol(images: readonly BgrImage[], detections: readonly (readonly Detection[])[], request: IdentityRequest): Promise<IdentityResults>;
   release(): Promise<void>;
 }
 
@@ -114,6 +146,10 @@ export class InProcessFaceIdentifier implements FaceIdentifier {
 
   identify(images: readonly BgrImage[], detections: readonly (readonly Detection[])[], request: IdentityRequest) {
     return identifyFaces(images, detections, request, this.embedder);
+  }
+
+  identifyAndEnrol(images: readonly BgrImage[], detections: readonly (readonly Detection[])[], request: IdentityRequest) {
+    return identifyAndEnrol(images, detections, request, this.embedder);
   }
 
   release(): Promise<void> {

@@ -250,9 +250,14 @@ export class PooledFaceDetector {
     const parts = await Promise.all(
       chunks.map((chunk) => {
         // the identity boxes are per frame: each worker gets those of its own frames
-        const own = request.identity && { ...request.identity, frames: request.identity.frames.slice(start, start + chunk.length) };
+        const own = request.identity && {
+          ...request.identity,
+          frames: request.identity.frames.slice(start, start + chunk.length),
+          enrol: request.identity.enrol?.slice(start, start + chunk.length),
+        };
         start += chunk.length;
-        return this.pool.analyze(chunk, own && own.frames.some((f) => f.length > 0) ? { ...request, identity: own } : { ...request, identity: undefined });
+        const asks = own && (own.frames.some((f) => f.length > 0) || own.enrol?.some(Boolean));
+        return this.pool.analyze(chunk, asks ? { ...request, identity: own } : { ...request, identity: undefined });
       }),
     );
     return parts.flat();

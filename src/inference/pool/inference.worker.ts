@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { FaceEmbedder } from '../embedding/face-embedder';
-import { identifyFaces } from '../embedding/identify-faces';
+import { identifyAndEnrol } from '../embedding/identify-faces';
 import { ExpressionTrunk } from '../expression.classifier';
 import { cropFace } from '../face-crop';
 import { OrtSessionFactory } from '../ort.sessions';
@@ -61,8 +61,13 @@ async function main(): Promise<void> {
           const features = m.request.features && crops.length > 0 ? compact(await trunk.features(crops)) : new Float32Array(0);
           if (m.request.identity) {
             if (!embedder) throw new Error('identity asked of an inference worker started without the face-embedding model');
-            const ids = await identifyFaces(images, detections, m.request.identity, embedder);
-            faces.forEach((list, i) => list.forEach((f, k) => ids[i][k] && Object.assign(f, { identity: ids[i][k] })));
+            const { identity, enrolment } = await identifyAndEnrol(images, detections, m.request.identity, embedder);
+            faces.forEach((list, i) =>
+              list.forEach((f, k) => {
+                if (identity[i][k]) Object.assign(f, { identity: identity[i][k] });
+                if (enrolment[i][k]) Object.assign(f, { enrolment: enrolment[i][k] });
+              }),
+            );
           }
           post({ type: 'analysis', id: m.id, faces, features }, [features.buffer as ArrayBuffer]);
         } else if (m.type === 'features') {

@@ -6,6 +6,8 @@ import type { FaceObservation } from '../../contracts/faces';
 import { LABEL_NAMES, LabelName } from '../../contracts/labels';
 import { CalibrationPlanView } from '../../contracts/personalization';
 import { EventBus } from '../../events/event-bus';
+import { FaceObservationDemand } from '../../events/face-observation-demand';
+import { FacesService } from '../faces/faces.service';
 import { IdentityResolver } from '../identity/identity.resolver';
 import { checkQuality, QualityOptions } from '../samples/sample-quality';
 import { SampleStore } from '../samples/sample.store';
@@ -53,6 +55,8 @@ export class CalibrationService implements OnModuleDestroy {
     @Inject(EventBus) private readonly bus: EventBus,
     @Inject(SampleStore) private readonly store: SampleStore,
     @Inject(CALIBRATION_SETTINGS) private readonly settings: CalibrationSettings,
+    @Inject(FacesService) private readonly faces: FacesService,
+    @Inject(FaceObservationDemand) private readonly demand: FaceObservationDemand,
   ) {}
 
   start(req: CalibrationRequest): CalibrationPlan {
@@ -70,6 +74,8 @@ export class CalibrationService implements OnModuleDestroy {
       identity: this.identity,
       bus: this.bus,
       store: this.store,
+      faces: this.faces,
+      demand: this.demand,
       settings: this.settings,
       emit: (msg) => this.bus.emit(msg, { originId: req.originId, cameraIds: [plan.cameraId] }),
       logger: this.logger,
@@ -100,6 +106,8 @@ interface SessionDeps {
   identity: IdentityResolver;
   bus: EventBus;
   store: SampleStore;
+  faces: FacesService;
+  demand: FaceObservationDemand;
   settings: CalibrationSettings;
   emit: (msg: PersonalizationEvent) => void;
   logger: Logger;
@@ -136,6 +144,8 @@ class CalibrationSession {
   private async walk(): Promise<void> {
     const { cameraId, userId, labels, secondsPerLabel } = this.plan;
     const subs = new Subscription();
+    // ask the pipeline to enrol this camera's faces (aligned crop + embedding, in the workers) while a label still needs samples
+    subs.add(this.deps.demand.want(cameraId, () => !this.stopped() && this.current !== null && this.current.taken < this.plan.framesPerLabel));
     subs.add(
       this.deps.bus.on('face.observed').subscribe(({ payload: f }) => {
         if (f.cameraId !== cameraId) return;
@@ -211,12 +221,25 @@ class CalibrationSession {
     cur.previous = crop.crop48;
     cur.taken++;
     const label = cur.label;
+    const { userId } = this.plan;
+    const enrolment = crop.enrolment;
+    // as an upload: the sample, then its face (crop, then the row that commits it) pointing at it; acknowledged after both
     const p = this.deps.store
-      .add(this.plan.userId, label, crop.crop48, 'calibration')
-      .then(() => {
+      .add(userId, label, crop.crop48, 'calibration')
+      .then(async (record) => {
+        if (enrolment && 'embedding' in enrolment) await this.deps.faces.store(userId, enrolment, 'sample', record.id);
         cur.accepted++;
         this.counts[label] = (this.counts[label] ?? 0) + 1;
-        this.deps.emit({ type: 'calibration.sample', userId: this.plan.userId, label, status: 'accepted', count: cur.accepted });
+        const enrolled = enrolment !== undefined && 'embedding' in enrolment;
+        this.deps.emit({
+          type: 'calibration.sample',
+          userId,
+          label,
+          status: 'accepted',
+          count: cur.accepted,
+          enrolled,
+          ...(enrolled ? {} : { notEnrolled: enrolment && 'rejected' in enrolment ? enrolment.rejected : 'unavailable' }),
+        });
       })
       .catch((e: Error) => {
         cur.taken--;
