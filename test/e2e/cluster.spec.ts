@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { connectNats } from '../../src/cluster/nats-js.link';
 import type { ClusterView } from '../../src/contracts/cluster';
 import type { ServerMessage } from '../../src/contracts/messages';
 import { ChildServer, startChildServer } from '../support/child-server';
@@ -77,6 +78,30 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
     }
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     await sleep(every);
+  }
+}
+
+/**
+ * After a whole NATS cluster restart the meta leader comes first and each stream elects its own leader later; an
+ * operator waits for JetStream to be healthy before starting the nodes. Here: until every stream answers its info with
+ * a leader (the JetStream API over plain request/reply).
+ */
+async function jetStreamRecovered(urls: string, timeoutMs: number): Promise<void> {
+  const link = await connectNats({ servers: urls, name: 'cluster-e2e-probe', replicas: 3 });
+  const ask = async (subject: string, body: string) =>
+    JSON.parse(new TextDecoder().decode(await link.request(subject, new TextEncoder().encode(body), 2000))) as Record<string, unknown>;
+  try {
+    await until('every JetStream stream has a leader again', timeoutMs, async () => {
+      const names = (await ask('$JS.API.STREAM.NAMES', '{}')) as { streams?: string[] | null; error?: unknown };
+      if (names.error || !names.streams?.length) throw new Error(`stream names: ${JSON.stringify(names)}`);
+      for (const stream of names.streams) {
+        const info = (await ask(`$JS.API.STREAM.INFO.${stream}`, '')) as { error?: unknown; cluster?: { leader?: string } };
+        if (info.error || !info.cluster?.leader) throw new Error(`${stream}: ${JSON.stringify(info.error ?? info.cluster)}`);
+      }
+      return true;
+    }, 500);
+  } finally {
+    await link.close();
   }
 }
 
@@ -411,6 +436,7 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
     await until('JetStream meta leader after the restart', 60_000, () =>
       nats.servers.some((s, i) => /JetStream cluster new metadata leader|Self is new JetStream cluster metadata leader/.test(s.log().slice(logFrom[i]))),
     );
+    await jetStreamRecovered(nats.urls, 90_000);
     for (const id of IDS) await startNode(id);
     const c = await Client.connect('C', nodes.get('C')!);
     clients.set('C', c);
