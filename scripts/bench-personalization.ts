@@ -25,6 +25,7 @@ import { DEFAULT_FINETUNE, FinetuneOptions, FinetuneSample, FinetuneTrainer } fr
 import { generalAssetPaths, loadGeneralHead, loadReplay } from '../src/personalization/finetune/general-assets';
 import { openTrainingSessions, trainingFactory, TRAINING_SPIN } from '../src/personalization/finetune/finetune.sessions';
 import { argmaxRows, headTensors } from '../src/inference/heads/head-forward';
+import { blendLogits } from '../src/personalization/finetune/blend';
 
 interface Args {
   data: string;
@@ -64,8 +65,10 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--user-batch') a.options.userPerBatch = num(++i);
     else if (k === '--replay-batch') a.options.replayPerBatch = num(++i);
     else if (k === '--patience') a.options.patience = num(++i);
+    else if (k === '--cv-folds') a.options.cvFolds = num(++i);
+    else if (k === '--cv-epochs') a.options.cvEpochs = num(++i);
     else if (k === '--help' || k === '-h') {
-      console.log('usage: bench-personalization --data <root> [--subjects N] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n] [--user-batch n] [--replay-batch n] [--patience n]');
+      console.log('usage: bench-personalization --data <root> [--subjects N] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n] [--user-batch n] [--replay-batch n] [--patience n] [--cv-folds n (0 = no blend)] [--cv-epochs n]');
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
@@ -142,7 +145,21 @@ async function main(): Promise<void> {
     return;
   }
   const subjects = dirs(args.data).slice(0, args.subjects);
-  const rows: { id: string; general: number; personal: number; calibration: number; test: number; finetuneSeconds: number }[] = [];
+  type Row = {
+    id: string;
+    general: number;
+    /** the personal model as served: w·personal + (1−w)·general (blend.ts) */
+    personal: number;
+    /** the personal head alone (w = 1, what was served before the blend) */
+    personalHead: number;
+    blend: number;
+    /** test faces right: personal (as served) minus general; the bar is >= -1 */
+    deltaFaces: number;
+    calibration: number;
+    test: number;
+    finetuneSeconds: number;
+  };
+  const rows: Row[] = [];
   let facesMissed = 0;
   for (const id of subjects) {
     const cal = await loadFaces(join(args.data, id, 'calibration'), detector);
@@ -152,30 +169,57 @@ async function main(): Promise<void> {
       if (!args.json) console.log(`${id}: skipped (calibration faces ${cal.faces.length}, test faces ${test.faces.length})`);
       continue;
     }
+    const n = test.faces.length;
     const testFeatures = await trunk.features(test.faces.map((f) => f.face));
-    const g = accuracy(await forward.run(generalT, testFeatures, test.faces.length), test.faces);
+    const generalLogits = await forward.run(generalT, testFeatures, n);
+    const g = accuracy(generalLogits, test.faces);
     const t0 = performance.now();
     const samples: FinetuneSample[] = cal.faces;
     const result = await trainer.train(samples, general, replay, args.options);
     const seconds = (performance.now() - t0) / 1000;
-    const p = accuracy(await forward.run(headTensors(result.weights), testFeatures, test.faces.length), test.faces);
-    const row = { id, general: round(g), personal: round(p), calibration: cal.faces.length, test: test.faces.length, finetuneSeconds: round(seconds, 2) };
+    const personalLogits = await forward.run(headTensors(result.weights), testFeatures, n);
+    const w = result.metrics.blend ?? 1;
+    const ph = accuracy(personalLogits, test.faces);
+    // the way the server scores a personal face (ModelRegistry's runner): the blend of both heads' probabilities
+    const p = accuracy(blendLogits(generalLogits, personalLogits, n, w), test.faces);
+    const row: Row = {
+      id,
+      general: round(g),
+      personal: round(p),
+      personalHead: round(ph),
+      blend: w,
+      deltaFaces: Math.round((p - g) * n),
+      calibration: cal.faces.length,
+      test: n,
+      finetuneSeconds: round(seconds, 2),
+    };
     rows.push(row);
     if (!args.json) {
       const miss = cal.missed + test.missed ? `  missed ${cal.missed + test.missed}` : '';
       console.log(
-        `${id.padEnd(6)} general ${pct(g)}  personal ${pct(p)}  (${p >= g ? '+' : ''}${((p - g) * 100).toFixed(1)})  calibration ${row.calibration}  test ${row.test}  fine-tune ${seconds.toFixed(2)} s  epochs ${result.metrics.epochs}${miss}`,
+        `${id.padEnd(6)} general ${pct(g)}  personal ${pct(p)}  (${p >= g ? '+' : ''}${((p - g) * 100).toFixed(1)}, ${row.deltaFaces >= 0 ? '+' : ''}${row.deltaFaces} faces)  w ${w.toFixed(1)}  head alone ${pct(ph)}  calibration ${row.calibration}  test ${row.test}  fine-tune ${seconds.toFixed(2)} s  epochs ${result.metrics.epochs}${miss}`,
       );
     }
   }
-  const mean = (k: 'general' | 'personal' | 'finetuneSeconds') => rows.reduce((s, r) => s + r[k], 0) / Math.max(1, rows.length);
+  const mean = (k: 'general' | 'personal' | 'personalHead' | 'finetuneSeconds' | 'blend') => rows.reduce((s, r) => s + r[k], 0) / Math.max(1, rows.length);
   const worse = rows.filter((r) => r.personal < r.general).length;
+  const worseByMore = rows.filter((r) => r.deltaFaces < -1).length;
+  const summary = {
+    general: round(mean('general')),
+    personal: round(mean('personal')),
+    personalHead: round(mean('personalHead')),
+    blend: round(mean('blend'), 2),
+    worse,
+    worseByMoreThanOneFace: worseByMore,
+    minDeltaFaces: Math.min(...rows.map((r) => r.deltaFaces)),
+    finetuneSeconds: round(mean('finetuneSeconds'), 2),
+  };
   if (args.json) {
-    console.log(JSON.stringify({ subjects: rows, mean: { general: round(mean('general')), personal: round(mean('personal')) }, facesMissed }));
+    console.log(JSON.stringify({ subjects: rows, mean: summary, facesMissed, options: { ...DEFAULT_FINETUNE, ...args.options, augment: undefined } }));
   } else {
     console.log(
-      `\nmean over ${rows.length} subjects: general ${pct(mean('general'))}  personal ${pct(mean('personal'))}  (+${((mean('personal') - mean('general')) * 100).toFixed(1)} points)\n` +
-        `worse than general: ${worse} of ${rows.length}   faces missed: ${facesMissed}   mean fine-tune: ${mean('finetuneSeconds').toFixed(2)} s\n` +
+      `\nmean over ${rows.length} subjects: general ${pct(mean('general'))}  personal ${pct(mean('personal'))}  (+${((mean('personal') - mean('general')) * 100).toFixed(1)} points)  head alone ${pct(mean('personalHead'))}  mean w ${summary.blend}\n` +
+        `worse than general: ${worse} of ${rows.length} (by more than one face: ${worseByMore})   faces missed: ${facesMissed}   mean fine-tune: ${mean('finetuneSeconds').toFixed(2)} s\n` +
         `options: ${JSON.stringify({ ...DEFAULT_FINETUNE, ...args.options, augment: undefined })}`,
     );
   }

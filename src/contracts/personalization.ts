@@ -36,6 +36,14 @@ export interface FinetuneMetrics {
   replaySamples: number;
   epochs: number;
   seconds: number;
+  /**
+   * Weight of the personal head when it scores a face: p = blend · personal + (1 − blend) · general (probabilities),
+   * chosen by cross-validation over the user's samples (docs/PERSONALIZATION.md, "Never worse than general").
+   * Absent on versions stored before the blend existed: 1 (the personal head alone).
+   */
+  blend?: number;
+  /** The cross-validation behind `blend`: held-out faces, and how many each head (and the chosen blend) got right. */
+  blendCheck?: { faces: number; general: number; personal: number; blended: number; folds: number };
 }
 
 export interface ModelVersionView {

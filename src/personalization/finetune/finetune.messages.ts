@@ -34,6 +34,8 @@ export const FinetuneJobSchema = z.object({
       holdoutFraction: z.number().min(0).max(0.9),
       patience: z.number().int().positive(),
       seed: z.number().int(),
+      cvFolds: z.number().int().nonnegative().max(50),
+      cvEpochs: z.number().int().nonnegative().max(200),
     })
     .partial()
     .strict()

@@ -6,6 +6,7 @@ import type { FeatureExtractor } from '../../inference/inference.types';
 import { AugmentOptions, DEFAULT_AUGMENT, augmentFace } from './augment';
 import { FinetuneError } from './finetune.errors';
 import { Rng } from './rng';
+import { BlendChoice, chooseBlendWeight, probabilities } from './blend';
 
 export interface FinetuneSample {
   /** 0..6, FER-2013 order */
@@ -46,6 +47,10 @@ export interface FinetuneOptions {
   patience: number;
   seed: number;
   augment: AugmentOptions;
+  /** folds of the cross-validation that chooses the blend weight (blend.ts); 0 = no blend (w = 1, the personal head alone) */
+  cvFolds: number;
+  /** epochs of each fold's fine-tune (fewer than `epochs` makes the check cheaper; 0 = as many as `epochs`) */
+  cvEpochs: number;
 }
 
 export const DEFAULT_FINETUNE: FinetuneOptions = {
@@ -66,6 +71,8 @@ export const DEFAULT_FINETUNE: FinetuneOptions = {
   patience: 3,
   seed: 1,
   augment: DEFAULT_AUGMENT,
+  cvFolds: 5,
+  cvEpochs: 0,
 };
 
 export interface FinetuneProgress {
@@ -170,53 +177,11 @@ export class FinetuneTrainer {
     const generalTensors = headTensors(general);
     const heldLogitsGeneral = held.length ? await this.deps.forward.run(generalTensors, heldFeatures, held.length) : null;
 
-    this.deps.step.reset(general);
-    const hyper: StepHyper = { lr: o.lr, weightDecay: o.weightDecay, labelSmoothing: o.labelSmoothing };
-    const B = o.userPerBatch + (replayRows.length ? o.replayPerBatch : 0);
-    const batch = {
-      size: 0,
-      features: new Float32Array(B * FEATURES),
-      labels: new Int32Array(B),
-      weights: new Float32Array(B),
-      mask: new Float32Array(B * HIDDEN),
-    };
-    const keep = 1 / (1 - o.dropout);
-    const order = Array.from({ length: faces.length }, (_, i) => i);
-
+    const fit: FitInput = { userFeatures, rowLabels, labelWeight, replay, replayRows, general, o, cancelled };
     let best = { loss: Infinity, epoch: 0, weights: null as HeadWeights | null };
-    let epochsRun = 0;
     const epochSeconds: number[] = [];
-    for (let epoch = 1; epoch <= o.epochs; epoch++) {
-      const t0 = performance.now();
-      rng.shuffle(order);
-      let lossSum = 0;
-      let rowsSum = 0;
-      let correctSum = 0;
-      for (let start = 0; start < order.length; start += o.userPerBatch) {
-        cancelled();
-        let n = 0;
-        for (let k = start; k < Math.min(order.length, start + o.userPerBatch); k++, n++) {
-          const row = order[k];
-          batch.features.set(userFeatures.subarray(row * FEATURES, (row + 1) * FEATURES), n * FEATURES);
-          batch.labels[n] = rowLabels[row];
-          batch.weights[n] = labelWeight[rowLabels[row]];
-        }
-        for (let k = 0; replayRows.length && k < o.replayPerBatch; k++, n++) {
-          const cls = replayRows[rng.int(replayRows.length)];
-          const row = cls[rng.int(cls.length)];
-          batch.features.set(replay.features.subarray(row * FEATURES, (row + 1) * FEATURES), n * FEATURES);
-          batch.labels[n] = replay.labels[row];
-          batch.weights[n] = o.replayWeight;
-        }
-        batch.size = n;
-        for (let i = 0; i < n * HIDDEN; i++) batch.mask[i] = rng.next() < o.dropout ? 0 : keep;
-        const r = await this.deps.step.step(batch, hyper);
-        lossSum += r.loss * n;
-        rowsSum += n;
-        correctSum += r.correct;
-      }
-      epochsRun = epoch;
-
+    const order = Array.from({ length: faces.length }, (_, i) => i);
+    const epochsRun = await this.fit(fit, order, o.epochs, rng, async (epoch, loss, acc, seconds) => {
       let stop = false;
       if (held.length) {
         const logits = await this.deps.forward.run(headTensors(this.deps.step.weights()), heldFeatures, held.length);
@@ -224,19 +189,16 @@ export class FinetuneTrainer {
         if (heldLoss < best.loss - 1e-4) best = { loss: heldLoss, epoch, weights: this.deps.step.snapshot() };
         else if (epoch - best.epoch >= o.patience) stop = true;
       }
-      epochSeconds.push((performance.now() - t0) / 1000);
+      epochSeconds.push(seconds);
       const perEpoch = epochSeconds.reduce((a, b) => a + b, 0) / epochSeconds.length;
-      onProgress({
-        epoch,
-        of: o.epochs,
-        loss: lossSum / Math.max(1, rowsSum),
-        accuracy: correctSum / Math.max(1, rowsSum),
-        etaSeconds: stop ? 0 : Math.round(perEpoch * (o.epochs - epoch) * 10) / 10,
-      });
-      if (stop) break;
-    }
+      onProgress({ epoch, of: o.epochs, loss, accuracy: acc, etaSeconds: stop ? 0 : Math.round(perEpoch * (o.epochs - epoch) * 10) / 10 });
+      return stop;
+    });
 
     const weights = best.weights ?? this.deps.step.snapshot();
+    // the blend weight: the same fine-tune on part of the samples, scored on the rest (after the main run, with its
+    // own random streams, so the personal head itself is what it was before the blend existed)
+    const blend = o.cvFolds > 0 ? await this.crossValidate(fit, train.map((i) => samples[i].label), variants) : null;
     let generalAccuracy: number | null = null;
     let personalAccuracy: number | null = null;
     if (held.length && heldLogitsGeneral) {
@@ -253,9 +215,134 @@ export class FinetuneTrainer {
         replaySamples: replayUsed,
         epochs: epochsRun,
         seconds: Math.round((performance.now() - started) / 10) / 100,
+        blend: blend?.weight ?? 1,
+        ...(blend ? { blendCheck: { faces: blend.faces, general: blend.general, personal: blend.personal, blended: blend.blended, folds: blend.folds } } : {}),
       },
     };
   }
+
+  /**
+   * Cross-validation of the blend weight over the user's training samples: `cvFolds` folds (samples dealt to folds
+   * label by label, so a fold holds out different expressions); each fold fine-tunes from the general head on the
+   * rows of the other samples and scores the held-out samples' own faces (variant 0) with the general head and that
+   * fold's head. A sample that is the only one of its label keeps its augmented copies in the fold's training rows
+   * (one photo per expression: leave-one-out over augmented copies; otherwise the fold would never have seen the label).
+   * Fewer than 2 samples: null (no check possible; the caller keeps w = 1).
+   */
+  private async crossValidate(fit: FitInput, sampleLabels: number[], variants: number): Promise<(BlendChoice & { folds: number }) | null> {
+    const n = sampleLabels.length;
+    const k = Math.min(fit.o.cvFolds, n);
+    if (k < 2) return null;
+    const rng = new Rng(fit.o.seed + 7919);
+    const foldOf = new Array<number>(n);
+    let next = 0;
+    const byLabel = new Map<number, number[]>();
+    sampleLabels.forEach((l, i) => byLabel.set(l, [...(byLabel.get(l) ?? []), i]));
+    for (const idx of [...byLabel.keys()].sort((a, b) => a - b).map((l) => rng.shuffle(byLabel.get(l)!))) {
+      for (const i of idx) foldOf[i] = next++ % k;
+    }
+    const perLabel = new Array<number>(CLASSES).fill(0);
+    for (const l of sampleLabels) perLabel[l]++;
+    const generalLogits = await this.deps.forward.run(headTensors(fit.general), sampleRows(fit.userFeatures, n, variants), n);
+    const general = probabilities(generalLogits, n);
+    const personal = new Float32Array(n * CLASSES);
+    const epochs = fit.o.cvEpochs > 0 ? fit.o.cvEpochs : fit.o.epochs;
+    for (let f = 0; f < k; f++) {
+      const out = [...Array(n).keys()].filter((i) => foldOf[i] === f);
+      const order: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const heldOut = foldOf[i] === f;
+        const alone = heldOut && perLabel[sampleLabels[i]] === 1;
+        if (heldOut && !alone) continue;
+        for (let v = heldOut ? 1 : 0; v < variants; v++) order.push(i * variants + v);
+      }
+      await this.fit(fit, order, epochs, new Rng(fit.o.seed + 1000 * (f + 1)), async () => false);
+      const features = new Float32Array(out.length * FEATURES);
+      out.forEach((i, r) => features.set(fit.userFeatures.subarray(i * variants * FEATURES, (i * variants + 1) * FEATURES), r * FEATURES));
+      const p = probabilities(await this.deps.forward.run(headTensors(this.deps.step.weights()), features, out.length), out.length);
+      out.forEach((i, r) => personal.set(p.subarray(r * CLASSES, (r + 1) * CLASSES), i * CLASSES));
+    }
+    return { ...chooseBlendWeight(general, personal, sampleLabels), folds: k };
+  }
+
+  /**
+   * Fine-tunes from the general head over the user rows `order` (indices into userFeatures) for up to `epochs`:
+   * each step userPerBatch user rows + replayPerBatch replay rows, a fresh dropout mask. `afterEpoch` returns true to
+   * stop. Returns the epochs run; the weights are the step's (this.deps.step.weights()).
+   */
+  private async fit(
+    x: FitInput,
+    order: number[],
+    epochs: number,
+    rng: Rng,
+    afterEpoch: (epoch: number, loss: number, accuracy: number, seconds: number) => Promise<boolean>,
+  ): Promise<number> {
+    const { o, replay, replayRows } = x;
+    this.deps.step.reset(x.general);
+    const hyper: StepHyper = { lr: o.lr, weightDecay: o.weightDecay, labelSmoothing: o.labelSmoothing };
+    const B = o.userPerBatch + (replayRows.length ? o.replayPerBatch : 0);
+    const batch = {
+      size: 0,
+      features: new Float32Array(B * FEATURES),
+      labels: new Int32Array(B),
+      weights: new Float32Array(B),
+      mask: new Float32Array(B * HIDDEN),
+    };
+    const keep = 1 / (1 - o.dropout);
+    let epochsRun = 0;
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const t0 = performance.now();
+      rng.shuffle(order);
+      let lossSum = 0;
+      let rowsSum = 0;
+      let correctSum = 0;
+      for (let start = 0; start < order.length; start += o.userPerBatch) {
+        x.cancelled();
+        let n = 0;
+        for (let k = start; k < Math.min(order.length, start + o.userPerBatch); k++, n++) {
+          const row = order[k];
+          batch.features.set(x.userFeatures.subarray(row * FEATURES, (row + 1) * FEATURES), n * FEATURES);
+          batch.labels[n] = x.rowLabels[row];
+          batch.weights[n] = x.labelWeight[x.rowLabels[row]];
+        }
+        for (let k = 0; replayRows.length && k < o.replayPerBatch; k++, n++) {
+          const cls = replayRows[rng.int(replayRows.length)];
+          const row = cls[rng.int(cls.length)];
+          batch.features.set(replay.features.subarray(row * FEATURES, (row + 1) * FEATURES), n * FEATURES);
+          batch.labels[n] = replay.labels[row];
+          batch.weights[n] = o.replayWeight;
+        }
+        batch.size = n;
+        for (let i = 0; i < n * HIDDEN; i++) batch.mask[i] = rng.next() < o.dropout ? 0 : keep;
+        const r = await this.deps.step.step(batch, hyper);
+        lossSum += r.loss * n;
+        rowsSum += n;
+        correctSum += r.correct;
+      }
+      epochsRun = epoch;
+      const stop = await afterEpoch(epoch, lossSum / Math.max(1, rowsSum), correctSum / Math.max(1, rowsSum), (performance.now() - t0) / 1000);
+      if (stop) break;
+    }
+    return epochsRun;
+  }
+}
+
+interface FitInput {
+  userFeatures: Float32Array;
+  rowLabels: number[];
+  labelWeight: number[];
+  replay: ReplaySet;
+  replayRows: number[][];
+  general: HeadWeights;
+  o: FinetuneOptions;
+  cancelled: () => void;
+}
+
+/** Features of variant 0 (the face itself) of each of n samples laid out as `variants` rows per sample. */
+function sampleRows(userFeatures: Float32Array, n: number, variants: number): Float32Array {
+  const out = new Float32Array(n * FEATURES);
+  for (let i = 0; i < n; i++) out.set(userFeatures.subarray(i * variants * FEATURES, (i * variants + 1) * FEATURES), i * FEATURES);
+  return out;
 }
 
 function crossEntropy(logits: Float32Array, labels: number[]): number {

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { BLEND_WEIGHTS, blendCorrect, blendLogits, chooseBlendWeight, probabilities } from './blend';
+
+/** n x 7 probabilities: each row puts `top` on one class and spreads the rest evenly. */
+function probs(classes: number[], top = 0.7): Float32Array {
+  const out = new Float32Array(classes.length * 7).fill((1 - top) / 6);
+  classes.forEach((c, r) => (out[r * 7 + c] = top));
+  return out;
+}
+
+describe('chooseBlendWeight', () => {
+  it('offers 0, 0.1, ..., 1', () => {
+    expect(BLEND_WEIGHTS).toHaveLength(11);
+    expect(BLEND_WEIGHTS[0]).toBe(0);
+    expect(BLEND_WEIGHTS[10]).toBe(1);
+  });
+
+  it('keeps the general model (w = 0) when the personal head is never better', () => {
+    const labels = [0, 1, 2, 3];
+    const general = probs([0, 1, 2, 3]);
+    const personal = probs([0, 1, 5, 5]); // two wrong
+    const c = chooseBlendWeight(general, personal, labels);
+    expect(c).toMatchObject({ weight: 0, faces: 4, general: 4, personal: 2, blended: 4 });
+  });
+
+  it('breaks ties toward the general model: both heads right everywhere -> 0', () => {
+    const labels = [3, 4, 6];
+    expect(chooseBlendWeight(probs(labels), probs(labels, 0.9), labels).weight).toBe(0);
+  });
+
+  it('gives the personal head the smallest weight that gets the most faces right', () => {
+    // general wrong on face 0 (says 6 at 0.5 vs 0.1 for the label); personal right (label 0 at 0.9)
+    const labels = [0, 1];
+    const general = new Float32Array(14).fill(0.1);
+    general[6] = 0.4; // face 0: class 6 = 0.4, class 0 = 0.1
+    general.fill(0, 7, 14);
+    general[7 + 1] = 1; // face 1: right
+    const personal = probs([0, 1], 0.9);
+    // face 0 right when w*0.9 + (1-w)*0.1 > w*(0.1/6) + (1-w)*0.4  <=>  w > 0.3/1.1833 ≈ 0.254 -> first grid point 0.3
+    const c = chooseBlendWeight(general, personal, labels);
+    expect(c.weight).toBe(0.3);
+    expect(c).toMatchObject({ general: 1, personal: 2, blended: 2 });
+    expect(blendCorrect(general, personal, labels, 0.2)).toBe(1);
+  });
+
+  it('chooses w = 1 only when the personal head alone beats every blend', () => {
+    // face 0: general strongly wrong (class 6 at 0.99), personal right but barely (label 0.30 vs 0.29 for class 6)
+    const labels = [0];
+    const general = new Float32Array(7).fill(0.01 / 6);
+    general[6] = 0.99;
+    const personal = new Float32Array([0.3, 0.1, 0.1, 0.1, 0.1, 0.01, 0.29]);
+    expect(chooseBlendWeight(general, personal, labels).weight).toBe(1);
+  });
+
+  it('without held-out faces stays with the general model', () => {
+    expect(chooseBlendWeight(new Float32Array(0), new Float32Array(0), [])).toMatchObject({ weight: 0, faces: 0, blended: 0 });
+  });
+
+  it('refuses probabilities of the wrong size', () => {
+    expect(() => chooseBlendWeight(new Float32Array(7), new Float32Array(14), [0, 1])).toThrow(/2 faces need 14/);
+  });
+});
+
+describe('blendLogits', () => {
+  const general = new Float32Array([2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0]);
+  const personal = new Float32Array([0, 1, 0, 0, 0, 0, 4, 1, 1, 1, 1, 1, 1, 1]);
+
+  it('softmax of the blend = w·softmax(personal) + (1−w)·softmax(general)', () => {
+    const w = 0.4;
+    const got = probabilities(blendLogits(general, personal, 2, w), 2);
+    const g = probabilities(general, 2);
+    const p = probabilities(personal, 2);
+    for (let i = 0; i < 14; i++) expect(got[i]).toBeCloseTo(w * p[i] + (1 - w) * g[i], 6);
+  });
+
+  it('w = 1 is the personal head as it is, w = 0 the general head', () => {
+    expect(blendLogits(general, personal, 2, 1)).toBe(personal);
+    const g0 = probabilities(blendLogits(general, personal, 2, 0), 2);
+    const g = probabilities(general, 2);
+    for (let i = 0; i < 14; i++) expect(g0[i]).toBeCloseTo(g[i], 6);
+  });
+});

@@ -1,0 +1,77 @@
+import { softmaxInPlace } from '../../inference/labels';
+import { CLASSES } from '../../inference/heads/head-shape';
+
+/**
+ * "Never worse than general" (docs/PERSONALIZATION.md): a personal model scores a face with
+ *   p = w · softmax(personal logits) + (1 − w) · softmax(general logits),
+ * w chosen per user at fine-tune time by cross-validation over the user's own samples. w = 1 is the personal head
+ * alone (every model stored before the blend existed), w = 0 the general head.
+ */
+export const BLEND_WEIGHTS: readonly number[] = Array.from({ length: 11 }, (_, i) => i / 10);
+
+export interface BlendChoice {
+  /** the chosen weight of the personal head */
+  weight: number;
+  /** held-out faces the choice was made on */
+  faces: number;
+  /** faces right with the general head (w = 0), the personal head (w = 1) and the chosen blend */
+  general: number;
+  personal: number;
+  blended: number;
+}
+
+/** Faces whose argmax of w·personal + (1−w)·general (probabilities, n x CLASSES) equals their label. */
+export function blendCorrect(general: Float32Array, personal: Float32Array, labels: readonly number[], w: number): number {
+  let ok = 0;
+  for (let r = 0; r < labels.length; r++) {
+    let best = 0;
+    let bestP = -Infinity;
+    for (let c = 0; c < CLASSES; c++) {
+      const p = w * personal[r * CLASSES + c] + (1 - w) * general[r * CLASSES + c];
+      if (p > bestP) [best, bestP] = [c, p];
+    }
+    if (best === labels[r]) ok++;
+  }
+  return ok;
+}
+
+/**
+ * The blend weight with the most held-out faces right; ties go to the smaller weight (toward the general model), so
+ * the personal head gets weight only where it was seen to help. No held-out faces: w = 0 (nothing shows it helps).
+ * `general` and `personal` are probabilities (n x CLASSES) of the same held-out faces.
+ */
+export function chooseBlendWeight(general: Float32Array, personal: Float32Array, labels: readonly number[]): BlendChoice {
+  const n = labels.length;
+  if (general.length < n * CLASSES || personal.length < n * CLASSES) throw new Error(`blend: ${n} faces need ${n * CLASSES} probabilities per head`);
+  let weight = 0;
+  let blended = -1;
+  for (const w of BLEND_WEIGHTS) {
+    const ok = blendCorrect(general, personal, labels, w);
+    if (ok > blended) [weight, blended] = [w, ok]; // strictly better only: ties stay with the smaller w
+  }
+  return {
+    weight,
+    faces: n,
+    general: blendCorrect(general, personal, labels, 0),
+    personal: blendCorrect(general, personal, labels, 1),
+    blended: Math.max(0, blended),
+  };
+}
+
+/** Logits (n x CLASSES) -> probabilities, in a new array. */
+export function probabilities(logits: Float32Array, n: number): Float32Array {
+  return softmaxInPlace(Float32Array.from(logits.subarray(0, n * CLASSES)), n);
+}
+
+/**
+ * The blend as logits: log(w·softmax(personal) + (1−w)·softmax(general)), so whoever applies a softmax afterwards (the
+ * pipeline does) gets exactly the blended probabilities. w = 1 returns the personal logits as they are.
+ */
+export function blendLogits(general: Float32Array, personal: Float32Array, n: number, w: number): Float32Array {
+  if (w >= 1) return personal;
+  const g = probabilities(general, n);
+  const p = probabilities(personal, n);
+  const out = new Float32Array(n * CLASSES);
+  for (let i = 0; i < out.length; i++) out[i] = Math.log(Math.max(1e-30, w * p[i] + (1 - w) * g[i]));
+  return out;
+}
