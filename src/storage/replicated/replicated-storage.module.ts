@@ -47,7 +47,7 @@ const REPLICATION_SOURCE = Symbol('REPLICATION_SOURCE');
 /** The BlobStore owners' folders (sample crops, face crops, head weights). */
 const IMPORTED_BLOB_PREFIXES = ['samples', 'faces', 'models'];
 
-/** Loads the shared state before any other module initialises (their start-up sweeps read it); drains on shutdown. */
+/** Replicates the token CLI's commits; drains the writes in flight on shutdown. */
 @Injectable()
 class ReplicationLifecycle implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private subscription: Subscription | null = null;
@@ -56,16 +56,9 @@ class ReplicationLifecycle implements OnModuleInit, BeforeApplicationShutdown, O
     @Inject(PendingWrites) private readonly pending: PendingWrites,
     @Inject(SqliteDatabase) private readonly database: SqliteDatabase,
     @Inject(DataVersionWatcher) private readonly dataVersion: DataVersionWatcher,
-    @Inject(BlobStore) private readonly blobs: BlobStore,
   ) {}
 
-  async onModuleInit(): Promise<void> {
-    await this.replicator.start();
-    if (this.replicator.firstJoin && this.blobs instanceof ReplicatedBlobStore) {
-      // a single node's DATA_DIR joining: its files become the cluster's, as its rows did
-      const n = await this.blobs.importLocal(IMPORTED_BLOB_PREFIXES);
-      if (n) new Logger('Replication').log(`imported ${n} file(s) of this node's DATA_DIR into the cluster's object store`);
-    }
+  onModuleInit(): void {
     // `npm run token` writes the tokens table from another process: replicate what it committed
     this.subscription = this.dataVersion.changes$.subscribe(() => void this.replicator.adoptExternalChanges());
   }
@@ -109,8 +102,14 @@ export class ReplicatedStorageModule {
         {
           provide: StateReplicator,
           inject: [REPLICATION_SOURCE, SqliteDatabase, PendingWrites],
-          useFactory: (s: ReplicationSource, db: SqliteDatabase, p: PendingWrites) =>
-            new StateReplicator(s, new SqliteReplica(db.db, REPLICATED_TABLES), REPLICATED_TABLES, p, logger),
+          // Loaded here, in the factory, so that every provider injecting a repository (they inject this) is built
+          // after the node's database holds the cluster's state: ModelRegistry loads the active heads, the face
+          // recognizer the gallery, the owners sweep their files, all while being constructed.
+          useFactory: async (s: ReplicationSource, db: SqliteDatabase, p: PendingWrites) => {
+            const replicator = new StateReplicator(s, new SqliteReplica(db.db, REPLICATED_TABLES), REPLICATED_TABLES, p, logger);
+            await replicator.start();
+            return replicator;
+          },
         },
         decorate(CameraRepository, SqliteCameraRepository, (i, r) => new ReplicatedCameraRepository(i, r)),
         decorate(UserRepository, SqliteUserRepository, (i, r) => new ReplicatedUserRepository(i, r)),
@@ -122,8 +121,16 @@ export class ReplicatedStorageModule {
         { provide: HistoryRepository, useClass: SqliteHistoryRepository },
         {
           provide: BlobStore,
-          inject: [CONFIG, REPLICATION_SOURCE],
-          useFactory: async (c: Config, s: ReplicationSource) => new ReplicatedBlobStore(new DataDirBlobStore(c.dataDir), await s.objectStore(BLOBS_BUCKET)),
+          inject: [CONFIG, REPLICATION_SOURCE, StateReplicator],
+          useFactory: async (c: Config, s: ReplicationSource, replicator: StateReplicator) => {
+            const blobs = new ReplicatedBlobStore(new DataDirBlobStore(c.dataDir), await s.objectStore(BLOBS_BUCKET));
+            if (replicator.firstJoin) {
+              // a single node's DATA_DIR joining: its files become the cluster's, as its rows did
+              const n = await blobs.importLocal(IMPORTED_BLOB_PREFIXES);
+              if (n) logger.log(`imported ${n} file(s) of this node's DATA_DIR into the cluster's object store`);
+            }
+            return blobs;
+          },
         },
         { provide: DataVersionWatcher, inject: [SqliteDatabase], useFactory: (db: SqliteDatabase) => new DataVersionWatcher(db) },
         ReplicationLifecycle,
