@@ -1,3 +1,5 @@
+import type { Observable } from 'rxjs';
+
 /**
  * Live face recognition's port: the pipeline embeds faces (in the inference workers) and asks a FaceRecognizer who a
  * track's face is; personalization implements it over the enrolled gallery (FaceGallery port + FaceMatcher) and
@@ -21,6 +23,12 @@ export interface FaceRecognizer {
   readonly version: number;
   /** Decide on several embeddings of the same face (L2-normalised, 128-d, the calibrated views; docs/IDENTITY.md). */
   match(probes: readonly Float32Array[]): FaceRecognition;
+  /**
+   * Emits the new version after each change of the gallery (once it is reloaded): the pipeline then decides every
+   * open track again from the embeddings it has, at once, instead of on the track's next frame. Optional: without
+   * it, open tracks are decided again on their next frame (the version check).
+   */
+  readonly changes?: Observable<number>;
 }
 
 /** Nest token: personalization provides the gallery-backed recogniser; absent = no recognition. */

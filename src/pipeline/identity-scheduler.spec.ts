@@ -13,6 +13,12 @@ function setup(over: Partial<IdentitySchedulerOptions> = {}) {
   return { s, advance: (ms: number) => (t += ms) };
 }
 const planned = (s: IdentityScheduler, cams: string[]) => s.plan(cams).keys.flat();
+/** A pipeline that always has a batch in flight (load → 1): the busy regime (back-off, frame budget). */
+const busy = (s: IdentityScheduler, advance: (ms: number) => void) => {
+  s.batchStarted();
+  advance(10_000);
+  expect(s.quiet).toBe(false);
+};
 const user = (userId: string | null) => ({ userId, distance: 0.1, margin: 1 });
 
 describe('IdentityScheduler', () => {
@@ -37,6 +43,7 @@ describe('IdentityScheduler', () => {
 
   it('doubles the interval while the answer holds (up to the maximum) and resets it when the answer changes', () => {
     const { s, advance } = setup({ firstFrames: 1, recheckMs: 1000, maxRecheckMs: 4000 });
+    busy(s, advance); // the back-off is the busy regime's (a quiet pipeline re-checks every recheckMs)
     s.observe('c:1', box(), FRONTAL);
     const check = (u: string | null) => {
       expect(planned(s, ['c'])).toEqual(['c:1']);
@@ -162,6 +169,7 @@ describe('IdentityScheduler over several inference workers', () => {
 describe('IdentityScheduler budget', () => {
   it('embeds a burst of new faces at once, then one face per framesPerEmbedding processed frames', () => {
     const { s, advance } = setup({ firstFrames: 1, maxPerBatch: 8, burst: 3, framesPerEmbedding: 10 });
+    busy(s, advance);
     const cams = ['a', 'b', 'c', 'd', 'e'];
     cams.forEach((c) => s.observe(`${c}:1`, box(), FRONTAL));
     const first = s.plan(cams);
@@ -179,5 +187,94 @@ describe('IdentityScheduler budget', () => {
       taken.push(p.keys.flat().length);
     }
     expect(taken).toEqual([0, 1, 0, 1]); // the burst was spent to the last credit
+  });
+});
+
+describe('IdentityScheduler: quiet and busy pipelines (measured load)', () => {
+  /**
+   * Simulates the pipeline: every `periodMs` a batch of `cams` (one frame each) starts, takes `batchMs`, its asked
+   * faces come back embedded (the same answer every time); returns when each embedding was made.
+   */
+  function run(s: IdentityScheduler, advance: (ms: number) => number, cams: string[], o: { periodMs: number; batchMs: number; forMs: number }) {
+    const at: { t: number; key: string }[] = [];
+    for (let elapsed = 0; elapsed < o.forMs; elapsed += Math.max(o.periodMs, o.batchMs)) {
+      s.batchStarted();
+      const keys = s.plan(cams, 1).keys.flat();
+      const t = advance(o.batchMs);
+      for (const k of keys) {
+        s.record(k, emb(), 100);
+        s.decide(k, user('ann'), 0);
+        at.push({ t, key: k });
+      }
+      s.settle(keys);
+      s.batchEnded();
+      if (o.periodMs > o.batchMs) advance(o.periodMs - o.batchMs);
+    }
+    return at;
+  }
+
+  it('quiet (one 5 fps camera): a settled track is re-checked about once per recheckMs, beyond the frame budget', () => {
+    const { s, advance } = setup({ recheckMs: 1000 });
+    s.observe('c:1', box(), FRONTAL);
+    const at = run(s, advance, ['c'], { periodMs: 200, batchMs: 40, forMs: 30_000 });
+    expect(s.load).toBeLessThan(0.3); // measured: 40 ms in flight every 200 ms
+    expect(s.quiet).toBe(true);
+    // once quiet (the load starts at 1: ~1 s), every ~1 s: 25 ± 2 in the last 25 s, never two within 1 s
+    const late = at.filter((e) => e.t > 5_000);
+    expect(late.length).toBeGreaterThanOrEqual(23);
+    expect(late.length).toBeLessThanOrEqual(26);
+    for (let i = 1; i < late.length; i++) expect(late[i].t - late[i - 1].t).toBeGreaterThanOrEqual(1000);
+    // 150 frames in 30 s earn 1 embedding: the budget alone (8 saved + 1) would have stopped at 9
+    expect(at.length).toBeGreaterThan(DEFAULT_IDENTITY_SCHEDULE.burst + 150 / DEFAULT_IDENTITY_SCHEDULE.framesPerEmbedding);
+  });
+
+  it('busy (8 cameras back to back): capped by the frame budget, with the back-off', () => {
+    const { s, advance } = setup({ recheckMs: 1000 });
+    const cams = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    cams.forEach((c) => s.observe(`${c}:1`, box(), FRONTAL));
+    const at = run(s, advance, cams, { periodMs: 100, batchMs: 100, forMs: 60_000 });
+    expect(s.quiet).toBe(false);
+    const frames = (60_000 / 100) * cams.length;
+    const cap = DEFAULT_IDENTITY_SCHEDULE.burst + frames / DEFAULT_IDENTITY_SCHEDULE.framesPerEmbedding;
+    expect(at.length).toBeLessThanOrEqual(cap); // 8 + 32
+    expect(at.length).toBeGreaterThanOrEqual(cap - 2); // and the budget is used (every track is due)
+    // a quiet schedule would have re-checked the 8 tracks every second: ~480
+  });
+
+  it('falls back to the budget within a few load windows when a quiet pipeline becomes busy, and back when it calms down', () => {
+    const { s, advance } = setup({ recheckMs: 1000, loadWindowMs: 2000 });
+    const cams = ['a', 'b', 'c', 'd'];
+    cams.forEach((c) => s.observe(`${c}:1`, box(), FRONTAL));
+    run(s, advance, cams, { periodMs: 1000, batchMs: 50, forMs: 10_000 });
+    expect(s.quiet).toBe(true);
+    const busyAt = run(s, advance, cams, { periodMs: 50, batchMs: 50, forMs: 30_000 });
+    expect(s.quiet).toBe(false);
+    const start = busyAt.length ? busyAt[0].t : 0;
+    // after 3 s of back-to-back batches (load > 0.7 after ~2.4 s), only the budget: 20 s × 80 frames/s / 150 + 8 saved
+    const late = busyAt.filter((e) => e.t > start + 10_000);
+    expect(late.length).toBeLessThanOrEqual(8 + (20_000 / 50) * cams.length / 150);
+    run(s, advance, cams, { periodMs: 1000, batchMs: 50, forMs: 10_000 });
+    expect(s.quiet).toBe(true);
+  });
+
+  it('rematch: decides every track with embeddings again from them (no new embedding), the gallery version with it', () => {
+    const { s, advance } = setup({ firstFrames: 1, recheckMs: 1000, maxRecheckMs: 8000 });
+    busy(s, advance);
+    s.observe('c:1', box(), FRONTAL);
+    s.observe('c:2', box(100, 300), FRONTAL);
+    planned(s, ['c']);
+    s.settle(['c:1', 'c:2']);
+    const e = emb();
+    e[0] = 1;
+    s.record('c:1', e, 100); // c:2 was not embedded yet
+    s.decide('c:1', user(null), 0);
+    const seen: (readonly Float32Array[])[] = [];
+    const recognizer = { version: 1, match: (p: readonly Float32Array[]) => (seen.push(p), user('cy')) };
+    expect(s.rematch(recognizer)).toEqual(['c:1']);
+    expect(seen).toEqual([[e]]);
+    expect(s.embeddings('c:1')).toHaveLength(1);
+    expect(s.decision('c:1')?.userId).toBe('cy');
+    expect(s.stale('c:1', 1, false)).toBe(false); // decided under version 1: its next frame does not decide it again
+    expect(s.decision('c:2')).toBeNull();
   });
 });

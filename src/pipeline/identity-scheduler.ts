@@ -1,17 +1,25 @@
 /**
  * When to embed a track's face (live recognition, IDENTITY=face): per track, not per frame. A face is embedded on the
- * first good frames of its track (`firstFrames`), then re-checked every `recheckMs`, an interval that doubles (up to
- * `maxRecheckMs`) while the decision stays the same and drops back when it changes; a face that grew much larger
- * (`growth` × the side it was last embedded at) is re-checked sooner (at most every `minGapMs`). Each batch embeds at
- * most `maxPerBatch` faces, spread over the inference workers, and no more than the embedding budget allows (one per
- * `framesPerEmbedding` processed frames, `burst` saved): first tracks without a decision (fewest embeddings first),
- * then the most overdue; the others wait for a later frame and are counted as deferred. Size and pose are checked here from the track's last
- * detection (no request for a face that cannot pass); the worker checks the new frame again and its sharpness.
+ * first good frames of its track (`firstFrames`), then re-checked; a face that grew much larger (`growth` × the side it
+ * was last embedded at) is re-checked sooner (at most every `minGapMs`). Each batch embeds at most `maxPerBatch` faces,
+ * spread over the inference workers: first tracks without a decision (fewest embeddings first), then the most overdue;
+ * the others wait for a later frame and are counted as deferred.
+ *
+ * Two regimes, chosen from the pipeline's measured load (the share of time a batch is in flight, a moving average
+ * over `loadWindowMs`, fed by batchStarted()/batchEnded()):
+ * - quiet (load < `quietLoad`): the pipeline idles most of the time, so an embedding costs no throughput: every track
+ *   is re-checked every `recheckMs` (about once per second), without spending the budget;
+ * - busy: re-checks every `recheckMs`, doubling (up to `maxRecheckMs`) while the decision stays the same and dropping
+ *   back when it changes, and no more embeddings than the budget allows (one per `framesPerEmbedding` processed
+ *   frames, `burst` saved): a fixed share of the work however slow the machine is.
+ * rematch() decides every track again from the embeddings it has (the gallery changed), without a new embedding.
+ * Size and pose are checked here from the track's last detection (no request for a face that cannot pass); the worker
+ * checks the new frame again and its sharpness.
  * Plain class, clock injected, no I/O: unit-tested with fakes (identity-scheduler.spec.ts).
  */
 import type { Box } from '../contracts/geometry';
 import { DEFAULT_FACE_QUALITY, FaceQualityOptions, geometryRejection } from '../inference/embedding/face-quality';
-import type { FaceRecognition } from '../inference/face.recognizer';
+import type { FaceRecognition, FaceRecognizer } from '../inference/face.recognizer';
 
 export interface IdentitySchedulerOptions {
   /** Embeddings a new track gets as soon as its frames are good enough, before it settles into re-checks. */
@@ -32,6 +40,15 @@ export interface IdentitySchedulerOptions {
    */
   framesPerEmbedding: number;
   burst: number;
+  /**
+   * Below this load (share of the time with a batch in flight) the pipeline counts as quiet: re-checks every
+   * `recheckMs`, free of the budget. 0.7: a saturated pipeline (8 busy cameras, closed loop) measures 0.95–1, one 5 fps
+   * camera 0.1–0.5 on the 2-core VM; the quiet regime's own cost (≤ one embedding per track per `recheckMs`) raises
+   * the load, and once it passes the bound the budget applies again, so it cannot hold the pipeline saturated.
+   */
+  quietLoad: number;
+  /** Time constant of the load's moving average: how fast a pipeline that became busy leaves the quiet regime. */
+  loadWindowMs: number;
   quality: FaceQualityOptions;
 }
 
@@ -45,6 +62,8 @@ export const DEFAULT_IDENTITY_SCHEDULE: IdentitySchedulerOptions = {
   keep: 5,
   framesPerEmbedding: 150,
   burst: 8,
+  quietLoad: 0.7,
+  loadWindowMs: 2000,
   quality: DEFAULT_FACE_QUALITY,
 };
 
@@ -52,8 +71,10 @@ interface TrackState {
   box: Box;
   landmarks: number[];
   embeddings: Float32Array[];
-  /** Clock time of the last embedding (null: none yet). */
+  /** Clock time of the frame of the last embedding, when it was planned (null: none yet). */
   lastAt: number | null;
+  /** When the pending request was planned: the embedding is of that frame (the interval counts from it, not from when the result came back). */
+  askedAt: number | null;
   /** Shorter side of the largest face embedded so far. */
   embeddedSide: number;
   interval: number;
@@ -78,12 +99,46 @@ export class IdentityScheduler {
   private readonly tracks = new Map<string, TrackState>();
   /** Embeddings earned and not spent yet (starts full). */
   private credits: number;
+  /** Batches in flight now, and the load's moving average as of `loadAt`. */
+  private inFlight = 0;
+  /** Starts at 1 (busy) until measured otherwise: a pipeline starting under load never gets the quiet regime's floor. */
+  private loadAvg = 1;
+  private loadAt: number;
 
   constructor(
     readonly options: IdentitySchedulerOptions = DEFAULT_IDENTITY_SCHEDULE,
     private readonly clock: () => number = () => performance.now(),
   ) {
     this.credits = options.burst;
+    this.loadAt = clock();
+  }
+
+  /** A batch entered the pipeline (call before plan()): the load is measured from these two calls. */
+  batchStarted(): void {
+    this.settleLoad();
+    this.inFlight++;
+  }
+
+  /** A batch left the pipeline (events out, or failed). */
+  batchEnded(): void {
+    this.settleLoad();
+    this.inFlight = Math.max(0, this.inFlight - 1);
+  }
+
+  /** Share of the recent time (moving average, time constant loadWindowMs) with at least one batch in flight, 0..1. */
+  get load(): number {
+    const a = Math.exp(-Math.max(0, this.clock() - this.loadAt) / this.options.loadWindowMs);
+    return this.loadAvg * a + (this.inFlight > 0 ? 1 - a : 0);
+  }
+
+  /** Whether the pipeline is quiet enough for re-checks every recheckMs outside the budget. */
+  get quiet(): boolean {
+    return this.load < this.options.quietLoad;
+  }
+
+  private settleLoad(): void {
+    this.loadAvg = this.load;
+    this.loadAt = this.clock();
   }
 
   /**
@@ -95,6 +150,8 @@ export class IdentityScheduler {
     const now = this.clock();
     const o = this.options;
     this.credits = Math.min(o.burst, this.credits + cameraIds.length / o.framesPerEmbedding);
+    // quiet: the time-based floor (every track about once per recheckMs, free); busy: back-off and the frame budget
+    const quiet = this.quiet;
     const due: { frame: number; key: string; box: Box; rank: number }[] = [];
     const index = new Map(cameraIds.map((c, i) => [c, i]));
     for (const [key, t] of this.tracks) {
@@ -104,7 +161,7 @@ export class IdentityScheduler {
       if (t.embeddings.length < o.firstFrames) rank = -1e12 + t.embeddings.length; // no decision yet: first
       else if (t.lastAt !== null) {
         const since = now - t.lastAt;
-        if (since >= t.interval) rank = -since;
+        if (since >= (quiet ? o.recheckMs : t.interval)) rank = -since;
         else if (since >= o.minGapMs && Math.min(t.box.w, t.box.h) >= o.growth * t.embeddedSide) rank = -since;
       }
       if (rank !== null) due.push({ frame, key, box: t.box, rank });
@@ -112,7 +169,7 @@ export class IdentityScheduler {
     due.sort((a, b) => a.rank - b.rank);
     const plan: IdentityPlan = { boxes: cameraIds.map(() => []), keys: cameraIds.map(() => []), deferred: 0 };
     const k = Math.max(1, Math.min(parts, cameraIds.length));
-    const limit = Math.min(o.maxPerBatch, Math.floor(this.credits + 1e-9));
+    const limit = quiet ? o.maxPerBatch : Math.min(o.maxPerBatch, Math.floor(this.credits + 1e-9));
     const share = Math.ceil(o.maxPerBatch / k);
     const perPart = new Array<number>(k).fill(0);
     let taken = 0;
@@ -126,9 +183,11 @@ export class IdentityScheduler {
       taken++;
       plan.boxes[d.frame].push(d.box);
       plan.keys[d.frame].push(d.key);
-      this.tracks.get(d.key)!.pending = true;
+      const t = this.tracks.get(d.key)!;
+      t.pending = true;
+      t.askedAt = now;
     }
-    this.credits -= taken;
+    if (!quiet) this.credits -= taken;
     return plan;
   }
 
@@ -152,6 +211,7 @@ export class IdentityScheduler {
         landmarks,
         embeddings: [],
         lastAt: null,
+        askedAt: null,
         embeddedSide: 0,
         interval: this.options.recheckMs,
         pending: false,
@@ -167,7 +227,7 @@ export class IdentityScheduler {
     if (!t) return;
     t.embeddings.push(embedding);
     if (t.embeddings.length > this.options.keep) t.embeddings.shift();
-    t.lastAt = this.clock();
+    t.lastAt = t.askedAt ?? this.clock();
     t.embeddedSide = Math.max(t.embeddedSide, side);
   }
 
@@ -197,6 +257,25 @@ export class IdentityScheduler {
     }
     t.decision = decision;
     t.version = version;
+  }
+
+  /**
+   * The gallery changed: decide every track that has embeddings again from them (no new embedding), under the
+   * recogniser's current version. The re-check interval is left alone (no new evidence), except that a changed answer
+   * sets it back to recheckMs. Returns the keys of the tracks decided again.
+   */
+  rematch(recognizer: Pick<FaceRecognizer, 'match' | 'version'>): string[] {
+    const keys: string[] = [];
+    const version = recognizer.version;
+    for (const [key, t] of this.tracks) {
+      if (t.embeddings.length === 0) continue;
+      const decision = recognizer.match(t.embeddings);
+      if (t.decision && t.decision.userId !== decision.userId) t.interval = this.options.recheckMs;
+      t.decision = decision;
+      t.version = version;
+      keys.push(key);
+    }
+    return keys;
   }
 
   forget(key: string): void {

@@ -18,7 +18,7 @@ import { PipelineMetrics } from './pipeline.metrics';
 const FRONTAL = [80, 100, 120, 100, 100, 125, 85, 150, 115, 150];
 const PEOPLE: Record<number, string | null> = { 1: 'ann', 2: 'bob', 9: null };
 
-function setup(identity: boolean) {
+function setup(identity: boolean, people: Record<number, string | null> = PEOPLE) {
   let t = 0;
   const requests: AnalyzeRequest[] = [];
   const detector = {
@@ -41,11 +41,11 @@ function setup(identity: boolean) {
       });
     },
   };
-  const recognizer: FaceRecognizer = {
+  const recognizer: FaceRecognizer & { version: number } = {
     size: 2,
     version: 0,
     match: (probes) => {
-      const who = PEOPLE[probes[probes.length - 1][0]] ?? null;
+      const who = people[probes[probes.length - 1][0]] ?? null;
       return { userId: who, distance: who ? 0.1 : 0.4, margin: who ? 0.8 : 0 };
     },
   };
@@ -84,7 +84,7 @@ function setup(identity: boolean) {
     source.next({ cameraId: 'cam', frameId: id, ts: id, width: 200, height: 200, data: Buffer.alloc(200 * 200 * 3, who) });
     await done;
   };
-  return { show, events, requests, metrics };
+  return { show, events, requests, metrics, recognizer, pipeline: p };
 }
 
 describe('pipeline identity (fakes)', () => {
@@ -119,5 +119,41 @@ describe('pipeline identity (fakes)', () => {
     expect(events.find((e) => e.type === 'face.enter')).toEqual({ type: 'face.enter', cameraId: 'cam', trackId: 1, ts: 1, userId: null });
     expect(events.some((e) => e.type === 'identity.changed')).toBe(false);
     for (const e of events) if (e.type === 'expression') for (const f of e.faces) expect(Object.keys(f)).not.toContain('identity');
+  });
+
+  it('a gallery change re-decides open tracks from their stored embeddings at once: identity.changed, no new embedding', async () => {
+    const people: Record<number, string | null> = { ...PEOPLE };
+    const { show, events, requests, recognizer, pipeline } = setup(true, people);
+    await show(9);
+    await show(9); // embedded: a stranger
+    const asked = () => requests.filter((r) => (r.identity?.frames ?? []).some((f) => f.length > 0)).length;
+    const embeddedBefore = asked();
+    expect(embeddedBefore).toBe(1);
+    expect(events.filter((e) => e.type === 'identity.changed')).toEqual([]);
+    // "this is Cy": the gallery now knows person 9
+    people[9] = 'cy';
+    recognizer.version++;
+    const changed = await pipeline.rematch();
+    expect(changed).toEqual([
+      { type: 'identity.changed', cameraId: 'cam', trackId: 1, ts: expect.any(Number), userId: 'cy', previousUserId: null, identity: { source: 'face', distance: 0.1, margin: 0.8 } },
+    ]);
+    expect(asked()).toBe(embeddedBefore); // decided from the embedding it had
+    // the next frame (well within the re-check interval: no new embedding) carries Cy, without a second identity.changed
+    await show(9);
+    expect(asked()).toBe(embeddedBefore);
+    const last = events.filter((e) => e.type === 'expression').at(-1)!;
+    expect(last.type === 'expression' && last.faces[0]).toMatchObject({ userId: 'cy', identity: { source: 'face' } });
+    expect(events.filter((e) => e.type === 'identity.changed')).toEqual([]); // the rematch's events are the caller's to send
+    // Cy deleted: back to nobody at once
+    people[9] = null;
+    recognizer.version++;
+    expect(await pipeline.rematch()).toEqual([expect.objectContaining({ type: 'identity.changed', userId: null, previousUserId: 'cy', identity: null })]);
+    expect(await pipeline.rematch()).toEqual([]); // nothing changed since
+  });
+
+  it('IDENTITY=off: rematch is a no-op', async () => {
+    const { show, pipeline } = setup(false);
+    await show(1);
+    expect(await pipeline.rematch()).toEqual([]);
   });
 });

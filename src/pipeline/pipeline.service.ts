@@ -28,17 +28,18 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
   private readonly logger = new Logger('PipelineService');
   private readonly pipeline: ExpressionPipeline;
   private subscription: Subscription | null = null;
+  private galleryChanges: Subscription | null = null;
 
   constructor(
     @Inject(FRAME_SOURCE) private readonly frames$: Observable<Frame>,
-    @Inject(CONFIG) config: Config,
+    @Inject(CONFIG) private readonly config: Config,
     @Inject(FACE_DETECTOR) detector: FaceDetectorModel,
     @Inject(FEATURE_EXTRACTOR) trunk: FeatureExtractor,
     @Inject(GeneralHead) generalHead: GeneralHead,
     @Inject(PipelineMetrics) readonly metrics: PipelineMetrics,
     @Inject(EventBus) private readonly bus: EventBus,
     @Optional() @Inject(HEAD_RESOLVER) heads: HeadResolver | null,
-    @Optional() @Inject(FACE_RECOGNIZER) recognizer: FaceRecognizer | null,
+    @Optional() @Inject(FACE_RECOGNIZER) private readonly recognizer: FaceRecognizer | null,
     @Optional() @Inject(FACE_IDENTIFIER) identifier: FaceIdentifier | null,
     @Optional() @Inject(FaceObservationDemand) demand: FaceObservationDemand | null,
   ) {
@@ -82,6 +83,16 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   onApplicationBootstrap(): void {
+    // the gallery changed ('gallery.changed', 'user.deleted', once the recogniser has reloaded): open tracks are
+    // decided again from their embeddings at once, so "this is …" names a face without waiting for a new embedding
+    if (this.config.IDENTITY === 'face' && this.recognizer?.changes) {
+      this.galleryChanges = this.recognizer.changes.subscribe(() => {
+        this.pipeline.rematch().then(
+          (events) => events.forEach((e) => this.bus.emit(e)),
+          (err: unknown) => this.logger.warn(`re-matching open tracks failed: ${err instanceof Error ? err.message : err}`),
+        );
+      });
+    }
     this.start();
   }
 
@@ -101,6 +112,8 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   onModuleDestroy(): void {
+    this.galleryChanges?.unsubscribe();
+    this.galleryChanges = null;
     this.subscription?.unsubscribe();
     this.subscription = null;
   }

@@ -56,6 +56,12 @@ export interface ExpressionPipeline {
   operator: OperatorFunction<Frame, PipelineEvent>;
   /** Close a camera's tracks (camera removed): the face.leave events to send. */
   forgetCamera(cameraId: string): PipelineEvent[];
+  /**
+   * The gallery changed (IDENTITY=face): decide every open track again from the embeddings it already has, in turn
+   * with the batches (after the one in the ordered stages, before the next), and resolve the new user with the
+   * HeadResolver's precedence. Resolves to the identity.changed events to send (none with IDENTITY=off).
+   */
+  rematch(): Promise<PipelineEvent[]>;
 }
 
 /**
@@ -94,6 +100,7 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
     const turn = previousDone;
     let release!: () => void;
     previousDone = new Promise<void>((r) => (release = r));
+    scheduler?.batchStarted(); // the scheduler measures the pipeline's load (quiet: re-checks every IDENTITY_RECHECK_MS)
     // live recognition: which tracks' faces to embed in this batch (none while nobody is enrolled)
     const plan = scheduler && recognizer!.size > 0 ? scheduler.plan(frames.map((f) => f.cameraId), deps.detector.analyze ? (deps.detector.parallelism ?? 1) : 1) : null;
     if (plan?.deferred) metrics.deferred(plan.deferred);
@@ -127,6 +134,7 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
       }),
       // a batch that failed early still waits for its predecessor, so the next one cannot overtake it
       finalize(() => {
+        scheduler?.batchEnded();
         if (plan) scheduler!.settle(plan.keys.flat());
         void turn.then(release);
       }),
@@ -149,8 +157,42 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
       ),
     );
 
+  const now = options.now ?? Date.now;
+  const rematchNow = (): PipelineEvent[] => {
+    const out: PipelineEvent[] = [];
+    const ts = now();
+    for (const key of scheduler!.rematch(recognizer!)) {
+      const before = users.get(key);
+      if (before === undefined) continue; // not through the events stage yet: its next frame reports it
+      const cut = key.lastIndexOf(':');
+      const cameraId = key.slice(0, cut);
+      const trackId = Number(key.slice(cut + 1));
+      const r = deps.heads.resolve(cameraId, trackId, scheduler!.decision(key));
+      const identity = r.identity ?? null;
+      if (before !== r.userId && (identities.get(key)?.source === 'face' || identity?.source === 'face')) {
+        out.push({ type: 'identity.changed', cameraId, trackId, ts, userId: r.userId, previousUserId: before, identity });
+      }
+      users.set(key, r.userId);
+      identities.set(key, identity);
+    }
+    return out;
+  };
+
   return {
     operator,
+    rematch() {
+      if (!scheduler || !recognizer) return Promise.resolve([]);
+      const turn = previousDone;
+      let release!: () => void;
+      previousDone = new Promise<void>((r) => (release = r));
+      return turn.then(() => {
+        try {
+          return rematchNow();
+        } finally {
+          release();
+        }
+      });
+    },
     forgetCamera(cameraId) {
       const ts = (options.now ?? Date.now)();
       scheduler?.forgetCamera(cameraId);

@@ -60,6 +60,9 @@ describe('GalleryFaceRecognizer (FACE_RECOGNIZER)', () => {
     const bus = new RxEventBus();
     const r = new GalleryFaceRecognizer(gallery, { modelsDir: MODELS }, bus);
     r.onApplicationBootstrap();
+    // `changes` announces each new version once the gallery is reloaded (the pipeline re-matches open tracks on it)
+    const announced: { version: number; size: number }[] = [];
+    r.changes.subscribe((version) => announced.push({ version, size: r.size }));
     expect(r.size).toBe(1);
     expect(r.match([unit(0)])).toMatchObject({ userId: 'ann', distance: 0 });
     expect(r.match([unit(1)]).userId).toBeNull();
@@ -79,6 +82,11 @@ describe('GalleryFaceRecognizer (FACE_RECOGNIZER)', () => {
     bus.publish('gallery.changed', { userId: 'bob' });
     expect(r.size).toBe(0);
     expect(r.match([unit(2)])).toEqual({ userId: null, distance: null, margin: Infinity });
+    expect(announced).toEqual([
+      { version: v + 1, size: 2 },
+      { version: v + 2, size: 1 },
+      { version: v + 3, size: 0 },
+    ]);
     r.onModuleDestroy();
   });
 });

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { Subscription } from 'rxjs';
+import { Observable, Subject, Subscription } from 'rxjs';
 import { CONFIG, Config } from '../../config';
 import { EventBus } from '../../events/event-bus';
 import { faceEmbeddingSha } from '../../inference/embedding/face-embeddings';
@@ -13,7 +13,8 @@ import { DEFAULT_FACE_MATCH, FaceMatcher } from './face-matcher';
  * capped at 0.24, relative margin 0.25 over the runner-up, per-user distances averaged over the track's frames;
  * docs/IDENTITY.md), rebuilt on every change (the per-user thresholds depend on the whole gallery). Loaded at bootstrap; a user's rows
  * are read again on 'gallery.changed' {userId} (published by the enrolment side after each commit) and dropped on
- * 'user.deleted'. Every change bumps `version`, so the pipeline decides its open tracks again from their embeddings.
+ * 'user.deleted'. Every change bumps `version` and emits it on `changes`, so the pipeline decides its open tracks again
+ * from their embeddings at once.
  * match() is on the pipeline's main-thread path: ~users × faces 128-d distances per decided track, no I/O.
  */
 @Injectable()
@@ -23,6 +24,8 @@ export class GalleryFaceRecognizer implements FaceRecognizer, OnApplicationBoots
   private matcher = new FaceMatcher([], DEFAULT_FACE_MATCH);
   private readonly subscription = new Subscription();
   private sha: string | null = null;
+  private readonly changed = new Subject<number>();
+  readonly changes: Observable<number> = this.changed.asObservable();
   version = 0;
 
   constructor(
@@ -45,6 +48,7 @@ export class GalleryFaceRecognizer implements FaceRecognizer, OnApplicationBoots
 
   onModuleDestroy(): void {
     this.subscription.unsubscribe();
+    this.changed.complete();
   }
 
   get size(): number {
@@ -83,5 +87,6 @@ export class GalleryFaceRecognizer implements FaceRecognizer, OnApplicationBoots
       DEFAULT_FACE_MATCH,
     );
     this.version++;
+    this.changed.next(this.version);
   }
 }
