@@ -110,6 +110,8 @@ interface RunResult {
   /** Faces embedded / due tracks deferred (batch full) during the measurement (IDENTITY=face). */
   identityEmbedded: number;
   identityDeferred: number;
+  /** The identity scheduler's measured pipeline load at the end (< 0.7: quiet, re-checks every IDENTITY_RECHECK_MS). */
+  identityLoad: number;
   /** face.enter / identity.changed events during the measurement (track churn and recognition flips explain the embeddings). */
   tracksEntered: number;
   identityChanges: number;
@@ -235,6 +237,7 @@ async function run(video: ReturnType<typeof decode>, batchSize: number, identity
     identity: config.IDENTITY,
     identityEmbedded: m1.identityEmbedded - m0.identityEmbedded,
     identityDeferred: m1.identityDeferred - m0.identityDeferred,
+    identityLoad: Math.round(m1.identityLoad * 100) / 100,
     tracksEntered,
     identityChanges,
   };
@@ -289,7 +292,7 @@ function print(name: string, r: RunResult): void {
       `${r.latencyMs.p50}/${r.latencyMs.p95}/${r.latencyMs.p99} ms, dropped ${r.droppedFrames}/${r.framesIn}, errors ${r.errors}, ` +
       `CPU ${r.cpuPercent}% (${r.cpuMsPerFrame} ms/frame), main thread busy ${r.mainThreadBusyPercent}% (${r.mainThreadMsPerFrame} ms/frame), RSS ${r.rssMiB} MiB\n          batch sizes ${JSON.stringify(r.batchSizes)}, ms per call ${JSON.stringify(r.inferenceMsPerBatch)}` +
       `, tracks entered ${r.tracksEntered}` +
-      (r.identity === 'face' ? `, faces embedded ${r.identityEmbedded}, deferred ${r.identityDeferred}, identity.changed ${r.identityChanges}` : ''),
+      (r.identity === 'face' ? `, faces embedded ${r.identityEmbedded}, deferred ${r.identityDeferred}, load ${r.identityLoad}, identity.changed ${r.identityChanges}` : ''),
   );
 }
 

@@ -53,8 +53,9 @@ export const ConfigSchema = z.object({
   /** face: recognise enrolled users by their face on the live path (each track's user follows its face); off: only
    * track assignment and camera binding decide, and events carry no `identity` (the behaviour before issue 14). */
   IDENTITY: z.enum(['face', 'off']).default('face'),
-  /** A recognised (or unknown) track's face is embedded again after this; the interval doubles, up to 8x, while the
-   * decision stays the same (embedding is ~6 crops through a ResNet per face: the throughput budget, docs/IDENTITY.md). */
+  /** A recognised (or unknown) track's face is embedded again after this. On a quiet pipeline (measured load < 0.7)
+   * exactly this, free; on a busy one the interval doubles, up to 8x, while the decision stays the same, within the
+   * frame budget (embedding is ~6 crops through a ResNet per face: docs/IDENTITY.md "Live recognition"). */
   IDENTITY_RECHECK_MS: int(100, 600_000).default(1000),
   /** At most this many faces are embedded per batch; the others wait for a later frame (counted as deferred). */
   IDENTITY_MAX_PER_BATCH: int(1, 256).default(2),

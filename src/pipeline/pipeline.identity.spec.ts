@@ -110,6 +110,9 @@ describe('pipeline identity (fakes)', () => {
     expect(requests[0].identity).toBeUndefined();
     expect(requests[1].identity?.frames).toEqual([[{ x: 50, y: 50, w: 100, h: 120 }]]);
     expect(metrics.snapshot().identityEmbedded).toBeGreaterThanOrEqual(2);
+    // the scheduler's measured load is published (starts at 1, decays while the fake batches take no time)
+    expect(metrics.snapshot().identityLoad).toBeGreaterThan(0);
+    expect(metrics.snapshot().identityLoad).toBeLessThan(1);
   });
 
   it('IDENTITY=off: no embedding asked, events exactly as before (no identity fields, no identity.changed)', async () => {

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * The pipeline's counters, in a prom-client Registry of their own (the delivery module serves `registry.metrics()`
@@ -72,6 +72,11 @@ export class PipelineMetrics {
     help: 'Tracks due for an embedding left for a later frame because the batch had IDENTITY_MAX_PER_BATCH already',
     registers: [this.registry],
   });
+  private readonly identityLoad = new Gauge({
+    name: 'iexpr_identity_pipeline_load',
+    help: 'Share of the time with a batch in flight (moving average, 2 s) as the identity scheduler measures it: below 0.7 re-checks run every IDENTITY_RECHECK_MS, above it at the frame budget',
+    registers: [this.registry],
+  });
 
   private readonly totals = {
     framesIn: 0,
@@ -82,6 +87,7 @@ export class PipelineMetrics {
     batchSizes: new Map<number, number>(),
     identityEmbedded: 0,
     identityDeferred: 0,
+    identityLoad: 0,
   };
 
   frameIn(cameraId: string): void {
@@ -117,6 +123,12 @@ export class PipelineMetrics {
     this.totals.identityDeferred += n;
   }
 
+  /** The identity scheduler's measured load, at each batch it plans. */
+  pipelineLoad(load: number): void {
+    this.identityLoad.set(load);
+    this.totals.identityLoad = load;
+  }
+
   facesClassified(n: number): void {
     this.faces.inc(n);
     this.totals.faces += n;
@@ -141,6 +153,8 @@ export class PipelineMetrics {
     batchSizes: Record<number, number>;
     identityEmbedded: number;
     identityDeferred: number;
+    /** Last identity-scheduler load seen (0..1). */
+    identityLoad: number;
   } {
     const t = this.totals;
     return {
@@ -153,6 +167,7 @@ export class PipelineMetrics {
       batchSizes: Object.fromEntries([...t.batchSizes].sort((a, b) => a[0] - b[0])),
       identityEmbedded: t.identityEmbedded,
       identityDeferred: t.identityDeferred,
+      identityLoad: t.identityLoad,
     };
   }
 }

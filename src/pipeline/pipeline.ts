@@ -104,6 +104,7 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
     // live recognition: which tracks' faces to embed in this batch (none while nobody is enrolled)
     const plan = scheduler && recognizer!.size > 0 ? scheduler.plan(frames.map((f) => f.cameraId), deps.detector.analyze ? (deps.detector.parallelism ?? 1) : 1) : null;
     if (plan?.deferred) metrics.deferred(plan.deferred);
+    if (scheduler) metrics.pipelineLoad(scheduler.load);
     // calibration capture: every face of the frames of a camera whose calibration still needs samples is enrolled too
     // (aligned + embedded with the same recipe, in the workers) — only where an embedder exists (IDENTITY=face)
     const canEmbed = !!options.identity && (deps.detector.analyze ? true : !!deps.identifier);
