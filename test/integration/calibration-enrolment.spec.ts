@@ -50,12 +50,16 @@ function cameraDirectory(): CameraDirectory {
 
 /**
  * issue 14 §2: a calibration capture enrols the sample's face. Real d6.mp4 frames go through the real pipeline with
- * the inference worker pool (IDENTITY=face): the workers align and embed the calibrating camera's faces, the
+ * the inference worker pool (IDENTITY=face): the workers align and embed the calibrating camera's faces (with
+ * INFERENCE_WORKERS=0 the in-process FaceIdentifier does, after detection), the
  * calibration stores each accepted sample and then its face (source 'sample', pointing at the sample), and every stored
  * embedding equals what the direct embedder (in-process YuNet → alignFaceViews → FaceEmbedder.embedFaces) gives for
  * that frame within 1e-4, with the stored crop equal to the direct scale-1 aligned crop.
  */
-describe.skipIf(!hasD6)('calibration capture enrols faces (d6.mp4, worker pool)', () => {
+describe.skipIf(!hasD6).each([
+  { workers: '2', where: 'worker pool' },
+  { workers: '0', where: 'in process (INFERENCE_WORKERS=0)' },
+])('calibration capture enrols faces (d6.mp4, $where)', ({ workers }) => {
   let dir: string;
   let moduleRef: TestingModule;
   let frames$: Subject<Frame>;
@@ -70,7 +74,7 @@ describe.skipIf(!hasD6)('calibration capture enrols faces (d6.mp4, worker pool)'
     const config = loadConfig({
       DATA_DIR: dir,
       MODELS_DIR: MODELS,
-      INFERENCE_WORKERS: '2',
+      INFERENCE_WORKERS: workers,
       ORT_THREADS: '1',
       IDENTITY: 'face',
       BATCH_SIZE: '4',
