@@ -43,17 +43,6 @@ const CAMERAS = 6;
 const LEASE_TTL_MS = 10_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * TEMPORARY, while issue 15 lands in parts: a bullet that needs replicated state (S) or leases and routed commands (L)
- * is skipped, with the reason in its title, until the marker saying that part has landed exists. Under CI=true it
- * always runs (a missing part fails, never skips). To be removed with the markers once both exist.
- */
-const LANDED = { S: existsSync('/tmp/p15-S.done'), L: existsSync('/tmp/p15-L.done') };
-const NAMES = { S: 'replicated state', L: 'camera leases and routed commands' };
-function needs(...parts: (keyof typeof LANDED)[]): { skip: boolean; why: string } {
-  const missing = parts.filter((p) => !LANDED[p]);
-  return { skip: missing.length > 0 && process.env.CI !== 'true', why: missing.length ? ` [waiting for ${missing.map((p) => `${p}: ${NAMES[p]}`).join(', ')}]` : '' };
-}
 
 interface CameraRow {
   id: string;
@@ -267,8 +256,7 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
     rmSync(tmp, { recursive: true, force: true });
   }, 60_000);
 
-  const g1 = needs('S', 'L');
-  it.skipIf(g1.skip)(`runs the 6 cameras added through A's REST 2 (±1) per node, and GET /api/cluster agrees on every node${g1.why}`, async () => {
+  it(`runs the 6 cameras added through A's REST 2 (±1) per node, and GET /api/cluster agrees on every node`, async () => {
     const placement = await until('every camera streaming on a node', 90_000, () => placed('A'));
     for (const id of IDS) expect(counts(placement)[id] ?? 0, `cameras on ${id}: ${JSON.stringify(counts(placement))}`).toBeGreaterThanOrEqual(1);
     for (const id of IDS) expect(counts(placement)[id] ?? 0, `cameras on ${id}: ${JSON.stringify(counts(placement))}`).toBeLessThanOrEqual(3);
@@ -299,8 +287,7 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
     }
   }, 90_000);
 
-  const g2 = needs('S', 'L');
-  it.skipIf(g2.skip)(`a user created, calibrated and fine-tuned through B on a camera A runs gets personalized events on C${g2.why}`, async () => {
+  it(`a user created, calibrated and fine-tuned through B on a camera A runs gets personalized events on C`, async () => {
     const placement = (await until('placement', 30_000, () => placed('B')))!;
     personalCamera = cameraIds.find((id) => placement.get(id) === 'A')!;
     expect(personalCamera, 'a camera on A').toBeTruthy();
@@ -327,8 +314,7 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
     }
   }, 300_000);
 
-  const g3 = needs('S', 'L');
-  it.skipIf(g3.skip)(`kill -9 of the busiest node: its cameras stream on the others within 30 s, never on two nodes; back, it takes none at once${g3.why}`, async () => {
+  it(`kill -9 of the busiest node: its cameras stream on the others within 30 s, never on two nodes; back, it takes none at once`, async () => {
     const placement = (await until('placement', 30_000, () => placed('A')))!;
     const perNode = counts(placement);
     const victim = [...IDS].sort((x, y) => (perNode[y] ?? 0) - (perNode[x] ?? 0) || x.localeCompare(y))[0];
@@ -385,8 +371,7 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
     expect(longest, `a camera ran on two nodes at once for ${longest} ms`).toBeLessThan(LEASE_TTL_MS);
   }, 240_000);
 
-  const g4 = needs('S');
-  it.skipIf(g4.skip)(`one NATS server killed: everything acknowledged is still in JetStream (a fresh node gets it all), service goes on${g4.why}`, async () => {
+  it(`one NATS server killed: everything acknowledged is still in JetStream (a fresh node gets it all), service goes on`, async () => {
     const before = {
       cameras: (await get<CameraRow[]>('A', '/api/cameras')).map((c) => ({ id: c.id, name: c.name, userId: c.userId })).sort((x, y) => x.id.localeCompare(y.id)),
       users: (await get<{ id: string; name: string }[]>('A', '/api/users')).map((u) => ({ id: u.id, name: u.name })).sort((x, y) => x.id.localeCompare(y.id)),
@@ -398,6 +383,8 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
     expect(before.users).toContainEqual({ id: userId, name: 'Dee' });
     await nats.servers[0].kill();
     try {
+      // streams whose leader was on the killed server elect another among the two left
+      await jetStreamRecovered(nats.servers.slice(1).map((s) => s.url).join(','), 60_000);
       // A node that never saw any of it: what it lists comes from the replicated state alone.
       await startNode('D', join(tmp, 'D-fresh'));
       await until('the fresh node D has every camera, user and model', 60_000, async () => {
@@ -425,8 +412,7 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
     }
   }, 240_000);
 
-  const g5 = needs('S', 'L');
-  it.skipIf(g5.skip)(`every process stopped and started again: cameras, users and models are back, the personal head live${g5.why}`, async () => {
+  it(`every process stopped and started again: cameras, users and models are back, the personal head live`, async () => {
     for (const c of clients.values()) c.close();
     clients.clear();
     for (const id of IDS) expect((await nodes.get(id)!.term(15_000)).timedOut).toBe(false);
@@ -440,8 +426,16 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
     for (const id of IDS) await startNode(id);
     const c = await Client.connect('C', nodes.get('C')!);
     clients.set('C', c);
-    const placement = await until('every camera streaming again', 90_000, () => placed('B'));
-    expect([...placement.keys()].sort()).toEqual(cameraIds);
+    // The cameras are back: each played by exactly one ffmpeg of a live node, their events on C's client.
+    const since = Date.now();
+    await until('every camera running on exactly one node, its events on C', 90_000, () => {
+      const twiceOrNone = [...runners().entries()].filter(([, pids]) => pids.length !== 1);
+      const silent = cameraIds.filter((id) => (c.last.get(id)?.at ?? 0) <= since);
+      if (!twiceOrNone.length && !silent.length) return true;
+      throw new Error(`ffmpeg count per camera off: ${JSON.stringify(twiceOrNone.map(([id, pids]) => [id, pids.length]))}; no event on C from ${silent.join(', ')}`);
+    });
+    // and every node's views say where and that they stream
+    for (const id of IDS) await until(`${id}'s camera views: all streaming on a live node`, 30_000, () => placed(id));
     for (const id of IDS) {
       expect((await get<{ id: string; name: string }[]>(id, '/api/users')).map((u) => u.id)).toContain(userId);
       expect(await get<{ version: number; active: boolean }[]>(id, `/api/users/${userId}/models`)).toContainEqual(expect.objectContaining({ version: 1, active: true }));
