@@ -42,8 +42,8 @@ export interface IdentitySchedulerOptions {
   burst: number;
   /**
    * Below this load (share of the time with a batch in flight) the pipeline counts as quiet: re-checks every
-   * `recheckMs`, free of the budget. 0.7: a saturated pipeline (8 busy cameras, closed loop) measures 0.95–1, one 5 fps
-   * camera 0.1–0.5 on the 2-core VM; the quiet regime's own cost (≤ one embedding per track per `recheckMs`) raises
+   * `recheckMs`, free of the budget. 0.7: a saturated pipeline (8 cameras, closed loop) measured 1.00, one 5 fps camera
+   * 0.48–0.57 on the loaded 2-core VM (docs/IDENTITY.md); the quiet regime's own cost (≤ one embedding per track per `recheckMs`) raises
    * the load, and once it passes the bound the budget applies again, so it cannot hold the pipeline saturated.
    */
   quietLoad: number;
