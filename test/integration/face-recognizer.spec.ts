@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RxEventBus } from '../../src/events/rx-event-bus';
 import { faceEmbeddingSha } from '../../src/inference/embedding/face-embeddings';
+import { ReplicatedChanges, ReplicatedRowChange } from '../../src/contracts/ports/replicated-changes';
 import { GalleryFaceRecognizer } from '../../src/personalization/identity/face-recognizer';
 import { FaceGallery, FaceRecord } from '../../src/storage/ports/face-gallery.repository';
 import { MODELS } from '../support/paths';
@@ -88,5 +89,25 @@ describe('GalleryFaceRecognizer (FACE_RECOGNIZER)', () => {
       { version: v + 3, size: 0 },
     ]);
     r.onModuleDestroy();
+  });
+
+  it("clustered: follows other nodes' face rows as they arrive, without waiting for their gallery.changed event", () => {
+    const gallery = new MemoryGallery();
+    const listeners = new Set<(c: ReplicatedRowChange) => void>();
+    const replicated: ReplicatedChanges = { on: (l) => (listeners.add(l), () => listeners.delete(l)) };
+    const arrive = (c: ReplicatedRowChange) => listeners.forEach((l) => l(c));
+    const r = new GalleryFaceRecognizer(gallery, { modelsDir: MODELS }, new RxEventBus(), replicated);
+    r.onApplicationBootstrap();
+    expect(r.size).toBe(0);
+    const f = face('cy', unit(3), sha);
+    gallery.insert(f); // the replicator applied another node's row
+    arrive({ table: 'faces', key: [f.id], exists: true });
+    expect(r.match([unit(3)])).toMatchObject({ userId: 'cy', distance: 0 });
+    gallery.delete(f.id);
+    arrive({ table: 'faces', key: [f.id], exists: false });
+    expect(r.size).toBe(0);
+    arrive({ table: 'users', key: ['cy'], exists: false }); // other tables are not its business
+    r.onModuleDestroy();
+    expect(listeners.size).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { Observable, Subject, Subscription } from 'rxjs';
 import { CONFIG, Config } from '../../config';
+import { ReplicatedChanges } from '../../contracts/ports/replicated-changes';
 import { EventBus } from '../../events/event-bus';
 import { faceEmbeddingSha } from '../../inference/embedding/face-embeddings';
 import type { FaceRecognition, FaceRecognizer } from '../../inference/face.recognizer';
@@ -32,11 +33,20 @@ export class GalleryFaceRecognizer implements FaceRecognizer, OnApplicationBoots
     @Inject(FaceGallery) private readonly gallery: FaceGallery,
     @Inject(CONFIG) private readonly config: Pick<Config, 'modelsDir'>,
     @Inject(EventBus) private readonly bus: EventBus,
+    /** Clustered: faces enrolled on other nodes, as their rows arrive (the gallery.changed event may come first). */
+    @Optional() @Inject(ReplicatedChanges) private readonly replicated: ReplicatedChanges | null = null,
   ) {}
 
   onApplicationBootstrap(): void {
     this.subscription.add(this.bus.on('gallery.changed').subscribe(({ payload }) => this.reload(payload.userId)));
     this.subscription.add(this.bus.on('user.deleted').subscribe(({ payload }) => this.drop(payload.userId)));
+    const off = this.replicated?.on((c) => {
+      if (c.table !== 'faces') return;
+      const face = c.exists ? this.gallery.get(c.key[0]) : undefined;
+      if (face) this.reload(face.userId);
+      else this.reloadAll(); // a deleted row no longer says whose it was
+    });
+    if (off) this.subscription.add(off);
     for (const f of this.gallery.listByModel(this.modelSha())) {
       const list = this.byUser.get(f.userId);
       if (list) list.push(f.embedding);
@@ -75,6 +85,16 @@ export class GalleryFaceRecognizer implements FaceRecognizer, OnApplicationBoots
     } catch (err) {
       this.logger.error(`gallery reload for user ${userId} failed: ${err instanceof Error ? err.message : err}`);
     }
+  }
+
+  private reloadAll(): void {
+    this.byUser.clear();
+    for (const f of this.gallery.listByModel(this.modelSha())) {
+      const list = this.byUser.get(f.userId);
+      if (list) list.push(f.embedding);
+      else this.byUser.set(f.userId, [f.embedding]);
+    }
+    this.rebuild();
   }
 
   private drop(userId: string): void {
