@@ -16,17 +16,36 @@
  *   random users; rounds alternate the order; reports each mode's median round, the median on/off frames/s ratio (the
  *   bar: >= 0.9, docs/IDENTITY.md) and the median off/on ratio of CPU ms per frame (least disturbed by other load).
  *   --identity face|off runs the usual batched/unbatched comparison with that setting.
+ * --integrations compare: history, MQTT and webhooks off vs on instead of batched vs unbatched, both batched (issue 16's
+ *   bar: on >= 0.95 x off). Both modes boot the same modules as the app (StorageModule on a temp DATA_DIR, HistoryModule,
+ *   MqttModule, DeliveryModule with its WebhookDispatcher); off: HISTORY=off, no MQTT_URL, no webhook rule; on: history
+ *   written to that SQLite, MQTT to a mosquitto the bench starts on a free port (needs mosquitto installed), and one
+ *   webhook rule (any camera, the face's dominant label, minScore 0.3, no cooldown: fires per track and per change of
+ *   dominant label) posting to a receiver the bench runs on 127.0.0.1:0. Rounds alternate the order; reports frames/s
+ *   off vs on per round, the median on/off ratio, and the history rows, MQTT messages and webhook deliveries of each on run.
  * Environment settings (EXECUTION_PROVIDER, ORT_THREADS, DETECTOR_INPUT_SIZE...) apply as in the server.
  */
 import 'reflect-metadata';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { execFileSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Subject } from 'rxjs';
 import { loadConfig } from '../src/config';
 import { ConfigModule } from '../src/config.module';
+import type { CameraView } from '../src/contracts/cameras';
 import type { Frame } from '../src/contracts/frames';
+import { DeliveryModule } from '../src/delivery/delivery.module';
+import { VERSION } from '../src/delivery/health.controller';
+import { WebhookMetrics } from '../src/delivery/webhooks/webhook.dispatcher';
+import { WebhooksService } from '../src/delivery/webhooks/webhooks.service';
+import { HistoryMetrics } from '../src/history/history.metrics';
+import { HistoryModule } from '../src/history/history.module';
+import { MqttMetrics } from '../src/integrations/mqtt/mqtt.metrics';
+import { MqttModule } from '../src/integrations/mqtt/mqtt.module';
+import { StorageModule } from '../src/storage/storage.module';
 import { EventBus } from '../src/events/event-bus';
 import { alignFaceViews } from '../src/inference/embedding/face-align';
 import { FaceEmbedder, faceEmbeddingPath } from '../src/inference/embedding/face-embedder';
@@ -37,10 +56,13 @@ import { YunetDetector } from '../src/inference/yunet.detector';
 import { DEFAULT_FACE_MATCH, FaceMatcher } from '../src/personalization/identity/face-matcher';
 import { PipelineModule } from '../src/pipeline/pipeline.module';
 import { FRAME_SOURCE, PipelineService } from '../src/pipeline/pipeline.service';
+import { Mosquitto } from '../test/support/mosquitto';
+import { findTool } from '../test/support/require-tool';
+import { startWebhookReceiver, type WebhookReceiver } from '../test/support/webhook-receiver';
 import { cliArgs, numberArg } from './cli';
 
 const args = cliArgs(
-  'npm run bench:pipeline -- --source <video> --cameras N [--fps F] [--duration S] [--warmup S] [--batch N] [--timeout MS] [--frames N] [--only batched|unbatched] [--repeat R] [--identity compare|face|off] [--json]',
+  'npm run bench:pipeline -- --source <video> --cameras N [--fps F] [--duration S] [--warmup S] [--batch N] [--timeout MS] [--frames N] [--only batched|unbatched] [--repeat R] [--identity compare|face|off] [--integrations compare] [--json]',
   {
     source: { type: 'string', default: resolve(__dirname, '../../shared/videos/d6.mp4') },
     cameras: { type: 'string', default: '8' },
@@ -53,6 +75,7 @@ const args = cliArgs(
     only: { type: 'string' },
     repeat: { type: 'string', default: '3' },
     identity: { type: 'string' },
+    integrations: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 );
@@ -68,6 +91,14 @@ if (args.only !== undefined && args.only !== 'batched' && args.only !== 'unbatch
 }
 if (args.identity !== undefined && !['compare', 'face', 'off'].includes(args.identity)) {
   console.error(`--identity must be compare, face or off (got ${JSON.stringify(args.identity)})`);
+  process.exit(2);
+}
+if (args.integrations !== undefined && args.integrations !== 'compare') {
+  console.error(`--integrations must be compare (got ${JSON.stringify(args.integrations)})`);
+  process.exit(2);
+}
+if (args.integrations !== undefined && args.identity === 'compare') {
+  console.error('--integrations compare and --identity compare are two different comparisons: give one');
   process.exit(2);
 }
 const log = (s: string) => (args.json ? process.stderr.write(s + '\n') : console.log(s));
@@ -115,32 +146,84 @@ interface RunResult {
   /** face.enter / identity.changed events during the measurement (track churn and recognition flips explain the embeddings). */
   tracksEntered: number;
   identityChanges: number;
+  /** --integrations compare: what the integrations did during the whole run (warm-up, measurement, shutdown flush). */
+  integrations?: IntegrationCounts;
+}
+
+interface IntegrationCounts {
+  on: boolean;
+  /** History rows committed to the run's SQLite (iexpr_history_rows_written_total), and rows dropped. */
+  historyRows: number;
+  historyDropped: number;
+  /** MQTT messages handed to the broker connection (iexpr_mqtt_published_total), and dropped. */
+  mqttPublished: number;
+  mqttDropped: number;
+  /** Webhook firings, deliveries answered 2xx by the receiver, failed deliveries, firings dropped (queue full). */
+  webhookFirings: number;
+  webhookDelivered: number;
+  webhookFailed: number;
+  webhookDropped: number;
+  /** POSTs the bench's receiver got during the run. */
+  webhookReceived: number;
+}
+
+/** --integrations: the broker and the receiver the "on" runs use (started once, shared by the rounds). */
+interface IntegrationTargets {
+  mqttUrl: string;
+  receiver: WebhookReceiver;
 }
 
 const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
 const r1 = (v: number) => Math.round(v * 10) / 10;
 
-async function run(video: ReturnType<typeof decode>, batchSize: number, identity?: 'face' | 'off', recognizer?: FaceRecognizer): Promise<RunResult> {
+/**
+ * `integrations` (--integrations compare): the app's integration modules around the pipeline, on a fresh temp DATA_DIR;
+ * null targets: all off by their settings (HISTORY=off, no MQTT_URL, no webhook rule), else all on.
+ */
+async function run(
+  video: ReturnType<typeof decode>,
+  batchSize: number,
+  identity?: 'face' | 'off',
+  recognizer?: FaceRecognizer,
+  integrations?: { targets: IntegrationTargets | null },
+): Promise<RunResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, BATCH_SIZE: String(batchSize) };
   if (identity) env.IDENTITY = identity;
   if (args.timeout) env.BATCH_TIMEOUT_MS = args.timeout;
+  const ids = Array.from({ length: cameras }, (_, i) => `cam${i}`);
+  const targets = integrations?.targets ?? null;
+  const dataDir = integrations ? mkdtempSync(join(tmpdir(), 'bench-integrations-')) : null;
+  if (dataDir) {
+    env.DATA_DIR = dataDir;
+    env.HISTORY = targets ? 'on' : 'off';
+    delete env.MQTT_URL;
+    if (targets) env.MQTT_URL = targets.mqttUrl;
+  }
   const config = loadConfig(env);
   const source = new Subject<Frame>();
+  // As AppModule builds them; the camera directory is the bench's cameras (the app binds ingest's CameraService).
+  const mqtt = MqttModule.forRoot({ cameras: { useValue: benchCameraDirectory(ids) }, version: VERSION });
   const app: INestApplicationContext = await NestFactory.createApplicationContext(
     {
       module: class BenchModule {},
       imports: [
         ConfigModule.forRoot(config),
+        ...(integrations ? [StorageModule] : []),
         PipelineModule.forRoot({
           providers: [{ provide: FRAME_SOURCE, useValue: source }, ...(recognizer ? [{ provide: FACE_RECOGNIZER, useValue: recognizer }] : [])],
         }),
+        ...(integrations ? [mqtt, HistoryModule, DeliveryModule.forRoot({ imports: [mqtt] })] : []),
       ],
     },
     { logger: ['error', 'warn'] },
   );
   await app.init();
+  const receivedBefore = targets?.receiver.got.length ?? 0;
+  if (targets) {
+    // through the REST API's service (URL policy, stored rule, dispatcher reload), as POST /api/webhooks does
+    await app.get(WebhooksService).create({ url: targets.receiver.url, minScore: 0.3, cooldownMs: 0 });
+  }
   const service = app.get(PipelineService);
-  const ids = Array.from({ length: cameras }, (_, i) => `cam${i}`);
   const next = new Map(ids.map((id, i) => [id, (i * 7) % video.frames.length]));
   const push = (cameraId: string) => {
     const i = next.get(cameraId)!;
@@ -217,7 +300,29 @@ async function run(video: ReturnType<typeof decode>, batchSize: number, identity
     const count = values.find((v) => v.labels.model === model && v.metricName?.endsWith('_count'))?.value ?? 0;
     if (count) inferenceMsPerBatch[model] = r1(sum / count);
   }
-  await app.close();
+  const historyMetrics = integrations ? app.get(HistoryMetrics) : null;
+  const mqttMetrics = integrations ? app.get(MqttMetrics) : null;
+  const webhookMetrics = integrations ? app.get(WebhookMetrics) : null;
+  await app.close(); // the recorder's last flush happens here
+  let integrationCounts: IntegrationCounts | undefined;
+  if (historyMetrics && mqttMetrics && webhookMetrics) {
+    const total = async (m: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> }, label?: [string, string]) =>
+      (await m.get()).values.filter((v) => !label || v.labels[label[0]] === label[1]).reduce((a, v) => a + v.value, 0);
+    const mq = await mqttMetrics.snapshot();
+    integrationCounts = {
+      on: targets !== null,
+      historyRows: await total(historyMetrics.rowsWritten),
+      historyDropped: await total(historyMetrics.rowsDropped),
+      mqttPublished: mq.published,
+      mqttDropped: Object.values(mq.dropped).reduce((a, v) => a + v, 0),
+      webhookFirings: await total(webhookMetrics.firings),
+      webhookDelivered: await total(webhookMetrics.outcomes, ['outcome', 'delivered']),
+      webhookFailed: await total(webhookMetrics.outcomes, ['outcome', 'failed']),
+      webhookDropped: await total(webhookMetrics.dropped),
+      webhookReceived: (targets?.receiver.got.length ?? 0) - receivedBefore,
+    };
+  }
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   latencies.sort((a, b) => a - b);
   return {
     batchSize,
@@ -240,6 +345,22 @@ async function run(video: ReturnType<typeof decode>, batchSize: number, identity
     identityLoad: Math.round(m1.identityLoad * 100) / 100,
     tracksEntered,
     identityChanges,
+    ...(integrationCounts ? { integrations: integrationCounts } : {}),
+  };
+}
+
+/** CAMERA_DIRECTORY for MqttModule: the bench's cameras (names for Home Assistant discovery; binding is not used). */
+function benchCameraDirectory(ids: string[]): { get(id: string): CameraView; list(): CameraView[]; setUser(): never } {
+  const view = (id: string) => ({ id, name: id, url: 'bench://memory', kind: 'file', fps: fps ?? 0, loop: true, userId: null, status: 'running' }) as unknown as CameraView;
+  return {
+    get: (id) => {
+      if (!ids.includes(id)) throw Object.assign(new Error(`no camera "${id}"`), { code: 'not_found' });
+      return view(id);
+    },
+    list: () => ids.map(view),
+    setUser: () => {
+      throw new Error('the bench binds no camera to a user');
+    },
   };
 }
 
@@ -292,7 +413,11 @@ function print(name: string, r: RunResult): void {
       `${r.latencyMs.p50}/${r.latencyMs.p95}/${r.latencyMs.p99} ms, dropped ${r.droppedFrames}/${r.framesIn}, errors ${r.errors}, ` +
       `CPU ${r.cpuPercent}% (${r.cpuMsPerFrame} ms/frame), main thread busy ${r.mainThreadBusyPercent}% (${r.mainThreadMsPerFrame} ms/frame), RSS ${r.rssMiB} MiB\n          batch sizes ${JSON.stringify(r.batchSizes)}, ms per call ${JSON.stringify(r.inferenceMsPerBatch)}` +
       `, tracks entered ${r.tracksEntered}` +
-      (r.identity === 'face' ? `, faces embedded ${r.identityEmbedded}, deferred ${r.identityDeferred}, load ${r.identityLoad}, identity.changed ${r.identityChanges}` : ''),
+      (r.identity === 'face' ? `, faces embedded ${r.identityEmbedded}, deferred ${r.identityDeferred}, load ${r.identityLoad}, identity.changed ${r.identityChanges}` : '') +
+      (r.integrations?.on
+        ? `\n          history rows ${r.integrations.historyRows} (dropped ${r.integrations.historyDropped}), MQTT published ${r.integrations.mqttPublished} (dropped ${r.integrations.mqttDropped}), ` +
+          `webhook firings ${r.integrations.webhookFirings}, delivered ${r.integrations.webhookDelivered}, failed ${r.integrations.webhookFailed}, dropped ${r.integrations.webhookDropped}, received ${r.integrations.webhookReceived}`
+        : ''),
   );
 }
 
@@ -312,6 +437,7 @@ async function main(): Promise<void> {
   const batchSize = Number(args.batch ?? Math.max(cameras, 1));
   const out: Record<string, unknown> = { cameras, fps, duration, provider, source: args.source };
   if (args.identity === 'compare') return compareIdentity(video, batchSize, out);
+  if (args.integrations === 'compare') return compareIntegrations(video, batchSize, out);
   const recognizer = args.identity === 'face' ? await benchRecognizer(video) : undefined;
   const identity = args.identity as 'face' | 'off' | undefined;
   const rounds: { batched?: RunResult; unbatched?: RunResult; speedup?: number }[] = [];
@@ -374,6 +500,56 @@ async function compareIdentity(video: ReturnType<typeof decode>, batchSize: numb
   out.identityCpuRatios = rounds.map((r) => r.cpuRatio);
   log(`median of ${repeat} round(s): recognition on / off = ${out.identityRatio} (rounds ${out.identityRatios}); CPU per frame off / on = ${out.identityCpuRatio} (rounds ${out.identityCpuRatios})`);
   if (args.json) process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+/** --integrations compare: R rounds of (integrations off, on), batched; median round per mode, median on/off ratio. */
+async function compareIntegrations(video: ReturnType<typeof decode>, batchSize: number, out: Record<string, unknown>): Promise<void> {
+  const bin = findTool('mosquitto') ?? findTool('/usr/sbin/mosquitto');
+  if (!bin) {
+    console.error('--integrations compare needs an MQTT broker: mosquitto is not installed (`apt-get install -y mosquitto`)');
+    process.exit(2);
+  }
+  const identity = args.identity as 'face' | 'off' | undefined;
+  const recognizer = identity === 'face' ? await benchRecognizer(video) : undefined;
+  const broker = await Mosquitto.start(bin);
+  const receiver = await startWebhookReceiver((_req, _n, res) => void res.writeHead(204).end());
+  const targets: IntegrationTargets = { mqttUrl: broker.url, receiver };
+  try {
+    const rounds: { off: RunResult; on: RunResult; ratio: number; cpuRatio: number }[] = [];
+    for (let r = 0; r < repeat; r++) {
+      if (repeat > 1) log(`round ${r + 1}/${repeat}`);
+      // alternate the order, so a load that changes over time does not always favour the same mode
+      let off: RunResult | undefined;
+      let on: RunResult | undefined;
+      for (const mode of r % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
+        if (mode === 'off') print('integ off', (off = await run(video, batchSize, identity, recognizer, { targets: null })));
+        else print('integ on', (on = await run(video, batchSize, identity, recognizer, { targets })));
+      }
+      const ratio = Math.round((on!.framesPerSecond / off!.framesPerSecond) * 1000) / 1000;
+      const cpuRatio = Math.round((off!.cpuMsPerFrame / on!.cpuMsPerFrame) * 1000) / 1000;
+      log(`integrations on / off: frames/s ${on!.framesPerSecond} / ${off!.framesPerSecond} = ${ratio}, CPU per frame (off / on) ${cpuRatio}`);
+      rounds.push({ off: off!, on: on!, ratio, cpuRatio });
+    }
+    const ratios = rounds.map((r) => r.ratio).sort((a, b) => a - b);
+    out.integrationsOff = medianBy(rounds.map((r) => r.off));
+    out.integrationsOn = medianBy(rounds.map((r) => r.on));
+    out.integrationsRatio = ratios[Math.floor((ratios.length - 1) / 2)];
+    out.integrationsRatios = rounds.map((r) => r.ratio);
+    out.integrationsFramesPerSecond = rounds.map((r) => ({ off: r.off.framesPerSecond, on: r.on.framesPerSecond }));
+    const cpu = rounds.map((r) => r.cpuRatio).sort((a, b) => a - b);
+    out.integrationsCpuRatio = cpu[Math.floor((cpu.length - 1) / 2)];
+    out.integrationsCpuRatios = rounds.map((r) => r.cpuRatio);
+    // proof that "on" was on: what each on run wrote, published and delivered
+    out.integrationsActivity = rounds.map((r) => r.on.integrations);
+    log(
+      `median of ${repeat} round(s): integrations on / off = ${out.integrationsRatio} (rounds ${out.integrationsRatios}; bar >= 0.95); ` +
+        `CPU per frame off / on = ${out.integrationsCpuRatio} (rounds ${out.integrationsCpuRatios})`,
+    );
+    if (args.json) process.stdout.write(JSON.stringify(out) + '\n');
+  } finally {
+    await receiver.close();
+    await broker.stop();
+  }
 }
 
 main().catch((err) => {

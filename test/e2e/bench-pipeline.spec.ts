@@ -38,5 +38,17 @@ describe.skipIf(!hasD6)('npm run bench:pipeline', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--only must be batched or unbatched');
   });
+
+  it('--integrations takes only compare, and not together with --identity compare (exit code 2, before any run)', () => {
+    const bad = bench(['--source', D6, '--integrations', 'on']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--integrations must be compare (got "on")');
+    const both = bench(['--source', D6, '--integrations', 'compare', '--identity', 'compare']);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toContain('--integrations compare and --identity compare are two different comparisons');
+    const help = bench(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('[--integrations compare]');
+  });
 });
 if (!hasD6) describe('npm run bench:pipeline', () => it.skip(noD6Reason, () => undefined));
