@@ -110,6 +110,41 @@ describe.skipIf(!existsSync(GRAPH))('FinetuneTrainer on synthetic separable feat
     expect(result.metrics).toMatchObject({ heldOut: 0, trainSamples: 7, replaySamples: 0, epochs: 3, generalAccuracy: null, personalAccuracy: null });
   });
 
+  it('chooses the blend weight by cross-validation: the result carries w, and the personal head itself is unchanged', async () => {
+    const samples: FinetuneSample[] = Array.from({ length: 2 * CLASSES }, (_, i) => ({ label: i % CLASSES, face: face(i % CLASSES) }));
+    const replay: ReplaySet = { features: new Float32Array(0), labels: [], count: 0 };
+    const run = (cvFolds: number) => {
+      const rng = new Rng(21); // same trunk noise and general head for both runs
+      const trunk = new PrototypeTrunk(prototypes(rng), rng);
+      return new FinetuneTrainer({ trunk, step, forward }).train(samples, randomHead(rng), replay, { epochs: 3, cvFolds, cvEpochs: 2, targetUserRows: 64, augment: GEOMETRY_ONLY });
+    };
+    const plain = await run(0);
+    const blended = await run(5);
+    expect(plain.metrics.blend).toBe(1);
+    expect(plain.metrics.blendCheck).toBeUndefined();
+    const c = blended.metrics.blendCheck!;
+    expect(c).toMatchObject({ faces: 14, folds: 5 });
+    // the random general head is about chance; the folds' heads learn the prototypes
+    expect(c.personal).toBeGreaterThan(c.general);
+    expect(c.blended).toBeGreaterThanOrEqual(Math.max(c.general, c.personal));
+    expect(blended.metrics.blend).toBeGreaterThan(0);
+    expect(Math.round(blended.metrics.blend! * 10)).toBe(blended.metrics.blend! * 10);
+    for (const p of HEAD_PARAMS) expect(blended.weights[p.name]).toEqual(plain.weights[p.name]);
+  }, 240_000);
+
+  it('keeps the general model (w = 0) when it is already right on every held-out face', async () => {
+    const samples: FinetuneSample[] = Array.from({ length: 2 * CLASSES }, (_, i) => ({ label: i % CLASSES, face: face(i % CLASSES) }));
+    const replay: ReplaySet = { features: new Float32Array(0), labels: [], count: 0 };
+    const rng = new Rng(33);
+    const protos = prototypes(rng);
+    const head = randomHead(rng);
+    // a "general" head that already knows this user's prototypes
+    const good = await new FinetuneTrainer({ trunk: new PrototypeTrunk(protos, new Rng(1)), step, forward }).train(samples, head, replay, { epochs: 6, cvFolds: 0, targetUserRows: 64, augment: GEOMETRY_ONLY });
+    const r = await new FinetuneTrainer({ trunk: new PrototypeTrunk(protos, new Rng(2)), step, forward }).train(samples, good.weights, replay, { epochs: 2, cvEpochs: 2, targetUserRows: 64, augment: GEOMETRY_ONLY });
+    expect(r.metrics.blendCheck).toMatchObject({ faces: 14, general: 14, blended: 14 });
+    expect(r.metrics.blend).toBe(0);
+  }, 240_000);
+
   it('stops at the next step when cancelled', async () => {
     const rng = new Rng(9);
     const samples: FinetuneSample[] = Array.from({ length: CLASSES }, (_, l) => ({ label: l, face: face(l) }));

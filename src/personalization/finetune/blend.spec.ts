@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BLEND_WEIGHTS, blendCorrect, blendLogits, chooseBlendWeight, probabilities } from './blend';
+import { BLEND_WEIGHTS, blendCorrect, blendLogLikelihood, blendLogits, chooseBlendWeight, probabilities } from './blend';
 
 /** n x 7 probabilities: each row puts `top` on one class and spreads the rest evenly. */
 function probs(classes: number[], top = 0.7): Float32Array {
@@ -23,24 +23,44 @@ describe('chooseBlendWeight', () => {
     expect(c).toMatchObject({ weight: 0, faces: 4, general: 4, personal: 2, blended: 4 });
   });
 
-  it('breaks ties toward the general model: both heads right everywhere -> 0', () => {
+  it('exact ties go toward the general model: both heads give the same probabilities -> 0', () => {
     const labels = [3, 4, 6];
-    expect(chooseBlendWeight(probs(labels), probs(labels, 0.9), labels).weight).toBe(0);
+    expect(chooseBlendWeight(probs(labels), probs(labels), labels).weight).toBe(0);
   });
 
-  it('gives the personal head the smallest weight that gets the most faces right', () => {
-    // general wrong on face 0 (says 6 at 0.5 vs 0.1 for the label); personal right (label 0 at 0.9)
+  it('among equally accurate weights takes the most likely one', () => {
+    // both heads right on both faces; general surer of face 0, personal of face 1: log-likelihood peaks at w = 0.5
+    const labels = [0, 1];
+    const general = new Float32Array([...probs([0], 0.9), ...probs([1], 0.5)]);
+    const personal = new Float32Array([...probs([0], 0.5), ...probs([1], 0.9)]);
+    const c = chooseBlendWeight(general, personal, labels);
+    expect(c).toMatchObject({ weight: 0.5, general: 2, personal: 2, blended: 2 });
+    expect(blendLogLikelihood(general, personal, labels, 0.5)).toBeGreaterThan(blendLogLikelihood(general, personal, labels, 0.4));
+  });
+
+  it('accuracy comes first: a weight that loses a face is never chosen for its likelihood', () => {
+    // general wrong on face 0 (says 6 at 0.4 vs 0.1 for the label); personal right (label 0 at 0.9)
     const labels = [0, 1];
     const general = new Float32Array(14).fill(0.1);
-    general[6] = 0.4; // face 0: class 6 = 0.4, class 0 = 0.1
+    general[6] = 0.4;
     general.fill(0, 7, 14);
-    general[7 + 1] = 1; // face 1: right
+    general[7 + 1] = 1; // face 1: right, certain
     const personal = probs([0, 1], 0.9);
-    // face 0 right when w*0.9 + (1-w)*0.1 > w*(0.1/6) + (1-w)*0.4  <=>  w > 0.3/1.1833 ≈ 0.254 -> first grid point 0.3
-    const c = chooseBlendWeight(general, personal, labels);
-    expect(c.weight).toBe(0.3);
-    expect(c).toMatchObject({ general: 1, personal: 2, blended: 2 });
+    // face 0 right only when w*0.9 + (1-w)*0.1 > w*(0.1/6) + (1-w)*0.4, i.e. w >= 0.3
     expect(blendCorrect(general, personal, labels, 0.2)).toBe(1);
+    const c = chooseBlendWeight(general, personal, labels);
+    expect(c.weight).toBeGreaterThanOrEqual(0.3);
+    expect(c).toMatchObject({ general: 1, personal: 2, blended: 2 });
+  });
+
+  it('a personal head that loses a face gets only the weight that keeps it right, however sure it is', () => {
+    const labels = [0, 1, 2];
+    const general = probs([0, 1, 2], 0.4);
+    const personal = probs([0, 1, 5], 0.99);
+    const c = chooseBlendWeight(general, personal, labels);
+    expect(c).toMatchObject({ general: 3, personal: 2, blended: 3 });
+    expect(c.weight).toBeLessThan(0.5);
+    expect(blendCorrect(general, personal, labels, c.weight + 0.1)).toBe(2); // the most weight that keeps face 2
   });
 
   it('chooses w = 1 only when the personal head alone beats every blend', () => {

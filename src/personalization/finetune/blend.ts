@@ -35,26 +35,38 @@ export function blendCorrect(general: Float32Array, personal: Float32Array, labe
   return ok;
 }
 
+/** Mean log-probability of the true label under the blend (the proper score that decides between equally accurate w). */
+export function blendLogLikelihood(general: Float32Array, personal: Float32Array, labels: readonly number[], w: number): number {
+  let sum = 0;
+  for (let r = 0; r < labels.length; r++) {
+    const i = r * CLASSES + labels[r];
+    sum += Math.log(Math.max(1e-12, w * personal[i] + (1 - w) * general[i]));
+  }
+  return labels.length ? sum / labels.length : 0;
+}
+
 /**
- * The blend weight with the most held-out faces right; ties go to the smaller weight (toward the general model), so
- * the personal head gets weight only where it was seen to help. No held-out faces: w = 0 (nothing shows it helps).
- * `general` and `personal` are probabilities (n x CLASSES) of the same held-out faces.
+ * The blend weight with the most held-out faces right; among those, the one with the highest mean log-probability of
+ * the true labels (how far to trust the personal head when both are right as often); an exact tie goes to the smaller
+ * weight (toward the general model). So a personal head that loses faces on the held-out samples gets less weight or
+ * none. No held-out faces: w = 0 (nothing shows it helps). `general`, `personal`: probabilities (n x CLASSES).
  */
 export function chooseBlendWeight(general: Float32Array, personal: Float32Array, labels: readonly number[]): BlendChoice {
   const n = labels.length;
   if (general.length < n * CLASSES || personal.length < n * CLASSES) throw new Error(`blend: ${n} faces need ${n * CLASSES} probabilities per head`);
-  let weight = 0;
-  let blended = -1;
+  let best = { weight: 0, correct: -1, ll: -Infinity };
   for (const w of BLEND_WEIGHTS) {
-    const ok = blendCorrect(general, personal, labels, w);
-    if (ok > blended) [weight, blended] = [w, ok]; // strictly better only: ties stay with the smaller w
+    const correct = blendCorrect(general, personal, labels, w);
+    const ll = blendLogLikelihood(general, personal, labels, w);
+    // strictly better only: exact ties stay with the smaller w
+    if (correct > best.correct || (correct === best.correct && ll > best.ll + 1e-9)) best = { weight: w, correct, ll };
   }
   return {
-    weight,
+    weight: n ? best.weight : 0,
     faces: n,
     general: blendCorrect(general, personal, labels, 0),
     personal: blendCorrect(general, personal, labels, 1),
-    blended: Math.max(0, blended),
+    blended: Math.max(0, best.correct),
   };
 }
 
