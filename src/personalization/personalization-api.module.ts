@@ -16,6 +16,7 @@ import { DEFAULT_PHOTO_LIMITS, PHOTO_LIMITS, PhotoFaces, PhotoLimits } from './s
 import { DEFAULT_QUALITY } from './samples/sample-quality';
 import { SampleStore } from './samples/sample.store';
 import { SamplesService } from './samples/samples.service';
+import { TrunkRetrainer } from './users/trunk.retrainer';
 import { FinetuneJobs } from './users/finetune.jobs';
 import { UserLifecycle } from './users/user.lifecycle';
 import { UsersService } from './users/users.service';
@@ -74,6 +75,8 @@ export class PersonalizationApiModule {
         },
         CalibrationService,
         FinetuneJobs,
+        // heads trained on another trunk than the shipped one: retrained from their samples after start-up
+        TrunkRetrainer,
         UserLifecycle,
       ],
       exports: [
@@ -89,6 +92,7 @@ export class PersonalizationApiModule {
         PHOTO_LIMITS,
         CalibrationService,
         FinetuneJobs,
+        TrunkRetrainer,
         PersonalizationModule,
       ],
     };

@@ -1,4 +1,4 @@
-import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
 import { CONFIG, Config } from '../config';
 import { HeadForward } from '../inference/heads/head-forward';
@@ -7,10 +7,11 @@ import { OrtSessionFactory } from '../inference/ort.sessions';
 import { BlobStore } from '../storage/ports/blob.store';
 import { ModelRepository } from '../storage/ports/model.repository';
 import { UserRepository } from '../storage/ports/user.repository';
+import { ReplicatedChanges } from '../contracts/ports/replicated-changes';
 import { FinetuneRunner } from './finetune/finetune.runner';
 import { FinetuneService } from './finetune/finetune.service';
 import { finetuneSession } from './finetune/finetune.sessions';
-import { generalAssetPaths } from './finetune/general-assets';
+import { generalAssetPaths, loadGeneralHead, trunkSha256 } from './finetune/general-assets';
 import { ModelFileStore } from './registry/model-files';
 import { ModelRegistry } from './registry/model.registry';
 
@@ -31,10 +32,21 @@ import { ModelRegistry } from './registry/model.registry';
     },
     {
       provide: ModelRegistry,
-      inject: [ModelFileStore, ModelRepository, UserRepository, HeadForward, CONFIG],
-      useFactory: async (files: ModelFileStore, models: ModelRepository, users: UserRepository, forward: HeadForward, c: Config) => {
-        const registry = new ModelRegistry(files, models, users, forward, join(c.modelsDir, 'general', 'expression.onnx'));
+      inject: [ModelFileStore, ModelRepository, UserRepository, HeadForward, CONFIG, { token: ReplicatedChanges, optional: true }],
+      useFactory: async (files: ModelFileStore, models: ModelRepository, users: UserRepository, forward: HeadForward, c: Config, changes?: ReplicatedChanges) => {
+        const paths = generalAssetPaths(c.modelsDir);
+        // the general head (blended versions score with both) and the shipped trunk's identity (a head runs only on
+        // the trunk it was trained on: docs/PERSONALIZATION.md, "When the trunk changes")
+        const registry = new ModelRegistry(files, models, users, forward, join(c.modelsDir, 'general', 'expression.onnx'), {
+          general: loadGeneralHead(paths.head),
+          trunkSha256: await trunkSha256(paths.trunk),
+        });
         await registry.init();
+        // clustered: another node's fine-tune or activation reaches this node as rows; serve the head they name
+        changes?.on((ch) => {
+          if (ch.table !== 'users' && ch.table !== 'models') return;
+          registry.refresh(ch.key[0]).catch((e: Error) => new Logger('ModelRegistry').error(`user ${ch.key[0]}: ${e.message}`));
+        });
         return registry;
       },
     },

@@ -109,6 +109,11 @@ export const MIGRATIONS: string[] = [
    CREATE INDEX faces_user ON faces(user_id, created_at);
    CREATE INDEX faces_model ON faces(model_sha);
    CREATE INDEX faces_sample ON faces(sample_id);`,
+  // issue 17 (docs/PERSONALIZATION.md "When the trunk changes"): the sha256 of the trunk.onnx each personal head was
+  // trained on. Every head stored before this column was trained on the trunk shipped then (models/manifest.json,
+  // general/trunk.onnx of the 65.2% model), so that is what existing rows get.
+  `ALTER TABLE models ADD COLUMN trunk_sha256 TEXT NOT NULL DEFAULT '';
+   UPDATE models SET trunk_sha256 = '1b41bc133d325aef7445a609a5c3b88f72d4a4e8c247b921a0c794f93e6084f7';`,
 ];
 
 export class SqliteDatabase {

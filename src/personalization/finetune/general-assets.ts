@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { FEATURES, HeadWeights, headFromBytes } from '../../inference/heads/head-shape';
@@ -51,4 +53,12 @@ export function loadReplay(featuresPath: string, metaPath: string): ReplaySet {
   const features = new Float32Array(meta.count * FEATURES);
   new Uint8Array(features.buffer).set(bytes);
   return { features, labels: Int32Array.from(meta.labels), count: meta.count };
+}
+
+/**
+ * sha256 of the trunk file: the identity of the features a personal head reads (the value models/manifest.json lists
+ * for general/trunk.onnx). Personal versions record it; ModelRegistry applies only versions of the shipped one.
+ */
+export async function trunkSha256(path: string): Promise<string> {
+  return createHash('sha256').update(await readFile(path)).digest('hex');
 }

@@ -9,8 +9,19 @@ import type { LaidOutModel } from '../../inference/heads/head-layout';
 import { exportPersonalModel, loadExpressionModel } from '../onnx/export-onnx';
 import { HeadForward, HeadTensors, headTensors } from '../../inference/heads/head-forward';
 import { ModelFileStore } from './model-files';
+import { blendLogits } from '../finetune/blend';
 
-export type RegistryErrorCode = Extract<ErrorCode, 'not_found' | 'unavailable'>;
+export interface RegistryOptions {
+  /** The general head: a version whose blend weight is under 1 scores faces with both heads (blend.ts). */
+  general?: HeadWeights;
+  /**
+   * sha256 of the shipped trunk.onnx: new versions record it, and only versions recorded against it are applied
+   * (others wait for their retrain: staleUsers(), TrunkRetrainer). Omitted: every version counts as this trunk's.
+   */
+  trunkSha256?: string;
+}
+
+export type RegistryErrorCode = Extract<ErrorCode, 'not_found' | 'unavailable' | 'conflict'>;
 
 /** A registry failure: a CodedError, so it reaches the edge (WS error, HTTP 404/503) as it is thrown. */
 export class RegistryError extends CodedError {
@@ -46,7 +57,26 @@ export class ModelRegistry {
     private readonly users: UserRepository,
     private readonly forward: HeadForward,
     private readonly expressionOnnxPath: string,
+    private readonly options: RegistryOptions = {},
   ) {}
+
+  /** Users whose active version was trained on another trunk: served by the general head until retrained. */
+  private readonly stale = new Set<string>();
+
+  /** The shipped trunk's sha256 ('' when the registry was built without one: every version is current). */
+  get trunkSha256(): string {
+    return this.options.trunkSha256 ?? '';
+  }
+
+  /** Whether a version may run on the shipped trunk. */
+  private current(record: ModelRecord): boolean {
+    return this.options.trunkSha256 === undefined || record.trunkSha256 === this.options.trunkSha256;
+  }
+
+  /** Users found at init() whose active head was trained on another trunk and that no newer version has replaced. */
+  staleUsers(): string[] {
+    return [...this.stale];
+  }
 
   /** Start-up: drop temp/orphaned files, load every user's active head (a broken file falls back to general). */
   async init(): Promise<void> {
@@ -54,6 +84,13 @@ export class ModelRegistry {
     if (removed.length) this.logger.warn(`removed ${removed.length} unfinished model file(s): ${removed.join(', ')}`);
     for (const u of this.users.list()) {
       if (u.activeVersion === null) continue;
+      const record = this.models.get(u.id, u.activeVersion);
+      if (record && !this.current(record)) {
+        // never applied to features of a trunk it was not trained on: general head until the retrain activates a new one
+        this.stale.add(u.id);
+        this.logger.warn(`user ${u.id}: active model v${u.activeVersion} was trained on trunk ${record.trunkSha256?.slice(0, 12) || '(unknown)'}, not the shipped ${this.trunkSha256.slice(0, 12)}: general head until it is retrained`);
+        continue;
+      }
       try {
         await this.load(u.id, u.activeVersion);
       } catch (e) {
@@ -68,11 +105,14 @@ export class ModelRegistry {
     if (!this.users.get(userId)) throw new RegistryError('not_found', `unknown user ${userId}`);
     const version = this.models.nextVersion(userId);
     const { file, sha256 } = await this.files.write(userId, version, headToBytes(weights));
-    const record: ModelRecord = { userId, version, file, sha256, metrics, createdAt: Date.now() };
+    const record: ModelRecord = { userId, version, file, sha256, metrics, createdAt: Date.now(), trunkSha256: this.trunkSha256 };
     // the runner is ready before the row commits, so the switch below is a pointer swap
-    const runner = activate ? this.runnerFor(weights) : null;
+    const runner = activate ? this.runnerFor(weights, metrics.blend) : null;
     this.models.insert(record, activate);
-    if (runner) this.loaded.set(userId, { version, runner });
+    if (runner) {
+      this.loaded.set(userId, { version, runner });
+      this.stale.delete(userId);
+    }
     return this.view(record, activate);
   }
 
@@ -94,13 +134,44 @@ export class ModelRegistry {
     if (version === GENERAL_VERSION) {
       this.models.setActive(userId, null);
       this.loaded.delete(userId);
+      this.stale.delete(userId);
       return;
     }
     const record = this.models.get(userId, version);
     if (!record) throw new RegistryError('not_found', `user ${userId} has no model version ${version}`);
-    const runner = this.runnerFor(await this.readWeights(record));
+    if (!this.current(record)) {
+      throw new RegistryError('conflict', `model v${version} of ${userId} was trained on another trunk than the shipped one; fine-tune again (its samples are kept)`);
+    }
+    const runner = this.runnerFor(await this.readWeights(record), record.metrics.blend);
     if (!this.models.setActive(userId, version)) throw new RegistryError('not_found', `user ${userId} has no model version ${version}`);
     this.loaded.set(userId, { version, runner });
+    this.stale.delete(userId);
+  }
+
+  /**
+   * Another node changed this user's versions or active version (clustered: ReplicatedChanges, as the rows arrive):
+   * serve the head the rows now name — load it (its file comes from the cluster's object store), or drop it for the
+   * general head. A version trained on another trunk is not applied, as at init().
+   */
+  async refresh(userId: string): Promise<void> {
+    const active = this.models.activeVersion(userId);
+    if (active === undefined || active === null) {
+      this.loaded.delete(userId);
+      this.stale.delete(userId);
+      return;
+    }
+    if (this.loaded.get(userId)?.version === active) return;
+    const record = this.models.get(userId, active);
+    if (!record) return; // the version's row is still on its way: its arrival calls again
+    if (!this.current(record)) {
+      this.loaded.delete(userId);
+      this.stale.add(userId);
+      return;
+    }
+    const runner = this.runnerFor(await this.readWeights(record), record.metrics.blend);
+    if (this.models.activeVersion(userId) !== active) return; // changed again meanwhile: that change refreshes
+    this.loaded.set(userId, { version: active, runner });
+    this.stale.delete(userId);
   }
 
   /** The user's active personal head, or null (general). Synchronous: for HeadResolver.resolve on the hot path. */
@@ -129,13 +200,14 @@ export class ModelRegistry {
   /** Forget a deleted user's heads and files (the rows go with the user's row, ON DELETE CASCADE). */
   async removeUser(userId: string): Promise<void> {
     this.loaded.delete(userId);
+    this.stale.delete(userId);
     await this.files.removeUser(userId);
   }
 
   private async load(userId: string, version: number): Promise<void> {
     const record = this.models.get(userId, version);
     if (!record) throw new RegistryError('not_found', `no model version ${version}`);
-    this.loaded.set(userId, { version, runner: this.runnerFor(await this.readWeights(record)) });
+    this.loaded.set(userId, { version, runner: this.runnerFor(await this.readWeights(record), record.metrics.blend) });
   }
 
   private async readWeights(record: ModelRecord): Promise<HeadWeights> {
@@ -146,11 +218,28 @@ export class ModelRegistry {
     }
   }
 
-  private runnerFor(weights: HeadWeights): HeadRunner {
+  /**
+   * The head a user's faces are scored with: the personal head, blended with the general one when the version's
+   * blend weight is under 1 (log of w·softmax(personal) + (1−w)·softmax(general): the pipeline's softmax then gives
+   * the blended probabilities). Versions without a weight (stored before the blend) are the personal head alone.
+   */
+  private runnerFor(weights: HeadWeights, blend: number | undefined): HeadRunner {
     const tensors: HeadTensors = headTensors(weights);
     const forward = this.forward;
-    return { run: (features: Float32Array, n: number) => forward.run(tensors, features, n) };
+    const w = blend ?? 1;
+    if (w >= 1) return { run: (features: Float32Array, n: number) => forward.run(tensors, features, n) };
+    if (!this.options.general) throw new RegistryError('unavailable', `a blended model (w = ${w}) needs the general head, and the registry has none`);
+    this.generalTensors ??= headTensors(this.options.general);
+    const general = this.generalTensors;
+    return {
+      run: async (features: Float32Array, n: number) => {
+        const [g, p] = await Promise.all([forward.run(general, features, n), forward.run(tensors, features, n)]);
+        return blendLogits(g, p, n, w);
+      },
+    };
   }
+
+  private generalTensors: HeadTensors | null = null;
 
   private view(r: ModelRecord, active: boolean): ModelVersionView {
     return { userId: r.userId, version: r.version, createdAt: r.createdAt, active, metrics: r.metrics };

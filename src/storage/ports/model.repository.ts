@@ -9,6 +9,13 @@ export interface ModelRecord {
   sha256: string;
   metrics: FinetuneMetrics;
   createdAt: number;
+  /**
+   * sha256 of the trunk.onnx the head was trained on (its features are what the head reads): a head is applied only
+   * on that trunk (docs/PERSONALIZATION.md, "When the trunk changes"). Rows from before the column existed were all
+   * trained on the trunk shipped then, which the migration wrote in. Absent on insert = unknown (stored as ''), which
+   * never matches a shipped trunk.
+   */
+  trunkSha256?: string;
 }
 
 /**

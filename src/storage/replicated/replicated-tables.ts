@@ -33,7 +33,7 @@ export const REPLICATED_TABLES: readonly TableSpec[] = [
   spec('users', ['id', 'name', 'active_version', 'created_at']),
   spec('cameras', ['id', 'name', 'url', 'kind', 'fps', 'loop', 'transport', 'user_id', 'created_at']),
   spec('samples', ['id', 'user_id', 'label', 'file', 'source', 'sha1', 'created_at']),
-  spec('models', ['user_id', 'version', 'file', 'sha256', 'metrics', 'created_at'], ['user_id', 'version']),
+  spec('models', ['user_id', 'version', 'file', 'sha256', 'metrics', 'created_at', 'trunk_sha256'], ['user_id', 'version']),
   spec('faces', ['id', 'user_id', 'embedding', 'model_sha', 'sample_id', 'source', 'file', 'created_at'], ['id'], ['embedding']),
   spec('tokens', ['id', 'name', 'scope', 'hash', 'created_at']),
   spec('webhooks', ['id', 'url', 'camera_id', 'user_id', 'label', 'min_score', 'min_duration_ms', 'cooldown_ms', 'secret', 'enabled', 'created_at']),

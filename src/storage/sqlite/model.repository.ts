@@ -10,6 +10,7 @@ interface Row {
   sha256: string;
   metrics: string;
   created_at: number;
+  trunk_sha256: string;
 }
 
 const toRecord = (r: Row): ModelRecord => ({
@@ -19,9 +20,10 @@ const toRecord = (r: Row): ModelRecord => ({
   sha256: r.sha256,
   metrics: JSON.parse(r.metrics) as FinetuneMetrics,
   createdAt: r.created_at,
+  trunkSha256: r.trunk_sha256,
 });
 
-/** The `models` table plus users.active_version (migration 0). */
+/** The `models` table plus users.active_version (migration 0; trunk_sha256: the migration of issue 17). */
 @Injectable()
 export class SqliteModelRepository implements ModelRepository {
   constructor(@Inject(SqliteDatabase) private readonly database: SqliteDatabase) {}
@@ -36,9 +38,9 @@ export class SqliteModelRepository implements ModelRepository {
     const db = this.database.db;
     db.transaction(() => {
       db.prepare(
-        `INSERT INTO models (user_id, version, file, sha256, metrics, created_at)
-         VALUES (@userId, @version, @file, @sha256, @metrics, @createdAt)`,
-      ).run({ ...m, metrics: JSON.stringify(m.metrics) });
+        `INSERT INTO models (user_id, version, file, sha256, metrics, created_at, trunk_sha256)
+         VALUES (@userId, @version, @file, @sha256, @metrics, @createdAt, @trunkSha256)`,
+      ).run({ ...m, metrics: JSON.stringify(m.metrics), trunkSha256: m.trunkSha256 ?? '' });
       if (activate) db.prepare('UPDATE users SET active_version = ? WHERE id = ?').run(m.version, m.userId);
     })();
   }
