@@ -33,6 +33,8 @@ interface Args {
   perLabel: number;
   runs: number;
   subjects: number;
+  /** only these subjects (comma-separated ids) */
+  only: string[] | null;
   json: boolean;
   models: string;
   threads: number;
@@ -40,7 +42,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { data: '', timing: '', perLabel: 20, runs: 3, subjects: Infinity, json: false, models: resolve(__dirname, '..', 'models'), threads: 2, options: {} };
+  const a: Args = { data: '', timing: '', perLabel: 20, runs: 3, subjects: Infinity, only: null, json: false, models: resolve(__dirname, '..', 'models'), threads: 2, options: {} };
   const num = (i: number) => {
     const v = Number(argv[i]);
     if (!Number.isFinite(v)) throw new Error(`${argv[i - 1]} needs a number, got ${argv[i]}`);
@@ -50,6 +52,7 @@ function parseArgs(argv: string[]): Args {
     const k = argv[i];
     if (k === '--data') a.data = argv[++i];
     else if (k === '--subjects') a.subjects = num(++i);
+    else if (k === '--only') a.only = argv[++i].split(',');
     else if (k === '--timing') a.timing = argv[++i];
     else if (k === '--per-label') a.perLabel = num(++i);
     else if (k === '--runs') a.runs = num(++i);
@@ -68,7 +71,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--cv-folds') a.options.cvFolds = num(++i);
     else if (k === '--cv-epochs') a.options.cvEpochs = num(++i);
     else if (k === '--help' || k === '-h') {
-      console.log('usage: bench-personalization --data <root> [--subjects N] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n] [--user-batch n] [--replay-batch n] [--patience n] [--cv-folds n (0 = no blend)] [--cv-epochs n]');
+      console.log('usage: bench-personalization --data <root> [--subjects N] [--only id,id] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n] [--user-batch n] [--replay-batch n] [--patience n] [--cv-folds n (0 = no blend)] [--cv-epochs n]');
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
@@ -144,7 +147,7 @@ async function main(): Promise<void> {
     await Promise.all([detector.release(), sessions.release()]);
     return;
   }
-  const subjects = dirs(args.data).slice(0, args.subjects);
+  const subjects = dirs(args.data).filter((d) => !args.only || args.only.includes(d)).slice(0, args.subjects);
   type Row = {
     id: string;
     general: number;

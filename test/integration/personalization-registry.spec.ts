@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { FinetuneMetrics } from '../../src/contracts/personalization';
 import { FEATURES, HEAD_PARAMS, HeadWeights, joinHead } from '../../src/inference/heads/head-shape';
 import { Rng } from '../../src/personalization/finetune/rng';
+import { probabilities } from '../../src/personalization/finetune/blend';
 import { HeadForward, headTensors } from '../../src/inference/heads/head-forward';
 import { ModelFileStore } from '../../src/personalization/registry/model-files';
 import { GENERAL_VERSION, ModelRegistry } from '../../src/personalization/registry/model.registry';
@@ -68,6 +69,32 @@ describe('ModelRegistry', () => {
   afterEach(() => {
     db.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a version stored with blend weight w scores faces with w·personal + (1−w)·general (issue 17), after a restart too', async () => {
+    const general = head(100);
+    const personal = head(101);
+    const x = features(5, 102);
+    const reg = new ModelRegistry(new ModelFileStore(new DataDirBlobStore(dir)), models, users, forward, EXPRESSION, { general, trunkSha256: 'a'.repeat(64) });
+    await reg.save('ana', personal, { ...metrics(1), blend: 0.3 });
+    const softmax = (l: Float32Array) => probabilities(l, 5);
+    const g = softmax(await forward.run(headTensors(general), x, 5));
+    const p = softmax(await forward.run(headTensors(personal), x, 5));
+    const check = async (r: ModelRegistry) => {
+      const got = softmax(await r.headFor('ana')!.run(x, 5));
+      for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo(0.3 * p[i] + 0.7 * g[i], 5);
+    };
+    await check(reg);
+    expect(models.get('ana', 1)?.trunkSha256).toBe('a'.repeat(64));
+    const again = new ModelRegistry(new ModelFileStore(new DataDirBlobStore(dir)), models, users, forward, EXPRESSION, { general, trunkSha256: 'a'.repeat(64) });
+    await again.init();
+    await check(again);
+    // the same rows under another shipped trunk: not applied, listed as stale, not activatable
+    const moved = new ModelRegistry(new ModelFileStore(new DataDirBlobStore(dir)), models, users, forward, EXPRESSION, { general, trunkSha256: 'b'.repeat(64) });
+    await moved.init();
+    expect(moved.headFor('ana')).toBeNull();
+    expect(moved.staleUsers()).toEqual(['ana']);
+    await expect(moved.activate('ana', 1)).rejects.toMatchObject({ code: 'conflict' });
   });
 
   it('saves versions as files + rows, serves the active head, rolls back and returns to general', async () => {
