@@ -93,6 +93,7 @@ export class UsersController {
   }
 
   @Get(':id/faces')
+  @RequireScope('read')
   @ApiOperation({ summary: "The user's enrolled faces (no embeddings or crops)" })
   listFaces(@Param('id', idPipe) id: string): FaceView[] {
     return this.faces.list(id);
