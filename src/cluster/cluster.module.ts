@@ -126,6 +126,7 @@ export class ClusterModule {
               claimGraceMs: c.CAMERA_CLAIM_GRACE_MS,
               rebalanceMs: c.CAMERA_REBALANCE_MS,
               nodes: () => membership.view().nodes.map((n) => ({ id: n.id, load: n.load })),
+              reportedState: (node, cameraId) => membership.reported(node)?.cameraStates?.[cameraId],
               log: new Logger('CameraPlacement'),
             }),
         },

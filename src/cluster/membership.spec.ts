@@ -73,6 +73,34 @@ describe('membership', () => {
     expect(e.m.view().nodes.map((n) => n.id)).toEqual(['A', 'E']);
   });
 
+  it("a node that joins after another's cameras started learns their states from its heartbeat, not only from events", async () => {
+    const c = clock();
+    const hub = new MemoryNatsHub(c.now);
+    const a = await member(hub, 'A', c.now);
+    a.bus.publish('camera.status', { type: 'camera.status', cameraId: 'cam1', state: 'connecting', ts: 10 });
+    a.bus.publish('camera.status', { type: 'camera.status', cameraId: 'cam1', state: 'streaming', fps: 5, ts: 20 });
+    a.bus.publish('camera.status', { type: 'camera.status', cameraId: 'cam2', state: 'failed', reason: 'unreachable', ts: 30 });
+    a.bus.publish('camera.status', { type: 'camera.status', cameraId: 'cam3', state: 'streaming', ts: 40 });
+    a.bus.publish('camera.status', { type: 'camera.status', cameraId: 'cam3', state: 'stopped', ts: 50 }); // released here
+    a.bus.publish('camera.status', { type: 'camera.status', cameraId: 'cam9', state: 'streaming', ts: 60 }, { node: 'X' }); // another node's
+    await a.m.tick();
+    // B starts now: those events were over before it listened
+    const b = await member(hub, 'B', c.now);
+    expect(b.m.reported('A')?.cameraStates).toEqual({
+      cam1: { state: 'streaming', fps: 5, ts: 20 },
+      cam2: { state: 'failed', reason: 'unreachable', ts: 30 },
+    });
+    expect(b.m.reported('A')?.cameras).toEqual(['cam1']);
+    expect(b.m.reported('B')).toBeNull(); // itself: its own cameras are local
+    expect(b.m.reported('nobody')).toBeNull();
+    // a change reaches B with A's next heartbeat; a dead A's report goes with it
+    a.bus.publish('camera.status', { type: 'camera.status', cameraId: 'cam1', state: 'reconnecting', reason: 'stalled', ts: 70 });
+    await a.m.tick();
+    expect(b.m.reported('A')?.cameraStates?.cam1).toEqual({ state: 'reconnecting', reason: 'stalled', ts: 70 });
+    c.advance(3001);
+    expect(b.m.reported('A')).toBeNull();
+  });
+
   it('heartbeats that fail while NATS is away are counted, and the node is back in the view when it returns', async () => {
     const c = clock();
     const hub = new MemoryNatsHub(c.now);

@@ -21,6 +21,14 @@ export abstract class ClusterMembership {
   abstract start(): Promise<void>;
   /** Stops reporting; a clustered node removes its entry, so the others see it leave at once. */
   abstract stop(): Promise<void>;
+  /**
+   * Another live node's last heartbeat (its cameras' states included), or null: unknown, gone, or this node. Unlike
+   * view() it measures nothing (no load sample is taken).
+   */
+  reported(nodeId: string): NodeView | null {
+    void nodeId;
+    return null;
+  }
 }
 
 /** One node on its own (no NATS_URL): the view is just itself. */
@@ -36,7 +44,7 @@ export class SingleNodeMembership extends ClusterMembership {
   }
 
   self(): NodeView {
-    return { id: this.nodeId, url: this.url, cameras: this.meter.cameras(), load: this.meter.sample(), lastSeen: this.now() };
+    return { id: this.nodeId, url: this.url, cameras: this.meter.cameras(), cameraStates: this.meter.states(), load: this.meter.sample(), lastSeen: this.now() };
   }
 
   view(): ClusterView {
@@ -98,7 +106,14 @@ export class KvMembership extends ClusterMembership {
   }
 
   self(): NodeView {
-    return { id: this.options.nodeId, url: this.url, cameras: this.meter.cameras(), load: this.meter.sample(), lastSeen: this.now() };
+    return {
+      id: this.options.nodeId,
+      url: this.url,
+      cameras: this.meter.cameras(),
+      cameraStates: this.meter.states(),
+      load: this.meter.sample(),
+      lastSeen: this.now(),
+    };
   }
 
   view(): ClusterView {
@@ -110,6 +125,12 @@ export class KvMembership extends ClusterMembership {
     }
     nodes.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { self, nodes };
+  }
+
+  override reported(nodeId: string): NodeView | null {
+    if (nodeId === this.options.nodeId) return null;
+    const m = this.members.get(nodeId);
+    return m && this.now() - m.heardAt < this.ttlMs ? m.view : null;
   }
 
   /** Called with the new view after each change heard from the bucket. */

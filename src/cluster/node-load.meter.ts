@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Subscription } from 'rxjs';
-import type { NodeLoad } from '../contracts/cluster';
+import type { NodeCameraState, NodeLoad } from '../contracts/cluster';
 import type { EventBus } from '../events/event-bus';
 
 /** States in which a camera occupies its node (it runs ffmpeg or is about to). */
@@ -22,6 +22,8 @@ export interface NodeLoadMeterOptions {
  */
 export class NodeLoadMeter {
   private readonly running = new Set<string>();
+  /** The last local camera.status of each camera (until it is removed or stopped here). */
+  private readonly lastStates = new Map<string, NodeCameraState>();
   private readonly subscription = new Subscription();
   private frames = 0;
   private lastAt: number;
@@ -49,9 +51,16 @@ export class NodeLoadMeter {
       bus.on('expression', 'camera.status', 'camera.removed').subscribe((e) => {
         if (!mine(e.meta.node)) return;
         if (e.name === 'expression') this.frames++;
-        else if (e.name === 'camera.removed') this.running.delete(e.payload.cameraId);
-        else if (RUNNING.has(e.payload.state)) this.running.add(e.payload.cameraId);
-        else this.running.delete(e.payload.cameraId);
+        else if (e.name === 'camera.removed') {
+          this.running.delete(e.payload.cameraId);
+          this.lastStates.delete(e.payload.cameraId);
+        } else {
+          const p = e.payload;
+          if (RUNNING.has(p.state)) this.running.add(p.cameraId);
+          else this.running.delete(p.cameraId);
+          if (p.state === 'stopped') this.lastStates.delete(p.cameraId);
+          else this.lastStates.set(p.cameraId, { state: p.state, ...(p.reason !== undefined ? { reason: p.reason } : {}), ...(p.fps !== undefined ? { fps: p.fps } : {}), ts: p.ts });
+        }
       }),
     );
   }
@@ -59,6 +68,11 @@ export class NodeLoadMeter {
   /** The cameras running here now, sorted. */
   cameras(): string[] {
     return [...this.running].sort();
+  }
+
+  /** The last state of each camera here (running or failed; stopped and removed ones are dropped), by id. */
+  states(): Record<string, NodeCameraState> {
+    return Object.fromEntries([...this.lastStates].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
   /** Rates since the previous sample (the previous sample's figures when called again within 100 ms). */

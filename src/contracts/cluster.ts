@@ -1,4 +1,5 @@
 /** The cluster as GET /api/cluster shows it (docs/CLUSTER.md). */
+import type { CameraState } from './cameras';
 
 /** What a node measures of itself, over its last heartbeat period. */
 export interface NodeLoad {
@@ -10,12 +11,26 @@ export interface NodeLoad {
   cores: number;
 }
 
+/** A camera's state as its node last reported it (CameraStatus without the id). */
+export interface NodeCameraState {
+  state: CameraState;
+  reason?: string;
+  fps?: number;
+  /** When the camera entered this state (ms epoch, its node's clock). */
+  ts: number;
+}
+
 export interface NodeView {
   id: string;
   /** Its HTTP address (NODE_URL, else where it listens); null until it listens. */
   url: string | null;
   /** The cameras it runs now (ids). */
   cameras: string[];
+  /**
+   * The last state of each camera it runs or ran last (`stopped` ones dropped), by camera id: how a node that joined
+   * after those cameras started learns their state (their `camera.status` events went out before it listened).
+   */
+  cameraStates?: Record<string, NodeCameraState>;
   load: NodeLoad;
   /** When it last reported, ms epoch (its own clock). */
   lastSeen: number;

@@ -53,7 +53,8 @@ const ID_BYTES = 6;
  *
  * In a cluster (CameraPlacement.clustered) a stored camera runs only on the node that holds its lease: the placement
  * starts and stops it here (PlacementHost); add() stores it and asks for placement. list()/get() show every stored
- * camera with the `node` that runs it; one running elsewhere shows the state its node last published (camera.status).
+ * camera with the `node` that runs it; one running elsewhere shows the state its node last published (its camera.status
+ * events, or its membership heartbeat, whichever is newer).
  */
 @Injectable()
 export class CameraService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -65,8 +66,8 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
   readonly frames$: Observable<Frame> = this.frames.asObservable();
   readonly status$: Observable<CameraStatus> = this.statuses.asObservable();
   private readonly destinations: DestinationPolicy;
-  /** camera.status of cameras other nodes run (cluster only), by camera id. */
-  private readonly remote = new Map<string, CameraStatus>();
+  /** The last camera.status heard of each camera other nodes run (cluster only), by camera id, with its sender. */
+  private readonly remote = new Map<string, { node: string; status: CameraStatus }>();
   private remoteSub: Subscription | null = null;
 
   constructor(
@@ -274,7 +275,10 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
       }
       const p = e.payload;
       if (this.cameras.has(p.cameraId)) return;
-      this.remote.set(p.cameraId, { cameraId: p.cameraId, state: p.state, ...(p.reason !== undefined ? { reason: p.reason } : {}), ...(p.fps !== undefined ? { fps: p.fps } : {}), ts: p.ts });
+      this.remote.set(p.cameraId, {
+        node: e.meta.node,
+        status: { cameraId: p.cameraId, state: p.state, ...(p.reason !== undefined ? { reason: p.reason } : {}), ...(p.fps !== undefined ? { fps: p.fps } : {}), ts: p.ts },
+      });
     });
   }
 
@@ -403,7 +407,7 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
     const r = this.clustered ? this.repo.get(id) : undefined;
     if (!r) throw notFound(id);
     const node = this.placement!.ownerOf(id);
-    const last = node ? this.remote.get(id) : undefined;
+    const last = node ? this.remoteStatus(id, node) : undefined;
     // Nobody holds it: it is being placed (or its node died and the lease has not expired yet).
     const v: CameraView = {
       id: r.id,
@@ -419,6 +423,20 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
     if (last?.reason) v.reason = last.reason;
     if (last?.state === 'streaming' && last.fps !== undefined) v.measuredFps = last.fps;
     return v;
+  }
+
+  /**
+   * The newer of the owner's last camera.status event heard here and the state in its last heartbeat: a node that
+   * joined after the camera started heard no event (they are not repeated), but every heartbeat carries the state.
+   * An event of a previous owner does not count.
+   */
+  private remoteStatus(id: string, node: string): CameraStatus | undefined {
+    const heard = this.remote.get(id);
+    const event = heard?.node === node ? heard.status : undefined;
+    const reported = this.placement!.reportedStatus(id) ?? undefined;
+    if (!event) return reported;
+    if (!reported) return event;
+    return reported.ts > event.ts ? reported : event;
   }
 
   private newId(prefix = 'c'): string {

@@ -188,6 +188,9 @@ describe.skipIf(!hasNats || !hasFfmpeg)('camera sharding on a real nats-server',
     expect(c2.running()).toEqual([]);
     expect([a, b].flatMap((n) => n.running()).sort()).toEqual(records.map((r) => r.id).sort());
     expect(c2.cameras.list().map((v) => v.node).sort()).toEqual([a, b].flatMap((n) => n.running().map(() => n.id)).sort());
+    // c2 joined after the cameras started streaming: it heard none of their camera.status events, yet lists their state
+    // (from their nodes' heartbeats), not `connecting`
+    await until("c2's list showing every camera streaming", () => c2.cameras.list().every((v) => v.status === 'streaming'), 10_000);
 
     // never on two nodes at once: every pair of runs of one camera on two nodes is disjoint
     const runs = [a, b, c, c2].flatMap((n) => n.runs.map((r) => ({ ...r, node: n.id })));

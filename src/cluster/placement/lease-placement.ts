@@ -1,3 +1,5 @@
+import type { CameraStatus } from '../../contracts/cameras';
+import type { NodeCameraState } from '../../contracts/cluster';
 import { CameraPlacement, PlacementHost } from '../../contracts/ports/camera-placement';
 import type { ClusterMetrics } from '../cluster.metrics';
 import { KvBucket, KvConflictError, NatsLink, Unsubscribe } from '../nats.link';
@@ -14,6 +16,8 @@ export interface LeasePlacementOptions {
   rebalanceMs: number;
   /** The live nodes (self included) with their measured load: the membership's view. */
   nodes: () => PlacementNode[];
+  /** A camera's state as another node last reported it in its heartbeat (the membership's), if known. */
+  reportedState?: (nodeId: string, cameraId: string) => NodeCameraState | undefined;
   now?: () => number;
   log?: { log(msg: string): void; warn(msg: string): void };
   /** Called on each start/stop decision, for metrics and tests. */
@@ -114,6 +118,13 @@ export class LeasePlacement extends CameraPlacement {
     if (this.held.has(cameraId)) return this.nodeId;
     const l = this.leases.get(cameraId);
     return l && this.now() - l.heardAt < this.options.leaseTtlMs && l.node !== this.nodeId ? l.node : null;
+  }
+
+  override reportedStatus(cameraId: string): CameraStatus | null {
+    const owner = this.ownerOf(cameraId);
+    if (!owner || owner === this.nodeId) return null;
+    const s = this.options.reportedState?.(owner, cameraId);
+    return s ? { cameraId, ...s } : null;
   }
 
   /** The cameras this node holds a lease for (and runs). */

@@ -5,6 +5,7 @@
  * On a single node (`clustered` false) every stored camera runs here, exactly as without this port. In a cluster the
  * placement tells the host when to start and stop each stored camera; the host never starts one on its own.
  */
+import type { CameraStatus } from '../cameras';
 
 /** What the placement needs from the node's cameras (CameraService). */
 export interface PlacementHost {
@@ -29,6 +30,15 @@ export abstract class CameraPlacement {
   abstract ownerOf(cameraId: string): string | null;
   /** A camera was added or removed: place it now rather than at the next round. */
   abstract changed(): void;
+  /**
+   * The state of a camera another node runs, as that node last reported it in its heartbeat (null: unknown, or it
+   * runs here / nowhere). A node that joins after a camera started learns its state from this, not only from the
+   * camera.status events it hears (docs/CLUSTER.md, "Camera sharding").
+   */
+  reportedStatus(cameraId: string): CameraStatus | null {
+    void cameraId;
+    return null;
+  }
 }
 
 /** One node on its own: every camera is its own. */
