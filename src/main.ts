@@ -17,6 +17,7 @@ import { VERSION } from './delivery/health.controller';
 import { setupOpenApi } from './delivery/openapi';
 import { GatewayWsAdapter } from './delivery/ws.adapter';
 import { readOrCreateNodeId } from './storage/node-id';
+import { ClusterStartupError } from './storage/replicated/startup-retry';
 import { startupBanner } from './startup-banner';
 
 /** Hard limit of a graceful shutdown (SIGTERM/SIGINT); below the 10 s that supervisors commonly wait before SIGKILL. */
@@ -46,11 +47,24 @@ async function bootstrap(): Promise<void> {
     throw err;
   }
   if (cluster) logger.log(`node ${cluster.nodeId} joined the cluster at ${cluster.link.servers}`);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, { cluster }), {
-    ...HTTP_EDGE_OPTIONS,
-    // Route mapping and module wiring only at LOG_LEVEL=debug (AppLogger demotes them): the banner below stays visible.
-    logger: new AppLogger({ logLevels: levelsFrom(config.LOG_LEVEL) }),
-  });
+  let app: NestExpressApplication;
+  try {
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, { cluster }), {
+      ...HTTP_EDGE_OPTIONS,
+      // Route mapping and module wiring only at LOG_LEVEL=debug (AppLogger demotes them): the banner below stays visible.
+      logger: new AppLogger({ logLevels: levelsFrom(config.LOG_LEVEL) }),
+      // a failed start is ours to report (Nest's own teardown exits 1 after its stack trace)
+      abortOnError: false,
+    });
+  } catch (err) {
+    // Clustered: JetStream did not answer the start-up steps within their budget (retried and logged meanwhile).
+    if (err instanceof ClusterStartupError) {
+      console.error(err.message);
+      await cluster?.link.close().catch(() => undefined);
+      process.exit(2);
+    }
+    process.exit(1); // Nest's ExceptionHandler has logged it
+  }
   // No token anywhere -> loopback only; said at startup, refused before listening elsewhere.
   try {
     const line = checkBinding({

@@ -37,10 +37,13 @@ import {
 import { REPLICATED_TABLES } from './replicated-tables';
 import { SqliteReplica } from './sqlite-replica';
 import { ReplicationLink, StateReplicator } from './state-replicator';
+import { StartupRetry } from './startup-retry';
 
 /** What the replicated store needs from the cluster's NATS link (the cluster's NatsLink has it: AppModule passes it). */
 export interface ReplicationSource extends ReplicationLink {
   objectStore(bucket: string): Promise<ReplicaObjects>;
+  /** NATS_URL without credentials, for start-up errors. */
+  readonly servers?: string;
 }
 
 const REPLICATION_SOURCE = Symbol('REPLICATION_SOURCE');
@@ -85,6 +88,8 @@ class ReplicationLifecycle implements OnModuleInit, BeforeApplicationShutdown, O
 export class ReplicatedStorageModule {
   static forRoot(source: ReplicationSource): DynamicModule {
     const logger = new Logger('Replication');
+    // One start-up budget for every step that needs JetStream (buckets, object store): retried, logged, then a clear error.
+    const startup = new StartupRetry({ servers: source.servers ?? 'NATS_URL', warn: (m) => logger.warn(m) });
     const decorate = <P, S, D>(port: abstract new (...a: never[]) => P, sqlite: new (db: SqliteDatabase) => S, make: (inner: S, r: StateReplicator) => D) => ({
       provide: port,
       inject: [SqliteDatabase, StateReplicator],
@@ -107,7 +112,7 @@ export class ReplicatedStorageModule {
           // recognizer the gallery, the owners sweep their files, all while being constructed.
           useFactory: async (s: ReplicationSource, db: SqliteDatabase, p: PendingWrites) => {
             const replicator = new StateReplicator(s, new SqliteReplica(db.db, REPLICATED_TABLES), REPLICATED_TABLES, p, logger);
-            await replicator.start();
+            await replicator.start(startup);
             return replicator;
           },
         },
@@ -123,10 +128,11 @@ export class ReplicatedStorageModule {
           provide: BlobStore,
           inject: [CONFIG, REPLICATION_SOURCE, StateReplicator],
           useFactory: async (c: Config, s: ReplicationSource, replicator: StateReplicator) => {
-            const blobs = new ReplicatedBlobStore(new DataDirBlobStore(c.dataDir), await s.objectStore(BLOBS_BUCKET));
+            const objects = await startup.run(`opening the object store ${BLOBS_BUCKET}`, () => s.objectStore(BLOBS_BUCKET));
+            const blobs = new ReplicatedBlobStore(new DataDirBlobStore(c.dataDir), objects);
             if (replicator.firstJoin) {
-              // a single node's DATA_DIR joining: its files become the cluster's, as its rows did
-              const n = await blobs.importLocal(IMPORTED_BLOB_PREFIXES);
+              // a single node's DATA_DIR joining: its files become the cluster's, as its rows did (idempotent: retried)
+              const n = await startup.run(`importing this node's files into ${BLOBS_BUCKET}`, () => blobs.importLocal(IMPORTED_BLOB_PREFIXES));
               if (n) logger.log(`imported ${n} file(s) of this node's DATA_DIR into the cluster's object store`);
             }
             return blobs;

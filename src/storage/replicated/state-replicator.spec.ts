@@ -4,6 +4,7 @@ import { PendingWrites } from './pending-writes';
 import type { TableSpec } from './replicated-tables';
 import type { CapturedChange, LocalReplica } from './sqlite-replica';
 import { ReplicaKv, ReplicationLink, StateReplicator } from './state-replicator';
+import { ClusterStartupError, StartupRetry } from './startup-retry';
 
 const USERS: TableSpec = { table: 'users', bucket: 'iex-state-users', columns: ['id', 'name'], key: ['id'], blobs: [] };
 const enc = new TextEncoder();
@@ -254,5 +255,43 @@ describe('PendingWrites', () => {
     const slow = p.run(async () => p.track(new Promise<void>(() => {})));
     await expect(p.run(async () => 'fast')).resolves.toBe('fast');
     void slow;
+  });
+});
+
+describe('StateReplicator start-up while JetStream does not answer', () => {
+  const timeout = () => Object.assign(new Error('timeout'), { name: 'TimeoutError' });
+
+  it('retries a bucket whose watch times out (a stream electing its leader), then loads it', async () => {
+    const js = new FakeJetStream();
+    const warnings: string[] = [];
+    const inner = js.node();
+    let watchFailures = 2;
+    const link: ReplicationLink = {
+      status: () => inner.status(),
+      kv: async (bucket) => {
+        const kv = await inner.kv(bucket);
+        return { ...kv, keys: () => kv.keys(), get: (k) => kv.get(k), put: (k, v) => kv.put(k, v), delete: (k) => kv.delete(k), watch: (fn) => (watchFailures-- > 0 ? Promise.reject(timeout()) : kv.watch(fn)) };
+      },
+    };
+    await js.node().kv(USERS.bucket).then((kv) => kv.put('ana', enc.encode(row('ana', 'Ana'))));
+    const replica = new MapReplica();
+    const rep = new StateReplicator(link, replica, [USERS], new PendingWrites(), quiet);
+    let t = 0;
+    await rep.start(new StartupRetry({ servers: 'nats://a:4222', warn: (m) => warnings.push(m), now: () => t, sleep: async (ms) => void (t += ms) }));
+    expect(replica.data.get('ana')).toBe(row('ana', 'Ana'));
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toContain('loading bucket iex-state-users failed (attempt 1: timeout)');
+  });
+
+  it('gives up after the start-up budget with a ClusterStartupError naming the bucket and NATS_URL', async () => {
+    const link: ReplicationLink = { status: () => 'connected', kv: () => Promise.reject(timeout()) };
+    const rep = new StateReplicator(link, new MapReplica(), [USERS], new PendingWrites(), quiet);
+    let t = 0;
+    const err = await rep
+      .start(new StartupRetry({ servers: 'nats://a:4222', warn: () => undefined, now: () => t, sleep: async (ms) => void (t += ms) }))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClusterStartupError);
+    expect((err as Error).message).toMatch(/^cannot join the cluster: loading bucket iex-state-users: JetStream at nats:\/\/a:4222 \(NATS_URL\) did not answer within 60 s: timeout$/);
+    expect(t).toBeGreaterThanOrEqual(60_000);
   });
 });

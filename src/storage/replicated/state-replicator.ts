@@ -3,6 +3,7 @@ import { decodeKey } from './kv-keys';
 import { ReplicationUnavailableError, PendingWrites } from './pending-writes';
 import type { CapturedChange, LocalReplica } from './sqlite-replica';
 import type { TableSpec } from './replicated-tables';
+import { StartupRetry } from './startup-retry';
 
 /** The parts of a JetStream KV bucket the replicator uses (the cluster's KvBucket has them all). */
 export interface ReplicaKv {
@@ -72,25 +73,19 @@ export class StateReplicator extends ReplicatedChanges {
 
   /**
    * Loads every bucket and starts its watcher. A step JetStream does not answer (a stream electing its leader after a
-   * server died answers after a few seconds) is tried again, until `startTimeoutMs` has passed.
+   * server died or the NATS cluster restarted answers after a few seconds) is tried again with growing waits, each
+   * logged, within the start-up budget of `retry` (60 s); past it the start fails with a ClusterStartupError naming
+   * the bucket and NATS_URL.
    */
-  async start(startTimeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + startTimeoutMs;
+  async start(retry: StartupRetry = new StartupRetry({ servers: 'NATS_URL', warn: (m) => this.logger.warn(m) })): Promise<void> {
     for (const spec of this.specs) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const kv = await this.link.kv(spec.bucket, { history: 1 });
-          await this.load(spec, kv);
-          this.stops.push(await kv.watch((c) => this.onChange(spec, c.key, c.value, c.revision)));
-          this.buckets.set(spec.bucket, kv);
-          if (this.externalTables.includes(spec.table)) this.external.set(spec.bucket, this.replica.rows(spec));
-          break;
-        } catch (e) {
-          if (Date.now() > deadline) throw e;
-          this.logger.warn(`${spec.bucket}: loading failed (attempt ${attempt}: ${e instanceof Error ? e.message : String(e)}); trying again`);
-          await new Promise((r) => setTimeout(r, Math.min(2000, 250 * attempt)));
-        }
-      }
+      await retry.run(`loading bucket ${spec.bucket}`, async () => {
+        const kv = await this.link.kv(spec.bucket, { history: 1 });
+        await this.load(spec, kv);
+        this.stops.push(await kv.watch((c) => this.onChange(spec, c.key, c.value, c.revision)));
+        this.buckets.set(spec.bucket, kv);
+        if (this.externalTables.includes(spec.table)) this.external.set(spec.bucket, this.replica.rows(spec));
+      });
     }
   }
 
