@@ -62,6 +62,31 @@ afterEach(async () => {
 });
 
 describe('LeasePlacement (in-memory NATS, virtual time)', () => {
+  it("reportedStatus: a camera another node holds, as that node's heartbeat reported it; none for its own or an unowned one", async () => {
+    const hub = new MemoryNatsHub(now);
+    const cameras = ['c1', 'c2'];
+    const alive = () => ['a', 'b'].map(load);
+    const a = node(hub, 'a', () => cameras, () => [load('a')]); // a places both cameras on itself
+    const reports: Record<string, Record<string, { state: 'streaming' | 'failed'; ts: number }>> = {
+      a: { c1: { state: 'streaming', ts: 5 }, c2: { state: 'streaming', ts: 6 } },
+      b: { c1: { state: 'failed', ts: 7 } }, // b's stale word on a camera a holds: not a's report
+    };
+    const b = new LeasePlacement(hub.link('b'), {
+      nodeId: 'b', leaseTtlMs: TTL, reconcileMs: 2000, claimGraceMs: 4000, rebalanceMs: 30_000, nodes: alive, now,
+      reportedState: (nodeId, cameraId) => reports[nodeId]?.[cameraId],
+    });
+    placements.push(b);
+    expect(b.reportedStatus('c1')).toBeNull(); // nobody holds it yet
+    await a.p.attach(a.host);
+    await b.attach(new FakeHost(() => [], now));
+    await advance(3000);
+    expect(a.host.running.size).toBe(2);
+    expect(b.reportedStatus('c1')).toEqual({ cameraId: 'c1', state: 'streaming', ts: 5 });
+    expect(a.p.reportedStatus('c1')).toBeNull(); // its own camera: the host knows its state
+    delete reports.a.c2;
+    expect(b.reportedStatus('c2')).toBeNull();
+  });
+
   it('spreads cameras, moves a cut-off node’s cameras after the TTL, never runs one twice, and the returning node steals nothing', async () => {
     const hub = new MemoryNatsHub(now);
     const cameras = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
