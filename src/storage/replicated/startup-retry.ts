@@ -16,7 +16,7 @@ export class ClusterStartupError extends CodedError {
 export interface StartupRetryOptions {
   /** The NATS servers, credentials removed (for the messages). */
   servers: string;
-  /** The whole start-up's budget, from the first step (ms). */
+  /** How long the steps may go without one of them succeeding (ms): from the first step, then from each success. */
   totalMs?: number;
   /** First wait between tries (ms); doubles up to maxDelayMs. */
   baseDelayMs?: number;
@@ -26,18 +26,22 @@ export interface StartupRetryOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** The start-up budget: how long a node waits for JetStream in all before it gives up. */
+/** The start-up budget: how long a node waits for JetStream to answer a step before it gives up. */
 export const STARTUP_BUDGET_MS = 60_000;
 
 /**
  * Runs the start-up steps that need JetStream (open a bucket, load it, start its watch, open the object store) with
  * bounded retries: right after a NATS server died or the whole NATS cluster restarted, streams elect their leaders and
  * JetStream requests time out for a while. Each failure is logged with what the node waits for; the waits grow from
- * baseDelayMs to maxDelayMs. One budget (totalMs, counted from the first step) covers every step; past it the step's
- * last error becomes a ClusterStartupError naming the step and NATS_URL.
+ * baseDelayMs to maxDelayMs. The budget (totalMs) runs from the first step and starts again after each step that
+ * succeeds: a node gives up when JetStream has answered no step for that long (so the whole start-up is bounded by
+ * steps × budget), not when a slow but progressing recovery — after a NATS server died, an R1 consumer may be placed
+ * on the dead peer and time out, a retry places it elsewhere — has used a minute in all. Past it the step's last error
+ * becomes a ClusterStartupError naming the step and NATS_URL.
  */
 export class StartupRetry {
-  private startedAt: number | null = null;
+  /** The first step's start, then the last success. */
+  private progressAt: number | null = null;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
 
@@ -52,12 +56,14 @@ export class StartupRetry {
 
   /** `step` until it resolves; `what` names what the node waits for ("bucket iex-state-users"). */
   async run<T>(what: string, step: () => Promise<T>): Promise<T> {
-    this.startedAt ??= this.now();
-    const deadline = this.startedAt + this.totalMs;
+    this.progressAt ??= this.now();
+    const deadline = this.progressAt + this.totalMs;
     let delay = this.options.baseDelayMs ?? 250;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await step();
+        const value = await step();
+        this.progressAt = this.now();
+        return value;
       } catch (e) {
         const reason = e instanceof Error ? e.message : String(e);
         const left = deadline - this.now();
