@@ -71,9 +71,8 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 }
 
 /**
- * After a whole NATS cluster restart the meta leader comes first and each stream elects its own leader later; an
- * operator waits for JetStream to be healthy before starting the nodes. Here: until every stream answers its info with
- * a leader (the JetStream API over plain request/reply).
+ * Until every JetStream stream answers its info with a leader (the JetStream API over plain request/reply): what an
+ * operator checks (JetStream health) before starting a node. Used only after one NATS server was killed, see there.
  */
 async function jetStreamRecovered(urls: string, timeoutMs: number): Promise<void> {
   const link = await connectNats({ servers: urls, name: 'cluster-e2e-probe', replicas: 3 });
@@ -383,7 +382,11 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
     expect(before.users).toContainEqual({ id: userId, name: 'Dee' });
     await nats.servers[0].kill();
     try {
-      // streams whose leader was on the killed server elect another among the two left
+      // Streams whose leader was on the killed server elect another among the two left. A node started meanwhile waits
+      // for them itself (each start-up step retried and logged; it gives up, exit 2 naming NATS_URL, only when no step
+      // succeeded for 60 s), but right after the kill the survivors time out many JetStream requests (consumer
+      // creations, for a minute and more), so each of its buckets costs several 5 s timeouts. This bullet is about what
+      // JetStream kept: kept to start the fresh node once every stream has a leader again, as an operator would.
       await jetStreamRecovered(nats.servers.slice(1).map((s) => s.url).join(','), 60_000);
       // A node that never saw any of it: what it lists comes from the replicated state alone.
       await startNode('D', join(tmp, 'D-fresh'));
@@ -422,7 +425,8 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
     await until('JetStream meta leader after the restart', 60_000, () =>
       nats.servers.some((s, i) => /JetStream cluster new metadata leader|Self is new JetStream cluster metadata leader/.test(s.log().slice(logFrom[i]))),
     );
-    await jetStreamRecovered(nats.urls, 90_000);
+    // No wait for the streams' leaders: the nodes retry their start-up steps (object store, buckets, watches) while
+    // the streams elect them, instead of exiting on the first JetStream timeout.
     for (const id of IDS) await startNode(id);
     const c = await Client.connect('C', nodes.get('C')!);
     clients.set('C', c);
