@@ -81,15 +81,15 @@ describe('IdentityResolver (through the DI container)', () => {
   });
 
   it('camera binding: loaded at boot, persisted on bind, personalized only with an active head', () => {
-    expect(identity.resolve('cam1', 1)).toEqual({ userId: 'bob', head: null });
-    expect(identity.resolve('cam2', 1)).toEqual({ userId: null, head: null });
+    expect(identity.resolve('cam1', 1)).toEqual({ userId: 'bob', head: null, identity: { source: 'camera' } });
+    expect(identity.resolve('cam2', 1)).toEqual({ userId: null, head: null, identity: null });
     identity.bindCamera('cam2', 'ana');
     expect(cameras.persisted).toContainEqual(['cam2', 'ana']);
-    expect(identity.resolve('cam2', 7)).toEqual({ userId: 'ana', head: null });
+    expect(identity.resolve('cam2', 7)).toEqual({ userId: 'ana', head: null, identity: { source: 'camera' } });
     heads.set('ana', anaHead);
     expect(identity.resolve('cam2', 7).head).toBe(anaHead);
     identity.bindCamera('cam2', null);
-    expect(identity.resolve('cam2', 7)).toEqual({ userId: null, head: null });
+    expect(identity.resolve('cam2', 7)).toEqual({ userId: null, head: null, identity: null });
   });
 
   it('a camera added later with a user is picked up from its status event', () => {
@@ -102,7 +102,7 @@ describe('IdentityResolver (through the DI container)', () => {
     publish({ type: 'face.enter', cameraId: 'cam1', trackId: 4, ts: 0, userId: 'bob' });
     identity.assignTrack('cam1', 4, 'ana');
     heads.set('ana', anaHead);
-    expect(identity.resolve('cam1', 4)).toEqual({ userId: 'ana', head: anaHead });
+    expect(identity.resolve('cam1', 4)).toEqual({ userId: 'ana', head: anaHead, identity: { source: 'track' } });
     expect(identity.resolve('cam1', 5).userId).toBe('bob'); // other faces keep the camera's user
     expect(identity.assignedTracks('cam1')).toEqual(new Map([[4, 'ana']]));
     publish({ type: 'face.leave', cameraId: 'cam1', trackId: 4, ts: 1, userId: 'ana' });
