@@ -74,9 +74,13 @@ describe.skipIf(!hasNats)('cluster on a real nats-server', () => {
 
   async function node(id: string, bufferMax = 1000) {
     const metrics = new ClusterMetrics();
-    const bus = new NatsEventBus(await link(id), { nodeId: id, bufferMax, metrics });
+    const l = await link(id);
+    const bus = new NatsEventBus(l, { nodeId: id, bufferMax, metrics });
     const got: Envelope[] = [];
     subs.add(bus.on('expression', 'model.updated').subscribe((e) => got.push(e)));
+    // core NATS is at-most-once: a PING/PONG round trip makes sure the server has this node's subscription before a
+    // test publishes (on a loaded machine another node's publish could otherwise arrive first and be lost)
+    await l.connection.flush();
     return { bus, got, metrics };
   }
 
