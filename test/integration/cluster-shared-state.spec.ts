@@ -25,6 +25,7 @@ import {
 import { REPLICATED_TABLES } from '../../src/storage/replicated/replicated-tables';
 import { SqliteReplica } from '../../src/storage/replicated/sqlite-replica';
 import { StateReplicator } from '../../src/storage/replicated/state-replicator';
+import { StartupRetry } from '../../src/storage/replicated/startup-retry';
 import { SqliteCameraRepository } from '../../src/storage/sqlite/camera.repository';
 import { SqliteFaceGallery } from '../../src/storage/sqlite/face-gallery.repository';
 import { SqliteModelRepository } from '../../src/storage/sqlite/model.repository';
@@ -68,7 +69,10 @@ async function startNode(servers: string, opts: { dataDir?: string; replicas?: n
   const db = new SqliteDatabase(dataDir);
   const pending = new PendingWrites();
   const rep = new StateReplicator(link, new SqliteReplica(db.db, REPLICATED_TABLES), REPLICATED_TABLES, pending, quiet);
-  await rep.start();
+  // the same start-up retry as ReplicatedStorageModule: right after a server is killed, the streams elect new leaders
+  const startup = new StartupRetry({ servers, warn: () => undefined });
+  await rep.start(startup);
+  const objects = await startup.run(`object store ${BLOBS_BUCKET}`, () => link.objectStore(BLOBS_BUCKET));
   const node: Node = {
     dataDir,
     link,
@@ -80,7 +84,7 @@ async function startNode(servers: string, opts: { dataDir?: string; replicas?: n
     models: new ReplicatedModelRepository(new SqliteModelRepository(db), rep),
     faces: new ReplicatedFaceGallery(new SqliteFaceGallery(db), rep),
     cameras: new ReplicatedCameraRepository(new SqliteCameraRepository(db), rep),
-    blobs: new ReplicatedBlobStore(new DataDirBlobStore(dataDir), await link.objectStore(BLOBS_BUCKET)),
+    blobs: new ReplicatedBlobStore(new DataDirBlobStore(dataDir), objects),
     request: (fn) => pending.run(async () => fn()),
     // (ReplicatedStorageModule does the same after start: a database's first join brings its files too)
     close: async () => {
