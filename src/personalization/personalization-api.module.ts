@@ -65,12 +65,14 @@ export class PersonalizationApiModule {
         {
           provide: CALIBRATION_SETTINGS,
           inject: [CONFIG],
-          useFactory: (_c: Config): CalibrationSettings => ({
+          useFactory: (c: Config): CalibrationSettings => ({
             quality: DEFAULT_QUALITY,
             defaultSecondsPerLabel: 3,
             defaultFramesPerLabel: 10,
             rejectIntervalMs: 300,
             staleFrameMs: 1000,
+            // with IDENTITY=face every calibrating frame's faces are embedded in the pipeline: wait for those
+            enrolFaces: c.IDENTITY === 'face',
           }),
         },
         CalibrationService,

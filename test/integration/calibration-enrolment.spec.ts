@@ -19,7 +19,7 @@ import { alignFaceViews } from '../../src/inference/embedding/face-align';
 import { FaceEmbedder, faceEmbeddingPath } from '../../src/inference/embedding/face-embedder';
 import { OrtSessionFactory } from '../../src/inference/ort.sessions';
 import { YunetDetector } from '../../src/inference/yunet.detector';
-import { CalibrationService } from '../../src/personalization/calibration/calibration.service';
+import { CALIBRATION_SETTINGS, CalibrationService, type CalibrationSettings } from '../../src/personalization/calibration/calibration.service';
 import { FaceStore } from '../../src/personalization/faces/face.store';
 import { PersonalizationApiModule } from '../../src/personalization/personalization-api.module';
 import { FRAME_SOURCE, PipelineModule } from '../../src/pipeline/pipeline.module';
@@ -132,7 +132,8 @@ describe.skipIf(!hasD6).each([
     const accepted = samples.filter((s) => s.status === 'accepted');
     expect(accepted.length).toBeGreaterThanOrEqual(2);
     // d6's faces are large, frontal and sharp: each accepted sample passes the identity quality gate too
-    for (const s of accepted) expect(s).toMatchObject({ enrolled: true });
+    // (frames planned before the session asked for enrolment are skipped, not stored unenrolled: CalibrationSettings.enrolFaces)
+    for (const s of accepted) expect(s, `frame of ${s.label} #${s.count}: notEnrolled ${s.notEnrolled}`).toMatchObject({ enrolled: true });
     expect(accepted.every((s) => s.notEnrolled === undefined)).toBe(true);
 
     const stored = moduleRef.get(SampleRepository).listByUser('ana');
@@ -162,7 +163,7 @@ describe.skipIf(!hasD6).each([
     }
   }, 240_000);
 
-  it('a face without a usable embedding still gives a sample, reported enrolled: false, and no face', async () => {
+  it('a face without a usable embedding still gives a sample, reported enrolled: false, and no face; one not yet asked for is skipped', async () => {
     // a real observation's crops (they pass calibration's own checks) with the identity gate's answer replaced
     const frame = { data: video.frames[0], width: video.width, height: video.height };
     const real = await new Promise<FaceObservation>((resolve) => {
@@ -180,17 +181,30 @@ describe.skipIf(!hasD6).each([
       bus.on('calibration.sample').subscribe(({ payload }) => payload.status === 'accepted' && events.push(payload)),
       bus.on('calibration.captured').subscribe(() => (captured = true)),
     ];
+    // enrolFaces is IDENTITY=face (this module): a face with no enrolment at all was planned before the session asked
+    // for it and is skipped; with enrolFaces false (IDENTITY=off, no embedder anywhere) it is a sample, 'unavailable'
+    const settings = moduleRef.get<CalibrationSettings>(CALIBRATION_SETTINGS);
+    expect(settings.enrolFaces).toBe(true);
     moduleRef.get(CalibrationService).start({ userId: 'ana', cameraId: 'synthetic', labels: ['sad'], secondsPerLabel: 5, framesPerLabel: 2 });
-    const variants: (FaceObservation['enrolment'] | undefined)[] = [{ rejected: 'pose' }, undefined];
-    for (let i = 0; i < variants.length; i++) {
-      const crop48 = real.crop48.map((v) => Math.min(255, v + i * 9)); // not a duplicate of the previous one
-      const obs: FaceObservation = { ...real, cameraId: 'synthetic', frameId: i + 1, trackId: 1, crop48, enrolment: variants[i] };
-      if (!obs.enrolment) delete obs.enrolment;
-      bus.publish('face.observed', obs);
-      bus.publish('expression', { type: 'expression', cameraId: 'synthetic', frameId: i + 1, ts: Date.now(), latencyMs: 1, width: 640, height: 480, faces: [{ trackId: 1, box: real.box, label: 'sad', scores: {} as never, confidence: 0.9, userId: null, personalized: false }] });
-      for (let t = 0; t < 200 && events.length <= i; t++) await new Promise((r) => setTimeout(r, 25));
+    const variants: { enrolment: FaceObservation['enrolment'] | undefined; enrolFaces: boolean; samplesAfter: number }[] = [
+      { enrolment: { rejected: 'pose' }, enrolFaces: true, samplesAfter: 1 },
+      { enrolment: undefined, enrolFaces: true, samplesAfter: 1 }, // skipped: the next one's sample proves it was handled
+      { enrolment: undefined, enrolFaces: false, samplesAfter: 2 },
+    ];
+    try {
+      for (let i = 0; i < variants.length; i++) {
+        settings.enrolFaces = variants[i].enrolFaces;
+        const crop48 = real.crop48.map((v) => Math.min(255, v + i * 9)); // not a duplicate of the previous one
+        const obs: FaceObservation = { ...real, cameraId: 'synthetic', frameId: i + 1, trackId: 1, crop48, enrolment: variants[i].enrolment };
+        if (!obs.enrolment) delete obs.enrolment;
+        bus.publish('face.observed', obs);
+        bus.publish('expression', { type: 'expression', cameraId: 'synthetic', frameId: i + 1, ts: Date.now(), latencyMs: 1, width: 640, height: 480, faces: [{ trackId: 1, box: real.box, label: 'sad', scores: {} as never, confidence: 0.9, userId: null, personalized: false }] });
+        for (let t = 0; t < 200 && events.length < variants[i].samplesAfter; t++) await new Promise((r) => setTimeout(r, 25));
+      }
+      for (let t = 0; t < 400 && !captured; t++) await new Promise((r) => setTimeout(r, 25));
+    } finally {
+      settings.enrolFaces = true;
     }
-    for (let t = 0; t < 400 && !captured; t++) await new Promise((r) => setTimeout(r, 25));
     subs.forEach((s) => s.unsubscribe());
     expect(events.map((e) => [e.enrolled, e.notEnrolled])).toEqual([
       [false, 'pose'],

@@ -21,6 +21,13 @@ export interface CalibrationSettings {
   rejectIntervalMs: number;
   /** No processed frame from the camera for this long counts as no face. */
   staleFrameMs: number;
+  /**
+   * The pipeline can embed faces (IDENTITY=face): every face it observes for a calibrating camera carries an
+   * `enrolment`, so one without it is a frame the pipeline planned before this session asked (in flight when it
+   * started) and is skipped rather than stored as a sample without a face. False (IDENTITY=off): samples are stored
+   * with `enrolled: false, notEnrolled: 'unavailable'`.
+   */
+  enrolFaces?: boolean;
 }
 export const CALIBRATION_SETTINGS = Symbol('CALIBRATION_SETTINGS');
 
@@ -144,8 +151,10 @@ class CalibrationSession {
   private async walk(): Promise<void> {
     const { cameraId, userId, labels, secondsPerLabel } = this.plan;
     const subs = new Subscription();
-    // ask the pipeline to enrol this camera's faces (aligned crop + embedding, in the workers) while a label still needs samples
-    subs.add(this.deps.demand.want(cameraId, () => !this.stopped() && this.current !== null && this.current.taken < this.plan.framesPerLabel));
+    // ask the pipeline to enrol this camera's faces (aligned crop + embedding, in the workers) for as long as the session
+    // runs — not only while the current label still needs samples: frames planned after one label filled up are still
+    // in flight when the next label starts, and each of them must carry its face (a capture is always enrolled)
+    subs.add(this.deps.demand.want(cameraId, () => !this.stopped()));
     subs.add(
       this.deps.bus.on('face.observed').subscribe(({ payload: f }) => {
         if (f.cameraId !== cameraId) return;
@@ -216,6 +225,8 @@ class CalibrationSession {
     if ('reason' in choice) return this.reject(choice.reason);
     const crop = crops.find((c) => c.trackId === choice.trackId);
     if (!crop) return; // the crop stage did not report this frame (nobody watched yet): wait for the next
+    // planned before this session asked for enrolment (settings.enrolFaces): wait for a frame that carries the face
+    if (this.deps.settings.enrolFaces && !crop.enrolment) return;
     const reason = checkQuality(crop, cur.previous, this.deps.settings.quality);
     if (reason) return this.reject(reason);
     cur.previous = crop.crop48;
