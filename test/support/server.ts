@@ -218,10 +218,14 @@ export class TestClient {
     });
   }
 
-  /** Sends a command with `id` and waits for its ack or error. */
-  async request<T extends Received = Received>(msg: Record<string, unknown> & { id: string }): Promise<T> {
+  /**
+   * Sends a command with `id` and waits for its ack or error. Every command is answered, so the wait only bounds a
+   * failure: 15 s, not next()'s 3 s — on a loaded CI machine with cameras streaming, an ack (camera.add, user.create)
+   * took over 3 s.
+   */
+  async request<T extends Received = Received>(msg: Record<string, unknown> & { id: string }, timeoutMs = 15_000): Promise<T> {
     this.send(msg);
-    return this.next<T>((m) => (m.type === 'ack' || m.type === 'error') && m.id === msg.id);
+    return this.next<T>((m) => (m.type === 'ack' || m.type === 'error') && m.id === msg.id, timeoutMs);
   }
 
   waitClose(timeoutMs = 3000): Promise<{ code: number; reason: string }> {
