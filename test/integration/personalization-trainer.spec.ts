@@ -140,7 +140,7 @@ describe.skipIf(!existsSync(GRAPH))('FinetuneTrainer on synthetic separable feat
     const head = randomHead(rng);
     // a "general" head that already knows this user's prototypes
     const good = await new FinetuneTrainer({ trunk: new PrototypeTrunk(protos, new Rng(1)), step, forward }).train(samples, head, replay, { epochs: 6, cvFolds: 0, targetUserRows: 64, augment: GEOMETRY_ONLY });
-    const r = await new FinetuneTrainer({ trunk: new PrototypeTrunk(protos, new Rng(2)), step, forward }).train(samples, good.weights, replay, { epochs: 2, cvEpochs: 2, targetUserRows: 64, augment: GEOMETRY_ONLY });
+    const r = await new FinetuneTrainer({ trunk: new PrototypeTrunk(protos, new Rng(2)), step, forward }).train(samples, good.weights, replay, { epochs: 2, cvFolds: 5, cvEpochs: 2, targetUserRows: 64, augment: GEOMETRY_ONLY });
     expect(r.metrics.blendCheck).toMatchObject({ faces: 14, general: 14, blended: 14 });
     expect(r.metrics.blend).toBe(0);
   }, 240_000);
