@@ -403,7 +403,9 @@ describe.skipIf(!natsBin || !ffmpeg || !data)('3 NATS servers + 3 gateway nodes 
       // service continues: a write is acknowledged and seen everywhere, events still flow to C
       const late = await post<{ id: string }>('B', '/api/users', { name: 'after the NATS kill' });
       for (const id of [...IDS, 'D'] as NodeId[]) {
-        await until(`user ${late.id} on ${id}`, 15_000, async () => (await get<{ id: string }[]>(id, '/api/users')).some((u) => u.id === late.id));
+        // a node whose NATS server was the killed one reconnects and re-creates its KV watchers on the survivors, which
+        // answer consumer creations slowly for a while after the kill (above): propagation there takes longer than 15 s
+        await until(`user ${late.id} on ${id}`, 90_000, async () => (await get<{ id: string }[]>(id, '/api/users')).some((u) => u.id === late.id));
       }
       const c = clients.get('C')!;
       const now = Date.now();
