@@ -1,21 +1,11 @@
+import type { HistoryRowView } from '../../contracts/history';
 import type { LabelName, ScoresByLabel } from '../../contracts/labels';
 
-/** One track of one camera over one interval of HISTORY_RESOLUTION_MS (docs/HISTORY.md). */
-export interface HistoryRecord {
-  /** Interval start, ms since the epoch (a multiple of the resolution). */
-  ts: number;
-  cameraId: string;
-  trackId: number;
-  userId: string | null;
-  label: LabelName;
-  /** Mean of each label's score over the interval's frames. */
-  scores: ScoresByLabel;
-  /** Most faces in one frame of the camera during the interval. */
-  faces: number;
-  /** Frames averaged. */
-  frames: number;
-  box: { x: number; y: number; w: number; h: number };
-}
+/**
+ * One track of one camera over one interval of HISTORY_RESOLUTION_MS (docs/HISTORY.md): stored exactly as the API shows
+ * it, so the row type is the contract's (one definition).
+ */
+export type HistoryRecord = HistoryRowView;
 
 /** Which rows: a half-open time range [from, to) of interval starts, optionally one camera and/or one user. */
 export interface HistoryFilter {
