@@ -95,7 +95,9 @@ async function startNode(servers: string, opts: { dataDir?: string; replicas?: n
       nodes.splice(nodes.indexOf(node), 1);
     },
   };
-  if (rep.firstJoin) await node.blobs.importLocal(['samples', 'faces', 'models']);
+  // retried like the module's import: listing the object store creates a consumer, which times out while a killed
+  // server's streams elect new leaders
+  if (rep.firstJoin) await startup.run('importing local files', () => node.blobs.importLocal(['samples', 'faces', 'models']));
   nodes.push(node);
   return node;
 }
