@@ -101,6 +101,24 @@ describe('membership', () => {
     expect(b.m.reported('A')).toBeNull();
   });
 
+  it("a node's own load in its view is the one its last heartbeat reported, as the others heard it: reading the view samples nothing", async () => {
+    const c = clock();
+    const hub = new MemoryNatsHub(c.now);
+    const a = await member(hub, 'A', c.now);
+    const b = await member(hub, 'B', c.now);
+    c.advance(1000);
+    await a.m.tick(); // 0.5 s of CPU over 1 s on 2 cores
+    const heard = b.m.view().nodes.find((n) => n.id === 'A')!.load;
+    expect(heard.cpu).toBe(0.25);
+    // placement rounds and GET /api/cluster read the view between heartbeats: A ranks itself by what B heard
+    c.advance(300);
+    expect(a.m.view().self.load).toEqual(heard);
+    expect(a.m.view().self.load).toEqual(heard);
+    c.advance(700);
+    await a.m.tick();
+    expect(a.m.view().self.load).toEqual(b.m.view().nodes.find((n) => n.id === 'A')!.load);
+  });
+
   it('heartbeats that fail while NATS is away are counted, and the node is back in the view when it returns', async () => {
     const c = clock();
     const hub = new MemoryNatsHub(c.now);

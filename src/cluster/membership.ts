@@ -1,4 +1,4 @@
-import type { ClusterView, NodeView } from '../contracts/cluster';
+import type { ClusterView, NodeLoad, NodeView } from '../contracts/cluster';
 import type { ClusterMetrics } from './cluster.metrics';
 import { KvBucket, NatsLink, Unsubscribe } from './nats.link';
 import type { NodeLoadMeter } from './node-load.meter';
@@ -91,6 +91,8 @@ export class KvMembership extends ClusterMembership {
   private readonly now: () => number;
   private stopped = false;
   private beating: Promise<void> = Promise.resolve();
+  /** The load sampled for the last heartbeat (null before the first). */
+  private load: NodeLoad | null = null;
 
   constructor(
     private readonly link: NatsLink,
@@ -111,7 +113,11 @@ export class KvMembership extends ClusterMembership {
       url: this.url,
       cameras: this.meter.cameras(),
       cameraStates: this.meter.states(),
-      load: this.meter.sample(),
+      // The load this node last reported, not a new sample: the figure every other node heard, over one heartbeat
+      // period. Sampling here would give each caller (placement rounds, every GET /api/cluster) the rate since the
+      // previous caller, over windows as short as 100 ms, and this node would rank itself by another figure than the
+      // others rank it by (docs/CLUSTER.md, "Camera sharding").
+      load: this.load ?? this.meter.sample(),
       lastSeen: this.now(),
     };
   }
@@ -155,6 +161,7 @@ export class KvMembership extends ClusterMembership {
   /** One heartbeat (opening the bucket and its watch first, when that has not worked yet). */
   async tick(): Promise<void> {
     if (this.stopped) return;
+    this.load = this.meter.sample();
     try {
       if (!this.bucket) {
         const bucket = await this.link.kv(NODES_BUCKET, { ttlMs: this.ttlMs, history: 1 });

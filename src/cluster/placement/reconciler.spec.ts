@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LeaseInfo, PlacementNode, reconcile, ReconcileInput } from './reconciler';
+import { LeaseInfo, PlacementNode, rank, reconcile, ReconcileInput } from './reconciler';
 
 const settings = { leaseTtlMs: 10_000, claimGraceMs: 4_000, rebalanceMs: 30_000 };
 const T = 1_000_000;
@@ -37,14 +37,56 @@ function claimsOfAll(base: Omit<ReconcileInput, 'self' | 'held'>, held: Record<s
 }
 
 describe('reconcile', () => {
-  it('puts a new camera on the least-loaded node by measured load, not by count alone', () => {
-    // b runs one camera but its machine is nearly idle; a runs one too and is busy; c runs two.
-    const nodes = [node('a', 0.9), node('b', 0.05), node('c', 0.5)];
+  it('between nodes holding as many cameras, puts a new camera on the one with the lower measured load', () => {
+    // a and b run one camera each, a's machine is busy and b's nearly idle; c runs two and is idle.
+    const nodes = [node('a', 0.6), node('b', 0.05), node('c', 0.05)];
     const base = { ...input({ self: 'a' }), nodes, cameras: ['c1', 'c2', 'c3', 'c4', 'new'], leases: leases({ c1: 'a', c2: 'b', c3: 'c', c4: 'c' }) };
     const all = claimsOfAll(base, { a: ['c1'], b: ['c2'], c: ['c3', 'c4'] });
     expect(all.get('b')).toEqual(['new']);
     expect(all.get('a')).toEqual([]);
     expect(all.get('c')).toEqual([]);
+  });
+
+  it("an idle node's CPU noise does not outweigh cameras: six added one by one go 2/2/2", () => {
+    // The 3-node e2e: a 5-fps file camera costs ~0.02 of a 2-core machine, and the heartbeats still report the load
+    // from before the burst — A busy with the REST requests, C with a GC. Placed by measured load, B (the quietest)
+    // took camera after camera and A none (4/1/1, 3/3/0 seen).
+    const nodes = [node('a', 0.3), node('b', 0.02), node('c', 0.12)];
+    const lease = new Map<string, LeaseInfo>();
+    const cameras: string[] = [];
+    for (const camera of ['k1', 'k2', 'k3', 'k4', 'k5', 'k6']) {
+      cameras.push(camera);
+      const held: Record<string, string[]> = {};
+      for (const [c, l] of lease) (held[l.node] ??= []).push(c);
+      const all = claimsOfAll({ ...input({ self: 'a' }), nodes, cameras: [...cameras], leases: new Map(lease) }, held);
+      // the claimer's create succeeds: its lease is heard by all before the next camera arrives
+      for (const [n, claims] of all) for (const c of claims) lease.set(c, { node: n, heardAt: T });
+      expect([...all.values()].flat()).toEqual([camera]);
+    }
+    const per = { a: 0, b: 0, c: 0 } as Record<string, number>;
+    for (const l of lease.values()) per[l.node]++;
+    expect(per).toEqual({ a: 2, b: 2, c: 2 });
+  });
+
+  it('CPU differences within one step are noise: the node with fewer cameras wins, then the id', () => {
+    // b holds one camera and reports 0.02; a holds none and reports 0.08 (the same CPU step): a gets it.
+    const base = { ...input({ self: 'a' }), nodes: [node('a', 0.08), node('b', 0.02)], cameras: ['x', 'new'], leases: leases({ x: 'b' }) };
+    expect(reconcile({ ...base, held: new Map() }).claim).toEqual(['new']);
+    // no cameras at all, 0.01 vs 0.09: the same step, so the id decides on every node alike
+    const empty = { ...input({ self: 'a' }), nodes: [node('a', 0.09), node('b', 0.01)], cameras: ['new'] };
+    expect(reconcile(empty).assigned.get('new')).toBe('a');
+    expect(reconcile({ ...empty, self: 'b' }).assigned.get('new')).toBe('a');
+  });
+
+  it('a saturated node gets a new camera only when every node is', () => {
+    // a reports 95 % of its machine with one camera (something else runs there): b gets it, though it holds three.
+    const held = { b: ['h1', 'h2', 'h3'], a: ['h4'] };
+    const base = { ...input({ self: 'b' }), nodes: [node('a', 0.95), node('b', 0.3)], cameras: ['h1', 'h2', 'h3', 'h4', 'new'], leases: leases({ h1: 'b', h2: 'b', h3: 'b', h4: 'a' }) };
+    expect(claimsOfAll(base, held).get('b')).toEqual(['new']);
+    // both saturated: the count decides again
+    const both = { ...base, nodes: [node('a', 0.95), node('b', 0.92)] };
+    expect(claimsOfAll(both, held).get('a')).toEqual(['new']);
+    expect(rank([node('a', 0.95), node('b', 0.92)], new Map([['a', 1], ['b', 3]])).map((n) => n.id)).toEqual(['a', 'b']);
   });
 
   it('spreads a burst of new cameras instead of piling them on the emptiest node', () => {

@@ -6,9 +6,10 @@
  * The rules (docs/CLUSTER.md, "Camera sharding"):
  * - a camera with a live lease is left to its holder, whoever that is: a node never takes a held camera, so a node
  *   that joins or returns steals nothing;
- * - a camera without a live lease (new, released, or its owner's lease expired) is placed on the least-loaded live
- *   node. Every node computes the same placement from the same view, cameras in id order, each placement adding its
- *   cost to the node it went to, so a burst of new cameras spreads instead of piling on one node;
+ * - a camera without a live lease (new, released, or its owner's lease expired) is placed on the emptiest live node
+ *   (rank(): fewest cameras held or placed, measured load for ties and to skip a saturated node). Every node computes
+ *   the same placement from the same view, cameras in id order, each placement counting for the node it went to, so a
+ *   burst of new cameras spreads instead of piling on one node;
  * - if that node has not claimed it after CAMERA_CLAIM_GRACE_MS (it died, or it cannot reach JetStream), the next node
  *   in the ranking may, then the next, one per grace period: one claimer per camera at any time, and the lease bucket's
  *   create refuses a second claim anyway;
@@ -73,8 +74,18 @@ export interface ReconcileDecision {
   assigned: Map<string, string>;
 }
 
-/** Cores one camera costs when no node has measured anything yet (a 640-px 10 fps stream: ~0.1 core here). */
-export const DEFAULT_CORES_PER_CAMERA = 0.1;
+/**
+ * A node whose last reported CPU share is at least this is full: it gets a new camera only when every live node is.
+ * Below it, measured load only breaks ties between nodes holding as many cameras (see rank()).
+ */
+export const SATURATED_CPU = 0.9;
+
+/**
+ * Width of the CPU-share steps compared when two nodes hold as many cameras: differences inside one step are noise
+ * (a REST burst, a GC, a heartbeat sampled while ffmpeg started) and must not decide, or two nodes whose views differ
+ * by such noise would each rank the other first.
+ */
+export const CPU_TIE_STEP = 0.1;
 
 /** Whether a lease heard at `heardAt` can still be live (its holder renewed it less than a TTL ago). */
 export function leaseLive(lease: LeaseInfo | undefined, now: number, ttlMs: number): boolean {
@@ -82,50 +93,26 @@ export function leaseLive(lease: LeaseInfo | undefined, now: number, ttlMs: numb
 }
 
 /**
- * The cores one camera costs, measured across the cluster: the CPU every node uses (cpu × cores) over the cameras the
- * leases say they run. Falls back to DEFAULT_CORES_PER_CAMERA when nothing is measured.
+ * The placement order, emptiest first: (1) nodes not saturated (reported CPU share < SATURATED_CPU) before saturated
+ * ones; (2) fewer cameras, counting the live leases it holds plus the cameras placed on it earlier in this round (the
+ * claims in flight: every node computes the same round, so a burst spreads one camera per node in turn); (3) lower
+ * reported CPU share, in CPU_TIE_STEP steps; (4) node id, so every node ranks the same way.
+ *
+ * Why the count comes first: measured load used as the primary key let an idle node's CPU noise outweigh whole
+ * cameras. A 5-fps file camera costs ~0.02 of a 2-core machine here, so a node whose 1-s sample caught a REST burst
+ * or its model loading (0.1–0.3) looked fuller than a node running five cameras, and six cameras added in a burst
+ * went 4/1/1 or 3/3/0 in the 3-node e2e. Worse, each node sampled its own load afresh at every round while it saw
+ * the others' from their last heartbeat, so the nodes did not even agree on the order.
  */
-export function coresPerCamera(nodes: readonly PlacementNode[], counts: ReadonlyMap<string, number>): number {
-  let cores = 0;
-  let cameras = 0;
-  for (const n of nodes) {
-    const c = counts.get(n.id) ?? 0;
-    if (c === 0) continue;
-    cores += n.load.cpu * n.load.cores;
-    cameras += c;
-  }
-  const per = cameras > 0 ? cores / cameras : 0;
-  return per > 0 ? per : DEFAULT_CORES_PER_CAMERA;
-}
-
-/**
- * A node's projected utilisation (share of its machine) with `cameras` cameras held and `added` more placed in this
- * round: the larger of what it measured and what its held cameras should cost at the cluster's measured cost per
- * camera, plus the cost of the added ones. The measured part makes a node whose cameras are heavy (or whose machine is
- * busy with something else) look fuller than its count; the count part sees cameras it claimed since its last
- * heartbeat, which its measurement does not include yet.
- */
-export function projectedLoad(node: PlacementNode, cameras: number, perCamera: number, added = 0): number {
-  const cores = node.load.cores > 0 ? node.load.cores : 1;
-  return Math.max(node.load.cpu, (cameras * perCamera) / cores) + (added * perCamera) / cores;
-}
-
-/** Lower is emptier; ties by camera count, then by id, so every node ranks the same way. */
-function rank(
+export function rank(
   nodes: readonly PlacementNode[],
   counts: ReadonlyMap<string, number>,
-  added: ReadonlyMap<string, number>,
-  perCamera: number,
+  added: ReadonlyMap<string, number> = new Map(),
 ): PlacementNode[] {
-  const key = (n: PlacementNode) => projectedLoad(n, counts.get(n.id) ?? 0, perCamera, added.get(n.id) ?? 0);
+  const full = (n: PlacementNode) => (n.load.cpu >= SATURATED_CPU ? 1 : 0);
   const total = (n: PlacementNode) => (counts.get(n.id) ?? 0) + (added.get(n.id) ?? 0);
-  return [...nodes].sort((a, b) => {
-    const d = key(a) - key(b);
-    if (Math.abs(d) > 1e-9) return d;
-    const c = total(a) - total(b);
-    if (c !== 0) return c;
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-  });
+  const step = (n: PlacementNode) => Math.floor(Math.max(0, n.load.cpu) / CPU_TIE_STEP);
+  return [...nodes].sort((a, b) => full(a) - full(b) || total(a) - total(b) || step(a) - step(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 export function reconcile(input: ReconcileInput): ReconcileDecision {
@@ -153,7 +140,6 @@ export function reconcile(input: ReconcileInput): ReconcileDecision {
 
   const counts = new Map<string, number>();
   for (const [camera, node] of holder) if (stored.has(camera)) counts.set(node, (counts.get(node) ?? 0) + 1);
-  const perCamera = coresPerCamera(nodes, counts);
 
   // Place every camera nobody holds, in id order, each placement counting for the next.
   const unownedSince = new Map<string, number>();
@@ -164,7 +150,7 @@ export function reconcile(input: ReconcileInput): ReconcileDecision {
     if (holder.has(camera)) continue;
     const since = input.unownedSince.get(camera) ?? now;
     unownedSince.set(camera, since);
-    const ranked = rank(nodes, counts, added, perCamera);
+    const ranked = rank(nodes, counts, added);
     // The preferred node first; after each grace period without a claim, the next one (it may be dead or cut off).
     const turn = settings.claimGraceMs > 0 ? Math.floor((now - since) / settings.claimGraceMs) : 0;
     const chosen = ranked[turn % ranked.length].id;
