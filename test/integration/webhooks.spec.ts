@@ -11,10 +11,14 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config';
 import type { ExpressionEvent } from '../../src/contracts/events';
+import { ReplicatedChanges, type ReplicatedRowChange } from '../../src/contracts/ports/replicated-changes';
 import type { FaceResult } from '../../src/contracts/faces';
 import { LABEL_NAMES, type ScoresByLabel } from '../../src/contracts/labels';
 import { DeliveryMetrics } from '../../src/delivery/delivery.metrics';
-import { WebhookDispatcher, WebhookMetrics } from '../../src/delivery/webhooks/webhook.dispatcher';
+import type { CameraAccess } from '../../src/delivery/camera-access';
+import type { UserDirectoryApi } from '../../src/delivery/delivery.tokens';
+import { WEBHOOK_LOG_FLUSH_MS, WebhookDispatcher, WebhookMetrics } from '../../src/delivery/webhooks/webhook.dispatcher';
+import { WebhooksService } from '../../src/delivery/webhooks/webhooks.service';
 import { RxEventBus } from '../../src/events/rx-event-bus';
 import type { HostResolver } from '../../src/ingest/destination-policy';
 import { SqliteDatabase } from '../../src/storage/database';
@@ -54,6 +58,18 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** Another node's rows arriving (clustered); a single node never emits. */
+class FakeReplicatedChanges extends ReplicatedChanges {
+  readonly listeners = new Set<(change: ReplicatedRowChange) => void>();
+  on(listener: (change: ReplicatedRowChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  emit(change: ReplicatedRowChange): void {
+    for (const l of this.listeners) l(change);
+  }
+}
+
 /** Dispatcher on a fresh database, with a resolver that knows only `names` (no DNS). */
 function setup(env: Record<string, string> = {}, names: Record<string, string[]> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'iex-webhooks-'));
@@ -64,15 +80,17 @@ function setup(env: Record<string, string> = {}, names: Record<string, string[]>
   const delivery = new DeliveryMetrics();
   const metrics = new WebhookMetrics(delivery);
   const resolver: HostResolver = { lookup: async (h) => names[h] ?? [] };
-  const dispatcher = new WebhookDispatcher(config, bus, repo, metrics, resolver);
+  const replicated = new FakeReplicatedChanges();
+  const dispatcher = new WebhookDispatcher(config, bus, repo, metrics, resolver, replicated);
   dispatcher.onModuleInit();
+  // What the REST routes use (the camera and user checks are not exercised here).
+  const service = new WebhooksService(repo, dispatcher, {} as CameraAccess, {} as UserDirectoryApi);
   cleanups.push(() => {
     dispatcher.onModuleDestroy();
     database.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const addRule = (over: Partial<WebhookRecord>): WebhookRecord => {
-    const r: WebhookRecord = {
+  const newRule = (over: Partial<WebhookRecord>): WebhookRecord => ({
       id: `rule-${Math.random().toString(36).slice(2)}`,
       url: 'http://127.0.0.1:1/',
       cameraId: null,
@@ -85,12 +103,14 @@ function setup(env: Record<string, string> = {}, names: Record<string, string[]>
       enabled: true,
       createdAt: Date.now(),
       ...over,
-    };
+  });
+  const addRule = (over: Partial<WebhookRecord>): WebhookRecord => {
+    const r = newRule(over);
     repo.insert(r);
     dispatcher.reload();
     return r;
   };
-  return { bus, repo, dispatcher, metrics, delivery, addRule, names };
+  return { bus, repo, dispatcher, metrics, delivery, addRule, newRule, names, service, replicated };
 }
 
 describe('webhooks: real receiver, real SQLite', () => {
@@ -119,6 +139,18 @@ describe('webhooks: real receiver, real SQLite', () => {
       event: { cameraId: 'cam1', trackId: 1, userId: null, label: 'happy', score: 0.9, durationMs: 1000 },
     });
     expect(bodies[0].id).toBe(hook.got[0].headers['x-iexpressionnet-delivery']);
+    // The body is assembled from JSON made once per rule and once per firing: byte for byte a WebhookBody's JSON.
+    const b = bodies[0];
+    const r = b.rule;
+    const e = b.event;
+    expect(hook.got[0].raw.toString()).toBe(
+      JSON.stringify({
+        id: b.id,
+        ts: b.ts,
+        rule: { id: r.id, cameraId: r.cameraId, userId: r.userId, label: r.label, minScore: r.minScore, minDurationMs: r.minDurationMs },
+        event: { cameraId: e.cameraId, trackId: e.trackId, userId: e.userId, label: e.label, score: e.score, durationMs: e.durationMs },
+      }),
+    );
     expect(hook.got[0].headers['x-iexpressionnet-signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
 
     // the snippet refuses a replay, a wrong secret, a tampered body and an old timestamp
@@ -251,5 +283,59 @@ describe('webhooks: real receiver, real SQLite', () => {
     expect(repo.deliveries(rule.id, 10)).toHaveLength(1);
     expect(repo.delete(rule.id)).toBe(true);
     expect(repo.deliveries(rule.id, 10)).toHaveLength(0);
+  });
+
+  it('a flood of deliveries writes the log in batches, and a reader of the log sees every change at once', async () => {
+    const hook = await receiver((_r, _n, res) => void res.writeHead(204).end());
+    cleanups.push(hook.close);
+    const { bus, repo, dispatcher, addRule, service } = setup();
+    const writes: number[] = [];
+    const save = repo.saveDeliveries.bind(repo);
+    repo.saveDeliveries = (rows, keep) => {
+      writes.push(rows.length);
+      save(rows, keep);
+    };
+    const rule = addRule({ url: hook.url, minDurationMs: 0 });
+    const started = Date.now();
+    // 60 frames, each with a new face: 60 firings, each pending then delivered (120 log changes)
+    for (let i = 0; i < 60; i++) bus.publish('expression', frame(Date.now(), [face(i + 1, 0.9)]));
+    await dispatcher.whenIdle();
+    expect(hook.got).toHaveLength(60);
+    // one transaction per WEBHOOK_LOG_FLUSH_MS that passed, plus whenIdle's: never one per change
+    expect(writes.length).toBeLessThanOrEqual(2 + Math.floor((Date.now() - started) / WEBHOOK_LOG_FLUSH_MS));
+    const log = service.deliveries(rule.id, 100);
+    expect(log.map((d) => d.status)).toEqual(Array(60).fill('delivered'));
+
+    // a delivery still in flight is in the log as soon as anyone reads it, before the batched write is due
+    const hang = await receiver(() => undefined);
+    cleanups.push(hang.close);
+    const slow = addRule({ url: hang.url, minDurationMs: 0 });
+    bus.publish('expression', frame(Date.now(), [face(1000, 0.9)]));
+    expect(service.deliveries(slow.id, 10).map((d) => [d.status, d.event.trackId])).toEqual([['pending', 1000]]);
+  });
+
+  it('rules are read on change, not per firing: a rotated secret signs the next delivery; a rule replicated from another node fires', async () => {
+    const hook = await receiver((_r, _n, res) => void res.writeHead(204).end());
+    cleanups.push(hook.close);
+    const { bus, repo, dispatcher, addRule, newRule, service, replicated } = setup();
+    const rule = addRule({ url: hook.url, minDurationMs: 0, cameraId: 'cam1' });
+    const { secret } = service.rotateSecret(rule.id);
+    expect(secret).not.toBe(rule.secret);
+    bus.publish('expression', frame(Date.now(), [face(1, 0.9)]));
+    await dispatcher.whenIdle();
+    expect(hook.got).toHaveLength(1);
+    expect(() => documentedVerify()(secret, hook.got[0].headers, hook.got[0].raw, new Set())).not.toThrow();
+
+    // Clustered: the row arrives in this node's SQLite from another node, and ReplicatedChanges says so.
+    const remote = newRule({ url: hook.url, minDurationMs: 0, cameraId: 'cam2' });
+    repo.insert(remote);
+    bus.publish('expression', frame(Date.now(), [face(2, 0.9)], 'cam2'));
+    await dispatcher.whenIdle();
+    expect(hook.got).toHaveLength(1); // not seen yet: nothing announced it
+    replicated.emit({ table: 'webhooks', key: [remote.id], exists: true });
+    bus.publish('expression', frame(Date.now(), [face(3, 0.9)], 'cam2'));
+    await dispatcher.whenIdle();
+    expect(hook.got).toHaveLength(2);
+    expect(JSON.parse(hook.got[1].raw.toString())).toMatchObject({ rule: { id: remote.id }, event: { cameraId: 'cam2', trackId: 3 } });
   });
 });

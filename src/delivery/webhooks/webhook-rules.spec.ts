@@ -84,6 +84,17 @@ describe('WebhookRuleEngine', () => {
     expect(run(e, 1100, 1100, 0.9)).toEqual([1100]);
   });
 
+  it('the same track id on two cameras is two tracks: ending one never ends the other', () => {
+    const e = new WebhookRuleEngine();
+    e.setRules([rule({ minDurationMs: 1000 })]);
+    expect(run(e, 0, 500, 0.9, 1, 'cam1')).toEqual([]);
+    expect(run(e, 0, 500, 0.9, 1, 'cam2')).toEqual([]);
+    e.onExpression(frame(600, [], 'cam2')); // cam2's track 1 is gone from its frame: its episode ends
+    e.onFaceLeave('cam2', 1);
+    expect(run(e, 700, 1000, 0.9, 1, 'cam1')).toEqual([1000]); // cam1's track 1 held since 0
+    expect(run(e, 700, 1700, 0.9, 1, 'cam2')).toEqual([1700]); // cam2's started again at 700
+  });
+
   it('cooldownMs: no firing within it; an episode still matching when it ends fires then', () => {
     const e = new WebhookRuleEngine();
     e.setRules([rule({ minDurationMs: 0, cooldownMs: 5000 })]);

@@ -26,9 +26,12 @@ interface Episode {
   since: number;
   label: LabelName;
   fired: boolean;
+  /** The engine's frame counter when the condition last held: an episode not matched in its camera's latest frame ends. */
+  frame: number;
 }
 
-const trackKey = (cameraId: string, trackId: number) => `${cameraId}\u0000${trackId}`;
+/** One rule's episodes, by camera, then by track: a frame touches only its own camera's tracks. */
+type Episodes = Map<string, Map<number, Episode>>;
 
 /**
  * When rules fire, from expression events alone (pure: no I/O, no clock; time is the events' `ts`).
@@ -39,12 +42,17 @@ const trackKey = (cameraId: string, trackId: number) => `${cameraId}\u0000${trac
  * condition stops: the score drops below minScore, the dominant label changes (label-less rules), the track is missing
  * from a frame of its camera, or the face leaves. cooldownMs is per rule: within it after a firing, no episode fires;
  * an episode that is still matching when the cooldown ends fires then (it has not been reported yet).
+ *
+ * It runs on every frame of every camera (the event loop that serves the cameras), so a frame allocates nothing but
+ * its firings and the episodes that begin: episodes are kept per camera and stamped with a frame counter, and the
+ * ones a frame did not stamp are the ones that ended.
  */
 export class WebhookRuleEngine {
   private rules: RuleSpec[] = [];
-  /** rule id → track key → episode. */
-  private readonly episodes = new Map<string, Map<string, Episode>>();
+  /** rule id → camera → track → episode. */
+  private readonly episodes = new Map<string, Episodes>();
   private readonly lastFired = new Map<string, number>();
+  private frame = 0;
 
   /** Replaces the rules. A rule whose id and criteria are unchanged keeps its episodes and cooldown; others start afresh. */
   setRules(rules: RuleSpec[]): void {
@@ -66,23 +74,22 @@ export class WebhookRuleEngine {
   /** One processed frame of a camera: the firings it causes, in rule order. */
   onExpression(e: ExpressionEvent): Firing[] {
     const fired: Firing[] = [];
+    const frame = ++this.frame;
     for (const rule of this.rules) {
       if (rule.cameraId !== null && rule.cameraId !== e.cameraId) continue;
-      let episodes = this.episodes.get(rule.id);
-      const seen = new Set<string>();
+      let tracks = this.episodes.get(rule.id)?.get(e.cameraId);
       for (const face of e.faces) {
         if (rule.userId !== null && face.userId !== rule.userId) continue;
-        const key = trackKey(e.cameraId, face.trackId);
         const label = rule.label ?? face.label;
         const score = face.scores[label] ?? 0;
-        if (score < rule.minScore) continue; // not seen: the episode (if any) ends below
-        seen.add(key);
-        episodes ??= this.episodes.set(rule.id, new Map()).get(rule.id)!;
-        let ep = episodes.get(key);
+        if (score < rule.minScore) continue; // not stamped: the episode (if any) ends below
+        tracks ??= this.tracksOf(rule.id, e.cameraId);
+        let ep = tracks.get(face.trackId);
         if (!ep || ep.label !== label) {
-          ep = { since: e.ts, label, fired: false };
-          episodes.set(key, ep);
+          ep = { since: e.ts, label, fired: false, frame };
+          tracks.set(face.trackId, ep);
         }
+        ep.frame = frame;
         const durationMs = e.ts - ep.since;
         if (ep.fired || durationMs < rule.minDurationMs) continue;
         const last = this.lastFired.get(rule.id);
@@ -96,26 +103,27 @@ export class WebhookRuleEngine {
         });
       }
       // Tracks of this camera that did not match in this frame: their episodes end (the rule re-arms for them).
-      if (episodes) {
-        const prefix = `${e.cameraId}\u0000`;
-        for (const key of [...episodes.keys()]) if (key.startsWith(prefix) && !seen.has(key)) episodes.delete(key);
-      }
+      if (tracks) for (const [trackId, ep] of tracks) if (ep.frame !== frame) tracks.delete(trackId);
     }
     return fired;
   }
 
   /** A face left: its episodes end. */
   onFaceLeave(cameraId: string, trackId: number): void {
-    const key = trackKey(cameraId, trackId);
-    for (const episodes of this.episodes.values()) episodes.delete(key);
+    for (const cameras of this.episodes.values()) cameras.get(cameraId)?.delete(trackId);
   }
 
   /** A camera was removed: every episode on it ends. */
   onCameraRemoved(cameraId: string): void {
-    const prefix = `${cameraId}\u0000`;
-    for (const episodes of this.episodes.values()) {
-      for (const key of [...episodes.keys()]) if (key.startsWith(prefix)) episodes.delete(key);
-    }
+    for (const cameras of this.episodes.values()) cameras.delete(cameraId);
+  }
+
+  private tracksOf(ruleId: string, cameraId: string): Map<number, Episode> {
+    let cameras = this.episodes.get(ruleId);
+    if (!cameras) this.episodes.set(ruleId, (cameras = new Map()));
+    let tracks = cameras.get(cameraId);
+    if (!tracks) cameras.set(cameraId, (tracks = new Map()));
+    return tracks;
   }
 }
 

@@ -1,10 +1,11 @@
-import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge } from 'prom-client';
 import { Subscription } from 'rxjs';
 import { CONFIG, Config } from '../../config';
 import { CodedError } from '../../contracts/errors';
-import { WEBHOOK_HEADERS, type WebhookBody, type WebhookDeliveryStatus, type WebhookEventPayload } from '../../contracts/webhooks';
+import { ReplicatedChanges } from '../../contracts/ports/replicated-changes';
+import { WEBHOOK_HEADERS, type WebhookBody, type WebhookDeliveryStatus } from '../../contracts/webhooks';
 import { EventBus } from '../../events/event-bus';
 import { DestinationForbiddenError, DestinationPolicy, HOST_RESOLVER, type HostResolver, urlHost } from '../../ingest/destination-policy';
 import { WebhookDeliveryRecord, WebhookRecord, WebhookRepository } from '../../storage/ports/webhook.repository';
@@ -48,9 +49,18 @@ export class WebhookMetrics {
 }
 
 interface Job {
+  /** The delivery's log row; changed in place as attempts go (the log buffer holds this object until its next write). */
   record: WebhookDeliveryRecord;
-  body: WebhookBody;
+  /** The JSON body, serialised once: every attempt sends these bytes (only the timestamp header and signature change). */
+  body: string;
 }
+
+/**
+ * How long a change to the delivery log may wait in memory before its batched write (one transaction, so one fsync,
+ * for every delivery that changed meanwhile). A read of the log (GET …/deliveries), whenIdle() and shutdown write at
+ * once, so nothing reads a stale log; a crash loses at most this much of the log (the queue itself is memory only).
+ */
+export const WEBHOOK_LOG_FLUSH_MS = 1000;
 
 /** The look-up that decided where an attempt connects, or where it must not. */
 export interface CheckedUrl {
@@ -91,6 +101,15 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private readonly ready: Job[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly aborts = new Set<AbortController>();
+  /**
+   * Every stored rule, enabled or not, by id, and the JSON of its `rule` part of a body: read from the repository on
+   * reload() (each change through WebhooksService, and each row another node changed), never per firing or attempt.
+   */
+  private rules = new Map<string, { record: WebhookRecord; json: string }>();
+  /** Delivery log rows changed since the last write, by delivery id (the latest state wins). */
+  private readonly logBuffer = new Map<string, WebhookDeliveryRecord>();
+  private logTimer: NodeJS.Timeout | null = null;
+  private stopReplicated: (() => void) | null = null;
   /** Jobs not finished: waiting, in flight, or between retries (bounded by WEBHOOK_QUEUE_MAX). */
   private pending = 0;
   private inFlight = 0;
@@ -103,12 +122,18 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     @Inject(WebhookRepository) private readonly repo: WebhookRepository,
     @Inject(WebhookMetrics) private readonly metrics: WebhookMetrics,
     @Inject(HOST_RESOLVER) resolver: HostResolver,
+    @Optional() @Inject(ReplicatedChanges) private readonly replicated: ReplicatedChanges | null = null,
   ) {
     this.policy = new DestinationPolicy({ allowLinkLocal: config.WEBHOOK_ALLOW_LINK_LOCAL, resolver, setting: 'WEBHOOK_ALLOW_LINK_LOCAL' });
   }
 
   onModuleInit(): void {
     this.reload();
+    // Clustered: a rule created, changed or deleted on another node reaches this node's SQLite as a replicated row.
+    this.stopReplicated =
+      this.replicated?.on((change) => {
+        if (change.table === 'webhooks') this.reload();
+      }) ?? null;
     this.subscription.add(
       this.bus.on('expression', 'face.leave', 'camera.removed').subscribe((e) => {
         try {
@@ -117,27 +142,31 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
           } else if (e.name === 'face.leave') this.engine.onFaceLeave(e.payload.cameraId, e.payload.trackId);
           else this.engine.onCameraRemoved(e.payload.cameraId);
         } catch (err) {
-          // A bad event or a failed log write must not end the subscription.
+          // A bad event must not end the subscription.
           this.logger.warn(`webhook rules: ${(err as Error).message}`);
         }
       }),
     );
   }
 
+  /** Before StorageModule closes the database (onApplicationShutdown): the log's last changes are written. */
   onModuleDestroy(): void {
     this.closed = true;
     this.subscription.unsubscribe();
+    this.stopReplicated?.();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const a of this.aborts) a.abort();
     this.ready.length = 0;
+    this.flushLog();
   }
 
-  /** Re-reads the enabled rules (after a change through the REST API). */
+  /** Re-reads the rules (after a change through the REST API, or replicated from another node). */
   reload(): void {
+    const records = this.repo.list();
+    this.rules = new Map(records.map((r) => [r.id, { record: r, json: JSON.stringify(ruleOf(r)) }]));
     this.engine.setRules(
-      this.repo
-        .list()
+      records
         .filter((r) => r.enabled)
         .map((r) => ({ id: r.id, cameraId: r.cameraId, userId: r.userId, label: r.label, minScore: r.minScore, minDurationMs: r.minDurationMs, cooldownMs: r.cooldownMs })),
     );
@@ -153,36 +182,56 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     return { url, address: this.policy.allowsLinkLocal ? undefined : verdict.addresses[0] };
   }
 
-  /** Resolves when nothing is waiting, in flight or between retries (tests, shutdown). */
+  /** Resolves when nothing is waiting, in flight or between retries (tests, shutdown), the delivery log written. */
   whenIdle(): Promise<void> {
-    return this.pending === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+    if (this.pending === 0) {
+      this.flushLog();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Writes the delivery log's buffered changes now, in one transaction (before it is read). */
+  flushLog(): void {
+    if (this.logTimer) clearTimeout(this.logTimer);
+    this.logTimer = null;
+    if (this.logBuffer.size === 0) return;
+    const rows = [...this.logBuffer.values()];
+    this.logBuffer.clear();
+    try {
+      this.repo.saveDeliveries(rows, this.config.WEBHOOK_LOG_KEEP);
+    } catch (err) {
+      this.logger.warn(`webhook delivery log: ${rows.length} change(s) not written: ${(err as Error).message}`);
+    }
   }
 
   private enqueue(f: Firing): void {
     this.metrics.firings.inc();
     if (this.pending >= this.config.WEBHOOK_QUEUE_MAX) {
-      // Counted only: a database write per dropped firing would put the flood's cost on the event loop.
+      // Counted only: a log row per dropped firing would put the flood's cost on the event loop.
       this.metrics.dropped.inc({ reason: 'queue_full' });
       return;
     }
-    const rule = this.repo.get(f.ruleId);
+    const rule = this.rules.get(f.ruleId);
     if (!rule) return;
     const now = Date.now();
+    const id = randomUUID();
+    const event = JSON.stringify(f.event);
     const record: WebhookDeliveryRecord = {
-      id: randomUUID(),
-      webhookId: rule.id,
+      id,
+      webhookId: f.ruleId,
       status: 'pending',
       attempts: 0,
       responseStatus: null,
       lastError: null,
-      event: JSON.stringify(f.event),
+      event,
       createdAt: now,
       updatedAt: now,
     };
     this.pending++;
     this.metrics.queued.set(this.pending);
-    this.save(record);
-    this.ready.push({ record, body: bodyOf(record.id, f.ts, rule, f.event) });
+    this.log(record);
+    this.ready.push({ record, body: bodyJson(id, f.ts, rule.json, event) });
     this.pump();
   }
 
@@ -198,7 +247,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   }
 
   private async attempt(job: Job): Promise<void> {
-    const rule = this.repo.get(job.record.webhookId);
+    const rule = this.rules.get(job.record.webhookId)?.record;
     if (!rule || !rule.enabled) return this.finish(job, 'failed', rule ? 'rule disabled before delivery' : null, null);
     const abort = new AbortController();
     this.aborts.add(abort);
@@ -206,17 +255,16 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     try {
       const target = await this.checkUrl(rule.url);
       if (!this.policy.allowsLinkLocal && !target.address) throw new WebhookAttemptError(`could not resolve "${urlHost(target.url)}"`, true);
-      const body = JSON.stringify(job.body);
       const timestamp = Math.floor(Date.now() / 1000);
       const status = await postOnce({
         url: target.url,
         address: target.address,
-        body,
+        body: job.body,
         timeoutMs: this.config.WEBHOOK_TIMEOUT_MS,
         signal: abort.signal,
         headers: {
           'user-agent': 'iExpressionNet-Webhook/1',
-          [WEBHOOK_HEADERS.signature]: signWebhook(rule.secret, timestamp, body),
+          [WEBHOOK_HEADERS.signature]: signWebhook(rule.secret, timestamp, job.body),
           [WEBHOOK_HEADERS.timestamp]: String(timestamp),
           [WEBHOOK_HEADERS.delivery]: job.record.id,
         },
@@ -254,28 +302,42 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     if (status === 'failed') this.logger.warn(`webhook ${job.record.webhookId} delivery ${job.record.id} failed after ${job.record.attempts} attempt(s): ${lastError ?? 'rule deleted'}`);
     this.pending--;
     this.metrics.queued.set(this.pending);
-    if (this.pending === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    if (this.pending === 0 && this.idleWaiters.length > 0) {
+      this.flushLog();
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
   }
 
   private update(job: Job, status: WebhookDeliveryStatus, lastError: string | null, responseStatus: number | null): void {
-    job.record = { ...job.record, status, lastError, responseStatus, updatedAt: Date.now() };
-    this.save(job.record);
+    const r = job.record;
+    r.status = status;
+    r.lastError = lastError;
+    r.responseStatus = responseStatus;
+    r.updatedAt = Date.now();
+    this.log(r);
   }
 
-  private save(record: WebhookDeliveryRecord): void {
-    try {
-      this.repo.saveDelivery(record, this.config.WEBHOOK_LOG_KEEP);
-    } catch (err) {
-      this.logger.warn(`webhook delivery log: ${(err as Error).message}`);
-    }
+  /** Marks a log row changed; the write happens within WEBHOOK_LOG_FLUSH_MS, with every other change of that time. */
+  private log(record: WebhookDeliveryRecord): void {
+    this.logBuffer.set(record.id, record);
+    // Bounded like the queue: a flood of fast deliveries writes early rather than holding more rows.
+    if (this.logBuffer.size >= this.config.WEBHOOK_QUEUE_MAX) return this.flushLog();
+    if (this.logTimer || this.closed) return;
+    this.logTimer = setTimeout(() => this.flushLog(), WEBHOOK_LOG_FLUSH_MS);
+    this.logTimer.unref?.();
   }
 }
 
-function bodyOf(id: string, ts: number, rule: WebhookRecord, event: WebhookEventPayload): WebhookBody {
-  return {
-    id,
-    ts,
-    rule: { id: rule.id, cameraId: rule.cameraId, userId: rule.userId, label: rule.label, minScore: rule.minScore, minDurationMs: rule.minDurationMs },
-    event,
-  };
+/** The body's `rule` part (WebhookBody['rule']): no URL, no secret, no cooldown. */
+function ruleOf(r: WebhookRecord): WebhookBody['rule'] {
+  return { id: r.id, cameraId: r.cameraId, userId: r.userId, label: r.label, minScore: r.minScore, minDurationMs: r.minDurationMs };
+}
+
+/**
+ * A WebhookBody as JSON, from parts already serialised: the rule's JSON is made once per reload and the event's once
+ * per firing (it is also the log row's `event`), so a firing serialises each thing once. Same keys, same order, as
+ * JSON.stringify of a WebhookBody (webhook.dispatcher.spec.ts checks it).
+ */
+export function bodyJson(id: string, ts: number, ruleJson: string, eventJson: string): string {
+  return `{"id":${JSON.stringify(id)},"ts":${JSON.stringify(ts)},"rule":${ruleJson},"event":${eventJson}}`;
 }

@@ -88,11 +88,13 @@ export class WebhooksService {
   rotateSecret(id: string): WebhookWithSecret {
     this.require(id);
     const updated = this.repo.update(id, { secret: newWebhookSecret() })!;
+    this.dispatcher.reload(); // the dispatcher signs with its copy of the rule
     return { ...webhookView(updated), secret: updated.secret };
   }
 
   deliveries(id: string, limit: number): WebhookDeliveryView[] {
     this.require(id);
+    this.dispatcher.flushLog(); // the log is written behind, in batches: the reader sees every change made so far
     return this.repo.deliveries(id, limit).map((d) => ({
       id: d.id,
       webhookId: d.webhookId,

@@ -1,20 +1,10 @@
-import type { LabelName } from '../../contracts/labels';
-import type { WebhookDeliveryStatus } from '../../contracts/webhooks';
+import type { WebhookDeliveryStatus, WebhookWithSecret } from '../../contracts/webhooks';
 
-/** A stored webhook rule. `secret` signs its deliveries (HMAC-SHA256) and is never shown after creation/rotation. */
-export interface WebhookRecord {
-  id: string;
-  url: string;
-  cameraId: string | null;
-  userId: string | null;
-  label: LabelName | null;
-  minScore: number;
-  minDurationMs: number;
-  cooldownMs: number;
-  secret: string;
-  enabled: boolean;
-  createdAt: number;
-}
+/**
+ * A stored webhook rule: the rule as the API shows it at creation, secret included (the secret signs its deliveries,
+ * HMAC-SHA256, and is never shown after creation/rotation). One definition: the contract's.
+ */
+export type WebhookRecord = WebhookWithSecret;
 
 /** One firing of a rule and what became of it. `event` is the JSON of the WebhookEventPayload. */
 export interface WebhookDeliveryRecord {
@@ -42,8 +32,12 @@ export abstract class WebhookRepository {
   abstract update(id: string, patch: Partial<Omit<WebhookRecord, 'id' | 'createdAt'>>): WebhookRecord | undefined;
   /** true when a rule was deleted (with its delivery log). */
   abstract delete(id: string): boolean;
-  /** Inserts or replaces the delivery (by id), then keeps only the newest `keep` deliveries of its rule. */
-  abstract saveDelivery(d: WebhookDeliveryRecord, keep: number): void;
+  /**
+   * Inserts or replaces each delivery (by id; a delivery of a rule that no longer exists is skipped), then keeps only
+   * the newest `keep` deliveries of each rule concerned. One transaction for the whole batch: the dispatcher writes its
+   * log behind, in batches, so a flood of firings costs one commit (one fsync) per batch, not two per delivery.
+   */
+  abstract saveDeliveries(deliveries: readonly WebhookDeliveryRecord[], keep: number): void;
   /** A rule's deliveries, newest first. */
   abstract deliveries(webhookId: string, limit: number): WebhookDeliveryRecord[];
 }

@@ -197,8 +197,8 @@ export class ReplicatedWebhookRepository extends WebhookRepository {
   delete(id: string): boolean {
     return this.rep.write(() => this.inner.delete(id));
   }
-  saveDelivery(d: WebhookDeliveryRecord, keep: number): void {
-    this.inner.saveDelivery(d, keep);
+  saveDeliveries(deliveries: readonly WebhookDeliveryRecord[], keep: number): void {
+    this.inner.saveDeliveries(deliveries, keep);
   }
   deliveries(webhookId: string, limit: number): WebhookDeliveryRecord[] {
     return this.inner.deliveries(webhookId, limit);
