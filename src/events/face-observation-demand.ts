@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 
 /**
  * Node-local: which cameras' `face.observed` events should also carry each face's enrolment (aligned colour crop +
- * embedding, made in the inference workers). A calibration session asks for its camera while it still needs samples,
+ * embedding, made off the event loop). A calibration session asks for its camera while it still needs samples,
  * so the pipeline embeds only those faces, only then (embedding costs ~7 frames' worth of CPU per face). The pipeline
  * asks `enrols(cameraId)` when it plans a batch. Global through EventsModule, beside the EventBus it complements.
  */

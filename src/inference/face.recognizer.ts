@@ -1,7 +1,7 @@
 import type { Observable } from 'rxjs';
 
 /**
- * Live face recognition's port: the pipeline embeds faces (in the inference workers) and asks a FaceRecognizer who a
+ * Live face recognition's port: the pipeline embeds faces (off the event loop) and asks a FaceRecognizer who a
  * track's face is; personalization implements it over the enrolled gallery (FaceGallery port + FaceMatcher) and
  * provides it under FACE_RECOGNIZER. Without a provider, or with IDENTITY=off, the pipeline recognises nobody.
  */

@@ -3,12 +3,12 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { CONFIG, Config } from '../config';
 import { FaceEmbedder, faceEmbeddingPath } from './embedding/face-embedder';
-import { FaceIdentifier, InProcessFaceIdentifier } from './embedding/identify-faces';
+import type { ViewEmbedder } from './embedding/identify-faces';
 import { ExpressionTrunk, GeneralHead } from './expression.classifier';
 import { GeneralHeadResolver, HEAD_RESOLVER } from './head.resolver';
 import { OrtModule } from './ort.module';
 import { OrtSessionFactory } from './ort.sessions';
-import { InferencePool, PooledFaceDetector, PooledFeatureExtractor } from './pool/inference.pool';
+import { InferencePool, PooledFaceDetector, PooledFeatureExtractor, PooledViewEmbedder } from './pool/inference.pool';
 import type { FaceDetector, FeatureExtractor } from './inference.types';
 import { YunetDetector, YunetOptions } from './yunet.detector';
 
@@ -23,10 +23,17 @@ export interface FaceDetectorModel extends FaceDetector {
 export const FACE_DETECTOR = Symbol('FACE_DETECTOR');
 /** A FeatureExtractor (inference.types.ts): ExpressionTrunk in-process, or the pool's proxy. */
 export const FEATURE_EXTRACTOR = Symbol('FEATURE_EXTRACTOR');
-/** A FaceIdentifier on the main thread, only with INFERENCE_WORKERS=0 and IDENTITY=face (else null: the pool's workers
- * identify inside analyze(), or recognition is off). */
-export const FACE_IDENTIFIER = Symbol('FACE_IDENTIFIER');
+/**
+ * Live recognition's ViewEmbedder (IDENTITY=face; null with IDENTITY=off): its own worker thread (EMBEDDING_POOL), or
+ * a FaceEmbedder on the main thread with INFERENCE_WORKERS=0.
+ */
+export const LIVE_EMBEDDER = Symbol('LIVE_EMBEDDER');
 const INFERENCE_POOL = Symbol('INFERENCE_POOL');
+/** One worker thread holding the face-embedding session (IDENTITY=face with INFERENCE_WORKERS > 0), else null. */
+const EMBEDDING_POOL = Symbol('EMBEDDING_POOL');
+
+/** What a live embedder owns and must free: a FaceEmbedder's session; the pool proxy owns none (the pool is closed). */
+type LiveEmbedder = ViewEmbedder & { release?: () => Promise<void> };
 
 /** INFERENCE_WORKERS resolved: `auto` = one per core up to 4 on cpu (each session single-threaded), 1 on a GPU. */
 export function inferenceWorkers(c: Pick<Config, 'INFERENCE_WORKERS' | 'EXECUTION_PROVIDER'>, cores = availableParallelism()): number {
@@ -44,7 +51,8 @@ const detectorOptions = (c: Config): YunetOptions => ({
 /**
  * ONNX Runtime sessions, loaded once at startup (a missing model or an unavailable execution provider stops the
  * server with a message naming it) and shared by every camera. The detector and trunk run on an InferencePool of
- * worker threads (INFERENCE_WORKERS); the small heads stay on the main thread.
+ * worker threads (INFERENCE_WORKERS); live recognition's face embedder (IDENTITY=face) on one more worker thread of its
+ * own, so that no batch waits for it (docs/IDENTITY.md "Live recognition"); the small heads stay on the main thread.
  */
 @Module({
   imports: [OrtModule],
@@ -62,7 +70,6 @@ const detectorOptions = (c: Config): YunetOptions => ({
             detectorPath: detectorPath(c),
             trunkPath: trunkPath(c),
             detector: detectorOptions(c),
-            embedderPath: c.IDENTITY === 'face' ? faceEmbeddingPath(c.modelsDir) : undefined,
           },
         });
         new Logger('InferenceModule').log(
@@ -84,10 +91,24 @@ const detectorOptions = (c: Config): YunetOptions => ({
         pool ? new PooledFeatureExtractor(pool) : new ExpressionTrunk(await f.create(trunkPath(c))),
     },
     {
-      provide: FACE_IDENTIFIER,
-      inject: [INFERENCE_POOL, OrtSessionFactory, CONFIG],
-      useFactory: async (pool: InferencePool | null, f: OrtSessionFactory, c: Config): Promise<FaceIdentifier | null> =>
-        pool || c.IDENTITY !== 'face' ? null : new InProcessFaceIdentifier(await FaceEmbedder.create(f, faceEmbeddingPath(c.modelsDir))),
+      provide: EMBEDDING_POOL,
+      inject: [OrtSessionFactory, CONFIG],
+      useFactory: async (_f: OrtSessionFactory, c: Config): Promise<InferencePool | null> =>
+        c.IDENTITY === 'face' && inferenceWorkers(c) > 0
+          ? InferencePool.start({
+              size: 1,
+              label: 'embedding worker',
+              init: { session: { EXECUTION_PROVIDER: c.EXECUTION_PROVIDER, ORT_THREADS: c.ORT_THREADS, ORT_SPIN: c.ORT_SPIN }, embedderPath: faceEmbeddingPath(c.modelsDir) },
+            })
+          : null,
+    },
+    {
+      provide: LIVE_EMBEDDER,
+      inject: [EMBEDDING_POOL, OrtSessionFactory, CONFIG],
+      useFactory: async (pool: InferencePool | null, f: OrtSessionFactory, c: Config): Promise<LiveEmbedder | null> => {
+        if (c.IDENTITY !== 'face') return null;
+        return pool ? new PooledViewEmbedder(pool) : FaceEmbedder.create(f, faceEmbeddingPath(c.modelsDir));
+      },
     },
     {
       provide: GeneralHead,
@@ -95,7 +116,7 @@ const detectorOptions = (c: Config): YunetOptions => ({
       useFactory: async (f: OrtSessionFactory, c: Config) => new GeneralHead(await f.create(headPath(c))),
     },
   ],
-  exports: [OrtModule, FACE_DETECTOR, FEATURE_EXTRACTOR, FACE_IDENTIFIER, GeneralHead],
+  exports: [OrtModule, FACE_DETECTOR, FEATURE_EXTRACTOR, LIVE_EMBEDDER, GeneralHead],
 })
 export class InferenceModule implements OnApplicationShutdown {
   constructor(
@@ -103,11 +124,19 @@ export class InferenceModule implements OnApplicationShutdown {
     @Inject(FEATURE_EXTRACTOR) private readonly trunk: FeatureExtractor,
     @Inject(GeneralHead) private readonly head: GeneralHead,
     @Optional() @Inject(INFERENCE_POOL) private readonly pool: InferencePool | null,
-    @Optional() @Inject(FACE_IDENTIFIER) private readonly identifier: FaceIdentifier | null,
+    @Optional() @Inject(EMBEDDING_POOL) private readonly embeddingPool: InferencePool | null,
+    @Optional() @Inject(LIVE_EMBEDDER) private readonly embedder: LiveEmbedder | null,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([this.detector.release(), this.trunk.release(), this.head.release(), this.pool?.close(), this.identifier?.release()]);
+    await Promise.allSettled([
+      this.detector.release(),
+      this.trunk.release(),
+      this.head.release(),
+      this.pool?.close(),
+      this.embeddingPool?.close(),
+      this.embedder?.release?.(),
+    ]);
   }
 }
 

@@ -3,10 +3,9 @@
  * real classes are YunetDetector / ExpressionTrunk in-process, or the inference pool's proxies; tests pass fakes),
  * and the combined detect + crop + trunk request the pool's workers serve.
  */
-import type { FaceEnrolment, GrayImage } from '../contracts/faces';
+import type { GrayImage } from '../contracts/faces';
 import type { Box } from '../contracts/geometry';
-import type { FaceIdentityResult, IdentityRequest } from './embedding/identify-faces';
-export type { FaceIdentifier } from './embedding/identify-faces';
+import type { IdentityRequest, PreparedFace } from './embedding/identify-faces';
 import type { CropRule } from './face-crop';
 import type { Detection } from './yunet.decode';
 import type { BgrImage } from './yunet.detector';
@@ -18,8 +17,8 @@ export interface AnalyzeRequest {
   largeSide: number;
   /** Also run the trunk on the 48x48 crops. */
   features: boolean;
-  /** Also align + embed the faces at these boxes (live recognition, IDENTITY=face): per frame, the boxes of the tracks
-   * the pipeline's identity scheduler picked. Needs a worker started with `embedderPath`. */
+  /** Also check and align the faces at these boxes (live recognition, IDENTITY=face): per frame, the boxes of the
+   * tracks the pipeline's identity scheduler picked (prepareFaces; the embedding is made elsewhere). */
   identity?: IdentityRequest;
 }
 
@@ -30,10 +29,10 @@ export interface AnalyzedFace {
   crop48: Uint8Array;
   cropLarge?: GrayImage;
   features?: Float32Array;
-  /** For a face asked about in AnalyzeRequest.identity: its 128-d embedding, or why this frame was not used. */
-  identity?: FaceIdentityResult;
-  /** For every face of a frame flagged in AnalyzeRequest.identity.enrol: aligned crop + embedding, or why not. */
-  enrolment?: FaceEnrolment;
+  /** For a face asked about in AnalyzeRequest.identity: its aligned views, or why this frame was not used. */
+  identity?: PreparedFace;
+  /** For every face of a frame flagged in AnalyzeRequest.identity.enrol: its aligned views, or why not. */
+  enrolment?: PreparedFace;
 }
 
 export interface FaceDetector {

@@ -1,6 +1,6 @@
 import { concatMap, OperatorFunction } from 'rxjs';
 import type { Frame } from '../contracts/frames';
-import type { FaceIdentifier, IdentityRequest } from '../inference/embedding/identify-faces';
+import { IdentityRequest, prepareFaces } from '../inference/embedding/identify-faces';
 import { AnalyzeRequest, FaceDetector } from '../inference/inference.types';
 import type { PipelineMetrics } from './pipeline.metrics';
 import { FaceWork, FrameWork, StageError } from './pipeline.types';
@@ -15,11 +15,11 @@ export interface DetectFacesOptions {
   analyze?: () => AnalyzeRequest;
   /**
    * Live recognition: the faces to embed in this batch (the identity scheduler's plan). With analyze() it travels in
-   * the request (the workers embed); without, `identifier` embeds them here, after detection (INFERENCE_WORKERS=0).
-   * `identity.enrol` flags the frames whose every face is also enrolled (calibration capture), the same way.
+   * the request (the workers check and align them); without, they are checked and aligned here, after detection
+   * (INFERENCE_WORKERS=0). `identity.enrol` flags the frames whose every face is also enrolled (calibration capture),
+   * the same way. The views are embedded later (embedEnrolments, recognizeFaces).
    */
   identity?: IdentityRequest;
-  identifier?: FaceIdentifier | null;
 }
 
 /**
@@ -37,21 +37,19 @@ export function detectFaces(options: DetectFacesOptions): OperatorFunction<Frame
       if (analyze) {
         const analyzed = await detector.analyze!(frames, { ...options.analyze!(), identity: options.identity });
         faces = analyzed.map((list) =>
-          list.map((a) => ({ ...a, trackId: 0, userId: null, personalized: false })),
+          list.map(({ enrolment, ...a }) => ({ ...a, ...(enrolment ? { toEnrol: enrolment } : {}), trackId: 0, userId: null, personalized: false })),
         );
       } else {
         const detections = await detector.detect(frames);
         faces = frames.map((_, i) => (detections[i] ?? []).map((detection) => ({ detection, trackId: 0, userId: null, personalized: false })));
-        if (options.identity && options.identifier) {
-          const t1 = performance.now();
-          const { identity, enrolment } = await options.identifier.identifyAndEnrol(frames, detections, options.identity);
+        if (options.identity) {
+          const { identity, enrolment } = prepareFaces(frames, detections, options.identity);
           faces.forEach((list, i) =>
             list.forEach((f, k) => {
-              f.identity = identity[i]?.[k];
-              if (enrolment[i]?.[k]) f.enrolment = enrolment[i][k];
+              if (identity[i]?.[k]) f.identity = identity[i][k];
+              if (enrolment[i]?.[k]) f.toEnrol = enrolment[i][k];
             }),
           );
-          metrics.inference('identify', performance.now() - t1);
         }
       }
     } catch (err) {

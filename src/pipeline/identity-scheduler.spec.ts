@@ -126,15 +126,61 @@ describe('IdentityScheduler', () => {
   it('keeps the last `keep` embeddings, and a decision goes stale when the gallery version changes', () => {
     const { s } = setup({ keep: 3 });
     s.observe('c:1', box(), FRONTAL);
-    expect(s.stale('c:1', 0, false)).toBe(false); // nothing to decide from yet
+    expect(s.stale('c:1', 0)).toBe(false); // nothing to decide from yet
     for (let i = 0; i < 5; i++) s.record('c:1', emb(), 100);
     expect(s.embeddings('c:1')).toHaveLength(3);
-    expect(s.stale('c:1', 0, false)).toBe(true);
+    expect(s.stale('c:1', 0)).toBe(true);
     s.decide('c:1', user('ann'), 0);
-    expect(s.stale('c:1', 0, false)).toBe(false);
-    expect(s.stale('c:1', 1, false)).toBe(true);
-    expect(s.stale('c:1', 0, true)).toBe(true);
+    expect(s.stale('c:1', 0)).toBe(false);
+    expect(s.stale('c:1', 1)).toBe(true);
+    s.record('c:1', emb(), 100); // a new embedding: decided again at the next frame
+    expect(s.stale('c:1', 0)).toBe(true);
     expect(s.decision('c:1')?.userId).toBe('ann');
+  });
+
+  it('a face whose views went to the embedder stays pending past its batch, until its embedding arrives', () => {
+    const { s, advance } = setup({ firstFrames: 2 });
+    s.observe('c:1', box(), FRONTAL);
+    expect(planned(s, ['c'])).toEqual(['c:1']);
+    const token = s.dispatched('c:1');
+    s.settle(['c:1']); // the batch ended; the embedding has not come back
+    advance(40);
+    expect(planned(s, ['c'])).toEqual([]);
+    expect(s.embedded('c:1', token, emb(), 100)).toBe(true);
+    expect(s.embeddings('c:1')).toHaveLength(1);
+    expect(s.stale('c:1', 0)).toBe(true);
+    expect(planned(s, ['c'])).toEqual(['c:1']); // second of the first frames
+    // a failed embedding run frees the track too, with nothing recorded
+    const again = s.dispatched('c:1');
+    s.settle(['c:1']);
+    expect(s.embedded('c:1', again, null, 100)).toBe(false);
+    expect(s.embeddings('c:1')).toHaveLength(1);
+    expect(planned(s, ['c'])).toEqual(['c:1']);
+  });
+
+  it('drops an embedding that arrives after its track left, even when a new track took the same key', () => {
+    const { s } = setup();
+    s.observe('c:1', box(), FRONTAL);
+    planned(s, ['c']);
+    const token = s.dispatched('c:1');
+    s.forgetCamera('c'); // camera removed and added again: its track ids start over
+    s.observe('c:1', box(), FRONTAL);
+    expect(s.embedded('c:1', token, emb(), 100)).toBe(false);
+    expect(s.embeddings('c:1')).toHaveLength(0);
+  });
+
+  it('asks for no more than maxOutstanding faces while earlier ones are still at the embedder', () => {
+    const { s } = setup({ maxOutstanding: 3, maxPerBatch: 8 });
+    for (let i = 1; i <= 6; i++) s.observe(`c${i}:1`, box(), FRONTAL);
+    const cams = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+    const first = s.plan(cams);
+    expect(first.keys.flat()).toHaveLength(3);
+    expect(first.deferred).toBe(3);
+    const tokens = first.keys.flat().map((k) => [k, s.dispatched(k)] as const);
+    s.settle(first.keys.flat());
+    expect(s.plan(cams).keys.flat()).toEqual([]); // all three still in flight
+    s.embedded(tokens[0][0], tokens[0][1], emb(), 100);
+    expect(s.plan(cams).keys.flat()).toHaveLength(1);
   });
 });
 
@@ -274,7 +320,7 @@ describe('IdentityScheduler: quiet and busy pipelines (measured load)', () => {
     expect(seen).toEqual([[e]]);
     expect(s.embeddings('c:1')).toHaveLength(1);
     expect(s.decision('c:1')?.userId).toBe('cy');
-    expect(s.stale('c:1', 1, false)).toBe(false); // decided under version 1: its next frame does not decide it again
+    expect(s.stale('c:1', 1)).toBe(false); // decided under version 1: its next frame does not decide it again
     expect(s.decision('c:2')).toBeNull();
   });
 });

@@ -50,6 +50,12 @@ export interface IdentitySchedulerOptions {
   /** Time constant of the load's moving average: how fast a pipeline that became busy leaves the quiet regime. */
   loadWindowMs: number;
   quality: FaceQualityOptions;
+  /**
+   * Faces asked for and not embedded yet, over all tracks: the embedding worker's queue. The embeddings are made beside
+   * the batches (the batch does not wait), so this is what keeps a burst of new faces, or a slow machine, from piling
+   * up requests whose frames are long gone by the time they run.
+   */
+  maxOutstanding: number;
 }
 
 export const DEFAULT_IDENTITY_SCHEDULE: IdentitySchedulerOptions = {
@@ -65,6 +71,7 @@ export const DEFAULT_IDENTITY_SCHEDULE: IdentitySchedulerOptions = {
   quietLoad: 0.7,
   loadWindowMs: 2000,
   quality: DEFAULT_FACE_QUALITY,
+  maxOutstanding: 4,
 };
 
 interface TrackState {
@@ -78,8 +85,15 @@ interface TrackState {
   /** Shorter side of the largest face embedded so far. */
   embeddedSide: number;
   interval: number;
-  /** Asked for in a batch whose results have not come back yet (PIPELINE_DEPTH > 1): not asked again meanwhile. */
+  /** Asked for, and its embedding not back yet (batch in flight, or views at the embedder): not asked again meanwhile. */
   pending: boolean;
+  /** Its views went to the embedder (dispatched()): the batch's end does not settle it, the embedding's arrival does. */
+  inFlight: boolean;
+  /** Which life of this key the state is (a camera's track ids start again after it is removed): an embedding
+   * dispatched for an earlier track under the same key is dropped. */
+  serial: number;
+  /** A new embedding arrived since the last decision. */
+  fresh: boolean;
   decision: FaceRecognition | null;
   /** The recogniser's version the decision was made under. */
   version: number;
@@ -104,6 +118,7 @@ export class IdentityScheduler {
   /** Starts at 1 (busy) until measured otherwise: a pipeline starting under load never gets the quiet regime's floor. */
   private loadAvg = 1;
   private loadAt: number;
+  private serials = 0;
 
   constructor(
     readonly options: IdentitySchedulerOptions = DEFAULT_IDENTITY_SCHEDULE,
@@ -169,7 +184,10 @@ export class IdentityScheduler {
     due.sort((a, b) => a.rank - b.rank);
     const plan: IdentityPlan = { boxes: cameraIds.map(() => []), keys: cameraIds.map(() => []), deferred: 0 };
     const k = Math.max(1, Math.min(parts, cameraIds.length));
-    const limit = quiet ? o.maxPerBatch : Math.min(o.maxPerBatch, Math.floor(this.credits + 1e-9));
+    let outstanding = 0;
+    for (const t of this.tracks.values()) if (t.pending) outstanding++;
+    const room = Math.max(0, o.maxOutstanding - outstanding);
+    const limit = Math.min(room, quiet ? o.maxPerBatch : Math.min(o.maxPerBatch, Math.floor(this.credits + 1e-9)));
     const share = Math.ceil(o.maxPerBatch / k);
     const perPart = new Array<number>(k).fill(0);
     let taken = 0;
@@ -191,12 +209,34 @@ export class IdentityScheduler {
     return plan;
   }
 
-  /** A batch's results are in (or it failed): its tracks may be asked for again. */
+  /** A batch's results are in (or it failed): its tracks may be asked for again, except those whose views went to the
+   * embedder (they wait for embedded()). */
   settle(keys: readonly string[]): void {
     for (const k of keys) {
       const t = this.tracks.get(k);
-      if (t) t.pending = false;
+      if (t && !t.inFlight) t.pending = false;
     }
+  }
+
+  /** The track's views went to the embedder; returns the token embedded() takes (-1: no such track). */
+  dispatched(key: string): number {
+    const t = this.tracks.get(key);
+    if (!t) return -1;
+    t.inFlight = true;
+    return t.serial;
+  }
+
+  /**
+   * The embedder answered for a dispatched track (`embedding` null: it failed): the track may be asked for again, and
+   * the embedding, if any, is recorded. Dropped if the track has gone (or the key is a later track's) meanwhile.
+   */
+  embedded(key: string, token: number, embedding: Float32Array | null, side: number): boolean {
+    const t = this.tracks.get(key);
+    if (!t || t.serial !== token) return false;
+    t.inFlight = false;
+    t.pending = false;
+    if (embedding) this.record(key, embedding, side);
+    return embedding !== null;
   }
 
   /** Where a track's face is now (every processed frame, after tracking); creates the track's state. */
@@ -215,6 +255,9 @@ export class IdentityScheduler {
         embeddedSide: 0,
         interval: this.options.recheckMs,
         pending: false,
+        inFlight: false,
+        serial: this.serials++,
+        fresh: false,
         decision: null,
         version: -1,
       });
@@ -229,6 +272,7 @@ export class IdentityScheduler {
     if (t.embeddings.length > this.options.keep) t.embeddings.shift();
     t.lastAt = t.askedAt ?? this.clock();
     t.embeddedSide = Math.max(t.embeddedSide, side);
+    t.fresh = true;
   }
 
   embeddings(key: string): readonly Float32Array[] {
@@ -240,9 +284,9 @@ export class IdentityScheduler {
     return this.tracks.get(key)?.decision ?? null;
   }
 
-  stale(key: string, version: number, fresh: boolean): boolean {
+  stale(key: string, version: number): boolean {
     const t = this.tracks.get(key);
-    return !!t && t.embeddings.length > 0 && (fresh || t.version !== version);
+    return !!t && t.embeddings.length > 0 && (t.fresh || t.version !== version);
   }
 
   /**
@@ -257,6 +301,7 @@ export class IdentityScheduler {
     }
     t.decision = decision;
     t.version = version;
+    t.fresh = false;
   }
 
   /**
@@ -273,6 +318,7 @@ export class IdentityScheduler {
       if (t.decision && t.decision.userId !== decision.userId) t.interval = this.options.recheckMs;
       t.decision = decision;
       t.version = version;
+      t.fresh = false;
       keys.push(key);
     }
     return keys;

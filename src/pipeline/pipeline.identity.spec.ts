@@ -12,14 +12,16 @@ import { PipelineMetrics } from './pipeline.metrics';
 
 /**
  * The pipeline's identity path with fakes (no models): a detector that finds one frontal face per frame and, when the
- * request asks about it, "embeds" it as a vector whose first value is the person shown (frame.data[0]); a recogniser
- * that names that person. Checks what the events carry with IDENTITY=face and that IDENTITY=off is unchanged.
+ * request asks about it, "aligns" it as one view holding the person shown (frame.data[0]); an embedder that turns the
+ * view into a vector whose first value is that person; a recogniser that names that person. The embedding is made
+ * beside the batch, so a track is decided from it at its next frame. Checks what the events carry with IDENTITY=face and that IDENTITY=off is unchanged.
  */
 const FRONTAL = [80, 100, 120, 100, 100, 125, 85, 150, 115, 150];
 const PEOPLE: Record<number, string | null> = { 1: 'ann', 2: 'bob', 9: null };
 
 function setup(identity: boolean, people: Record<number, string | null> = PEOPLE) {
   let t = 0;
+  let embedded = 0;
   const requests: AnalyzeRequest[] = [];
   const detector = {
     detect: async () => [],
@@ -32,11 +34,7 @@ function setup(identity: boolean, people: Record<number, string | null> = PEOPLE
           crop48: new Uint8Array(48 * 48),
           features: new Float32Array(2048),
         };
-        if ((request.identity?.frames[i] ?? []).length > 0) {
-          const e = new Float32Array(128);
-          e[0] = im.data[0];
-          face.identity = { embedding: e };
-        }
+        if ((request.identity?.frames[i] ?? []).length > 0) face.identity = { views: [Uint8Array.of(im.data[0])] };
         return [face];
       });
     },
@@ -58,6 +56,12 @@ function setup(identity: boolean, people: Record<number, string | null> = PEOPLE
       heads: new GeneralHeadResolver(),
       metrics,
       recognizer,
+      embedder: {
+        embedFaces: async (faces) => {
+          embedded += faces.length;
+          return faces.map((views) => Float32Array.from({ length: 128 }, (_, j) => (j === 0 ? views[0][0] : 0)));
+        },
+      },
     },
     {
       batchSize: 1,
@@ -84,32 +88,38 @@ function setup(identity: boolean, people: Record<number, string | null> = PEOPLE
     source.next({ cameraId: 'cam', frameId: id, ts: id, width: 200, height: 200, data: Buffer.alloc(200 * 200 * 3, who) });
     await done;
   };
-  return { show, events, requests, metrics, recognizer, pipeline: p };
+  return { show, events, requests, metrics, recognizer, pipeline: p, embedded: () => embedded };
 }
 
 describe('pipeline identity (fakes)', () => {
   it('IDENTITY=face: events carry userId/personalized/identity; identity.changed when recognition changes its mind', async () => {
-    const { show, events, requests, metrics } = setup(true);
+    const { show, events, requests, metrics, embedded } = setup(true);
     await show(1); // new track: not asked about on its first frame (the scheduler learns of it after tracking)
-    await show(1); // asked: ann
-    for (let i = 0; i < 3; i++) await show(2); // re-checked within 100 ms: bob
+    await show(1); // asked: embedded beside the batch
+    await show(2); // decided from frame 2's embedding: ann (frame 3 itself is within the 100 ms re-check interval)
+    await show(2); // re-checked: embedded
+    await show(2); // decided: bob
     const enter = events.find((e) => e.type === 'face.enter')!;
     expect(enter).toEqual({ type: 'face.enter', cameraId: 'cam', trackId: 1, ts: 1, userId: null, personalized: false, identity: null });
     const faces = events.flatMap((e) => (e.type === 'expression' ? e.faces : []));
     expect(faces[0]).toMatchObject({ userId: null, personalized: false, identity: null });
-    expect(faces[1]).toMatchObject({ userId: 'ann', personalized: false, identity: { source: 'face', distance: 0.1, margin: 0.8 } });
+    expect(faces[1]).toMatchObject({ userId: null, identity: null }); // its embedding is still being made
+    expect(faces[2]).toMatchObject({ userId: 'ann', personalized: false, identity: { source: 'face', distance: 0.1, margin: 0.8 } });
     expect(faces.at(-1)).toMatchObject({ userId: 'bob', identity: { source: 'face' } });
     const changes = events.filter((e) => e.type === 'identity.changed');
     expect(changes).toEqual([
-      { type: 'identity.changed', cameraId: 'cam', trackId: 1, ts: 2, userId: 'ann', previousUserId: null, identity: { source: 'face', distance: 0.1, margin: 0.8 } },
-      expect.objectContaining({ type: 'identity.changed', userId: 'bob', previousUserId: 'ann' }),
+      { type: 'identity.changed', cameraId: 'cam', trackId: 1, ts: 3, userId: 'ann', previousUserId: null, identity: { source: 'face', distance: 0.1, margin: 0.8 } },
+      expect.objectContaining({ type: 'identity.changed', ts: 5, userId: 'bob', previousUserId: 'ann' }),
     ]);
     // identity.changed comes before the expression event of its frame
     const i = events.indexOf(changes[0]);
-    expect(events[i + 1]).toMatchObject({ type: 'expression', frameId: 2 });
+    expect(events[i + 1]).toMatchObject({ type: 'expression', frameId: 3 });
     expect(requests[0].identity).toBeUndefined();
     expect(requests[1].identity?.frames).toEqual([[{ x: 50, y: 50, w: 100, h: 120 }]]);
-    expect(metrics.snapshot().identityEmbedded).toBeGreaterThanOrEqual(2);
+    expect(requests[2].identity).toBeUndefined();
+    expect(requests[3].identity?.frames).toEqual([[{ x: 50, y: 50, w: 100, h: 120 }]]);
+    expect(embedded()).toBe(2);
+    expect(metrics.snapshot().identityEmbedded).toBe(2);
     // the scheduler's measured load is published (starts at 1, decays while the fake batches take no time)
     expect(metrics.snapshot().identityLoad).toBeGreaterThan(0);
     expect(metrics.snapshot().identityLoad).toBeLessThan(1);

@@ -7,9 +7,9 @@ import { FaceObservationDemand } from '../events/face-observation-demand';
 import { GeneralHead } from '../inference/expression.classifier';
 import { DEFAULT_CROP } from '../inference/face-crop';
 import { GeneralHeadResolver, HEAD_RESOLVER, HeadResolver } from '../inference/head.resolver';
-import type { FaceIdentifier } from '../inference/embedding/identify-faces';
+import type { ViewEmbedder } from '../inference/embedding/identify-faces';
 import { FACE_RECOGNIZER, type FaceRecognizer } from '../inference/face.recognizer';
-import { FACE_DETECTOR, FACE_IDENTIFIER, FaceDetectorModel, FEATURE_EXTRACTOR } from '../inference/inference.module';
+import { FACE_DETECTOR, FaceDetectorModel, FEATURE_EXTRACTOR, LIVE_EMBEDDER } from '../inference/inference.module';
 import type { FeatureExtractor } from '../inference/inference.types';
 import { DEFAULT_IDENTITY_SCHEDULE } from './identity-scheduler';
 import { expressionPipeline, ExpressionPipeline } from './pipeline';
@@ -40,7 +40,7 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(EventBus) private readonly bus: EventBus,
     @Optional() @Inject(HEAD_RESOLVER) heads: HeadResolver | null,
     @Optional() @Inject(FACE_RECOGNIZER) private readonly recognizer: FaceRecognizer | null,
-    @Optional() @Inject(FACE_IDENTIFIER) identifier: FaceIdentifier | null,
+    @Optional() @Inject(LIVE_EMBEDDER) embedder: ViewEmbedder | null,
     @Optional() @Inject(FaceObservationDemand) demand: FaceObservationDemand | null,
   ) {
     this.pipeline = expressionPipeline(
@@ -51,7 +51,7 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
         heads: heads ?? new GeneralHeadResolver(),
         metrics,
         recognizer,
-        identifier,
+        embedder,
         onError: (err, frames) =>
           this.logger.warn(`batch of ${frames.length} frame(s) failed in ${err.stage}: ${err.message}`),
       },

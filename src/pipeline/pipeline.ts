@@ -2,7 +2,7 @@ import { catchError, concatMap, EMPTY, finalize, of, OperatorFunction, Scheduler
 import { PipelineEvent } from '../contracts/events';
 import type { FaceIdentity } from '../contracts/faces';
 import type { Frame } from '../contracts/frames';
-import type { FaceIdentifier } from '../inference/embedding/identify-faces';
+import type { ViewEmbedder } from '../inference/embedding/identify-faces';
 import type { CropRule } from '../inference/face-crop';
 import type { FaceRecognizer } from '../inference/face.recognizer';
 import type { HeadResolver, HeadRunner } from '../inference/head.resolver';
@@ -11,6 +11,7 @@ import { batchLatestPerKey } from './batch-latest';
 import { classifyFaces } from './classify-faces';
 import { cropFaces, CropFacesOptions, LARGE_CROP_SIDE } from './crop-faces';
 import { detectFaces } from './detect-faces';
+import { embedEnrolments } from './embed-enrolments';
 import { expressionEvents } from './expression-events';
 import type { TrackerOptions } from './face-tracker';
 import type { PipelineMetrics } from './pipeline.metrics';
@@ -30,8 +31,9 @@ export interface PipelineDeps {
   onError?: (err: StageError, frames: Frame[]) => void;
   /** Live recognition (with options.identity): who a track's face is. Absent = nobody is recognised. */
   recognizer?: FaceRecognizer | null;
-  /** Embeds on the calling thread when the detector has no analyze() (INFERENCE_WORKERS=0). */
-  identifier?: FaceIdentifier | null;
+  /** Live recognition's embedder (IDENTITY=face): the embedding worker, or the calling thread with INFERENCE_WORKERS=0.
+   * Without one, nothing is embedded (no recognition, no enrolment from calibration capture). */
+  embedder?: ViewEmbedder | null;
 }
 
 export interface PipelineOptions {
@@ -79,14 +81,15 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
   const smoother = new ScoreSmoother(options.smoothing);
   const users = new Map<string, string | null>();
   const identities = new Map<string, FaceIdentity | null>();
-  const recognizer = options.identity && deps.recognizer ? deps.recognizer : null;
+  const embedder = options.identity && deps.embedder ? deps.embedder : null;
+  const recognizer = embedder && deps.recognizer ? deps.recognizer : null;
   const scheduler = recognizer ? new IdentityScheduler(options.identity!.schedule, options.identity!.clock) : null;
 
   /** Everything after detection holds per-camera state (tracks, smoothing): it runs one batch at a time, in order. */
   const ordered: OperatorFunction<FrameWork[], PipelineEvent> = (batches$) =>
     batches$.pipe(
       trackFaces({ trackers }),
-      scheduler && recognizer ? recognizeFaces({ scheduler, recognizer, metrics }) : (b$) => b$,
+      scheduler && recognizer ? recognizeFaces({ scheduler, recognizer, embedder: embedder!, metrics }) : (b$) => b$,
       cropFaces({ rule: options.crop, observe: options.observe }),
       classifyFaces({ trunk: deps.trunk, generalHead: deps.generalHead, heads: deps.heads, metrics }),
       smoothScores({ smoother }),
@@ -106,9 +109,8 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
     if (plan?.deferred) metrics.deferred(plan.deferred);
     if (scheduler) metrics.pipelineLoad(scheduler.load);
     // calibration capture: every face of the frames of a camera whose calibration still needs samples is enrolled too
-    // (aligned + embedded with the same recipe, in the workers) — only where an embedder exists (IDENTITY=face)
-    const canEmbed = !!options.identity && (deps.detector.analyze ? true : !!deps.identifier);
-    const enrol = canEmbed && options.observe?.enrol && options.observe.wanted() ? frames.map((f) => options.observe!.enrol!(f.cameraId)) : undefined;
+    // (aligned with the same recipe in the workers, embedded before the batch goes on) — only with an embedder (IDENTITY=face)
+    const enrol = embedder && options.observe?.enrol && options.observe.wanted() ? frames.map((f) => options.observe!.enrol!(f.cameraId)) : undefined;
     const asks = plan?.boxes.some((b) => b.length > 0) || enrol?.some(Boolean);
     const identity = asks
       ? { frames: plan?.boxes ?? frames.map(() => []), quality: options.identity!.schedule.quality, ...(enrol?.some(Boolean) ? { enrol } : {}) }
@@ -119,8 +121,8 @@ export function expressionPipeline(deps: PipelineDeps, options: PipelineOptions)
         metrics,
         analyze: () => ({ crop: options.crop, largeSide: options.observe?.wanted() ? LARGE_CROP_SIDE : 0, features: true }),
         identity,
-        identifier: deps.identifier,
       }),
+      enrol?.some(Boolean) ? embedEnrolments({ embedder: embedder!, metrics }) : (b$) => b$,
       concatMap(async (batch) => {
         await turn;
         return batch;

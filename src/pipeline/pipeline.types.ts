@@ -1,7 +1,7 @@
 import type { FaceEnrolment, FaceIdentity, GrayImage } from '../contracts/faces';
 import type { Frame } from '../contracts/frames';
 import type { Box } from '../contracts/geometry';
-import type { FaceIdentityResult } from '../inference/embedding/identify-faces';
+import type { PreparedFace } from '../inference/embedding/identify-faces';
 import type { FaceRecognition } from '../inference/face.recognizer';
 import type { Detection } from '../inference/yunet.decode';
 
@@ -16,9 +16,13 @@ export interface FaceWork {
   cropLarge?: GrayImage;
   /** 2048 trunk features, when the detector computed them (analyze()); else the classify stage runs the trunk. */
   features?: Float32Array;
-  /** When the identity scheduler asked for this face: its embedding, or why this frame was not used (IDENTITY=face). */
-  identity?: FaceIdentityResult;
-  /** When calibration asked for this camera's faces (FaceObservationDemand): aligned crop + embedding, or why not. */
+  /** When the identity scheduler asked for this face: its aligned views, or why this frame was not used (IDENTITY=face). */
+  identity?: PreparedFace;
+  /** This face's embedding when it was made here anyway (the face was also enrolled): recorded without another run. */
+  identityEmbedding?: Float32Array;
+  /** When calibration asked for this camera's faces (FaceObservationDemand): its aligned views, or why not. */
+  toEnrol?: PreparedFace;
+  /** toEnrol embedded (embedEnrolments): aligned crop + embedding, or why not. */
   enrolment?: FaceEnrolment;
   /** The recogniser's current decision for this face's track (from its recent embeddings), if any. */
   recognition?: FaceRecognition | null;

@@ -11,12 +11,12 @@ import type { InferenceWorkerInit } from '../../src/inference/pool/inference.mes
 import { InferencePool, InferenceWorkerError, PooledFaceDetector, PooledFeatureExtractor } from '../../src/inference/pool/inference.pool';
 import { MODELS, ROOT } from '../support/paths';
 
-const INIT: InferenceWorkerInit = {
+const INIT = {
   session: { EXECUTION_PROVIDER: 'cpu', ORT_THREADS: 1, ORT_SPIN: false },
   detectorPath: join(MODELS, 'face-detection/yunet_s_dynamic.onnx'),
   trunkPath: join(MODELS, 'general/trunk.onnx'),
   detector: { size: 320, scoreThreshold: 0.6, nmsIou: 0.3, minFacePixels: 24 },
-};
+} satisfies InferenceWorkerInit;
 
 /**
  * The real worker, plus a `crash-next` message: the next request the thread receives kills it the way a native fault

@@ -60,7 +60,7 @@ export function faceEmbeddingSha(modelsDir: string): string {
  * FaceEmbeddings on the main thread, for enrolment: a photo upload, a browser frame or a WS `face.enrol` embeds one
  * face, ~35 ms (3 views x flip = 6 crops through the dlib ResNet, ~6 ms each on 2 cores, docs/IDENTITY.md) plus ~2 ms
  * of alignment, once per request: enrolment is an occasional admin action, not a per-frame path, so it does not need the
- * worker pool (the live path embeds in the inference workers). The session is created through the app's
+ * worker pool (the live path embeds on its own embedding worker). The session is created through the app's
  * OrtSessionFactory on first use, so a server that never enrols does not load the 22 MB model.
  */
 @Injectable()

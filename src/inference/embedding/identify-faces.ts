@@ -1,8 +1,8 @@
 /**
- * The live path's identification step, shared by the inference workers (analyze with `identity`) and the in-process
- * path (INFERENCE_WORKERS=0): for each face the pipeline asked about (by the box where its track was last seen), check
- * its quality, align it to the dlib chip template in the calibrated test-time views (alignFaceViews: zooms 1, 0.93,
- * 1.07) and embed all of a call's faces in one FaceEmbedder.embedFaces run (each view with its mirror image, averaged,
+ * The live path's identification, in two halves. prepareFaces, where the frame is (the inference workers inside
+ * analyze(), or the main thread with INFERENCE_WORKERS=0): for each face the pipeline asked about (by the box where its
+ * track was last seen) the quality gate and the alignment to the dlib chip template in the calibrated test-time views
+ * (alignFaceViews: zooms 1, 0.93, 1.07). Then a ViewEmbedder embeds the views (each with its mirror image, averaged,
  * L2-normalised): the same recipe the gallery was embedded with and the matcher's threshold was calibrated on
  * (docs/IDENTITY.md).
  */
@@ -10,7 +10,6 @@ import type { FaceEnrolment } from '../../contracts/faces';
 import type { Box } from '../../contracts/geometry';
 import { iou, type Detection } from '../yunet.decode';
 import type { BgrImage } from '../yunet.detector';
-import type { FaceEmbedder } from './face-embedder';
 import { alignFaceViews, VIEW_SCALES } from './face-align';
 import { DEFAULT_FACE_QUALITY, FaceQualityOptions, geometryRejection, QualityRejection, sharpness } from './face-quality';
 
@@ -21,22 +20,14 @@ export interface IdentityRequest {
   quality?: FaceQualityOptions;
   /**
    * Per frame (same order; absent = none): also enrol EVERY face of that frame: the same quality gate, alignment and
-   * embedding, plus the aligned scale-1 crop (calibration capture: the sample's face goes to the gallery). Made in the
-   * same embedder run as the identity faces; a face both asked about and enrolled is embedded once.
+   * embedding, plus the aligned scale-1 crop (calibration capture: the sample's face goes to the gallery). A face both
+   * asked about and enrolled is prepared (and embedded) once.
    */
   enrol?: boolean[];
 }
 
-/** identifyAndEnrol's answer, per frame, per detection (undefined where not asked). */
-export interface IdentityResults {
-  identity: (FaceIdentityResult | undefined)[][];
-  enrolment: (FaceEnrolment | undefined)[][];
-}
-
-/** A face asked about: its embedding, or why this frame of it was not good enough. */
-export type FaceIdentityResult = { embedding: Float32Array } | { rejected: QualityRejection };
-
-/** What embeds aligned views (FaceEmbedder in a worker or on the main thread). */
+/** What embeds aligned views: FaceEmbedder on the calling thread, or the embedding worker (PooledViewEmbedder). Each
+ * face's views → one L2-normalised embedding, same order. */
 export interface ViewEmbedder {
   embedFaces(faces: readonly (readonly Uint8Array[])[]): Promise<Float32Array[]>;
 }
@@ -69,33 +60,28 @@ export function detectionsForHints(detections: readonly Detection[], hints: read
   });
 }
 
-/**
- * Identity results per frame, per detection (undefined where the face was not asked about). Frames are BGR (ingest).
- */
-export async function identifyFaces(
-  images: readonly BgrImage[],
-  detections: readonly (readonly Detection[])[],
-  request: IdentityRequest,
-  embedder: ViewEmbedder,
-): Promise<(FaceIdentityResult | undefined)[][]> {
-  return (await identifyAndEnrol(images, detections, { ...request, enrol: undefined }, embedder)).identity;
+/** A face made ready to embed: its aligned views (alignFaceViews at VIEW_SCALES, the scale-1 template crop first), or
+ * why this frame of it is not good enough (the quality gate). */
+export type PreparedFace = { views: Uint8Array[] } | { rejected: QualityRejection };
+
+/** prepareFaces' answer, per frame, per detection (undefined where not asked). A face both asked about and enrolled
+ * shares one PreparedFace, so it is embedded once. */
+export interface PreparedFaces {
+  identity: (PreparedFace | undefined)[][];
+  enrolment: (PreparedFace | undefined)[][];
 }
 
 /**
- * identifyFaces, plus the enrolment of every face of the frames `request.enrol` flags (its aligned crop and
- * embedding, or the quality gate's reason), all embedded in one FaceEmbedder.embedFaces run.
+ * The cheap half of identification, done where the frame is (an inference worker inside analyze(), or the main thread
+ * with INFERENCE_WORKERS=0): for the faces at the request's boxes (and every face of the frames `request.enrol`
+ * flags), the quality gate and the alignment to the dlib template in the calibrated views. The costly half, the
+ * ResNet (~6 crops per face), runs elsewhere (embedPrepared): live recognition sends the views to its own embedding
+ * worker so that a batch never waits for it (docs/IDENTITY.md "Live recognition"). Frames are BGR (ingest).
  */
-export async function identifyAndEnrol(
-  images: readonly BgrImage[],
-  detections: readonly (readonly Detection[])[],
-  request: IdentityRequest,
-  embedder: ViewEmbedder,
-): Promise<IdentityResults> {
+export function prepareFaces(images: readonly BgrImage[], detections: readonly (readonly Detection[])[], request: IdentityRequest): PreparedFaces {
   const quality = request.quality ?? DEFAULT_FACE_QUALITY;
-  const identity: (FaceIdentityResult | undefined)[][] = detections.map((list) => list.map(() => undefined));
-  const enrolment: (FaceEnrolment | undefined)[][] = detections.map((list) => list.map(() => undefined));
-  const views: Uint8Array[][] = [];
-  const at: { i: number; k: number; identify: boolean; enrol: boolean }[] = [];
+  const identity: (PreparedFace | undefined)[][] = detections.map((list) => list.map(() => undefined));
+  const enrolment: (PreparedFace | undefined)[][] = detections.map((list) => list.map(() => undefined));
   images.forEach((image, i) => {
     const list = detections[i] ?? [];
     const asked = new Set(detectionsForHints(list, request.frames[i] ?? []).filter((k) => k >= 0));
@@ -103,56 +89,29 @@ export async function identifyAndEnrol(
     list.forEach((d, k) => {
       const identify = asked.has(k);
       if (!identify && !enrolAll) return;
-      const put = (r: { rejected: QualityRejection }) => {
-        if (identify) identity[i][k] = r;
-        if (enrolAll) enrolment[i][k] = r;
-      };
-      const geometric = geometryRejection(d.box, d.landmarks, quality);
-      if (geometric) return put({ rejected: geometric });
-      const { crops } = alignFaceViews(image, 'bgr', d.landmarks, VIEW_SCALES);
-      if (sharpness(crops[0]) < quality.minSharpness) return put({ rejected: 'blurred' });
-      views.push(crops);
-      at.push({ i, k, identify, enrol: enrolAll });
+      const prepared = prepareFace(image, d, quality);
+      if (identify) identity[i][k] = prepared;
+      if (enrolAll) enrolment[i][k] = prepared;
     });
   });
-  if (views.length > 0) {
-    const embeddings = await embedder.embedFaces(views);
-    at.forEach(({ i, k, identify, enrol }, j) => {
-      if (identify) identity[i][k] = { embedding: embeddings[j] };
-      if (enrol) enrolment[i][k] = { aligned: views[j][0], embedding: embeddings[j] };
-    });
-  }
   return { identity, enrolment };
 }
 
-/**
- * Identification on the calling thread (INFERENCE_WORKERS=0; the pool's workers do it inside analyze()): the faces
- * that `request` points at, aligned and embedded.
- */
-export interface FaceIdentifier {
-  identify(
-    images: readonly BgrImage[],
-    detections: readonly (readonly Detection[])[],
-    request: IdentityRequest,
-  ): Promise<(FaceIdentityResult | undefined)[][]>;
-  /** identify() plus the enrolment of the faces of the frames `request.enrol` flags (calibration capture). */
-  identifyAndEnrol(images: readonly BgrImage[], detections: readonly (readonly Detection[])[], request: IdentityRequest): Promise<IdentityResults>;
-  release(): Promise<void>;
+function prepareFace(image: BgrImage, d: Detection, quality: FaceQualityOptions): PreparedFace {
+  const geometric = geometryRejection(d.box, d.landmarks, quality);
+  if (geometric) return { rejected: geometric };
+  const { crops } = alignFaceViews(image, 'bgr', d.landmarks, VIEW_SCALES);
+  if (sharpness(crops[0]) < quality.minSharpness) return { rejected: 'blurred' };
+  return { views: crops };
 }
 
-/** FaceIdentifier over an in-process FaceEmbedder (a session from the app's OrtSessionFactory). */
-export class InProcessFaceIdentifier implements FaceIdentifier {
-  constructor(private readonly embedder: FaceEmbedder) {}
-
-  identify(images: readonly BgrImage[], detections: readonly (readonly Detection[])[], request: IdentityRequest) {
-    return identifyFaces(images, detections, request, this.embedder);
-  }
-
-  identifyAndEnrol(images: readonly BgrImage[], detections: readonly (readonly Detection[])[], request: IdentityRequest) {
-    return identifyAndEnrol(images, detections, request, this.embedder);
-  }
-
-  release(): Promise<void> {
-    return this.embedder.release();
-  }
+/**
+ * The enrolments of prepared faces (calibration capture): each face's aligned template crop and its embedding, in one
+ * embedder run, or the quality gate's reason. Same order as `faces`.
+ */
+export async function embedPrepared(faces: readonly PreparedFace[], embedder: ViewEmbedder): Promise<FaceEnrolment[]> {
+  const ready = faces.filter((f): f is { views: Uint8Array[] } => 'views' in f);
+  const embeddings = ready.length > 0 ? await embedder.embedFaces(ready.map((f) => f.views)) : [];
+  let j = 0;
+  return faces.map((f) => ('views' in f ? { aligned: f.views[0], embedding: embeddings[j++] } : f));
 }

@@ -1,6 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { ALIGNED_SIZE } from '../embedding/face-align';
+import { EMBEDDING_DIM } from '../embedding/face-embedder';
+import type { ViewEmbedder } from '../embedding/identify-faces';
 import { FEATURES } from '../heads/head-shape';
 import type { AnalyzedFace, AnalyzeRequest, FeatureExtractor } from '../inference.types';
 import { ExecutionProviderError } from '../ort.sessions';
@@ -33,6 +36,8 @@ export interface InferencePoolOptions {
   entry?: WorkerEntry;
   /** A crashed worker is started again after this delay (doubled per consecutive failure, at most 30 s). */
   restartDelayMs?: number;
+  /** What its workers are called in logs and errors (default "inference worker"). */
+  label?: string;
 }
 
 /**
@@ -52,9 +57,11 @@ export class InferencePool {
   private readonly entry: WorkerEntry;
   private nextId = 1;
   private closed = false;
+  private readonly label: string;
 
   private constructor(private readonly options: InferencePoolOptions) {
     this.entry = options.entry ?? inferenceWorkerEntry();
+    this.label = options.label ?? 'inference worker';
     this.slots = Array.from({ length: options.size }, (_, index) => ({ index, worker: null, pending: new Map(), failures: 0 }));
   }
 
@@ -79,7 +86,7 @@ export class InferencePool {
   async detect(images: readonly BgrImage[]): Promise<Detection[][]> {
     const { buffer, frames } = pack(images);
     const reply = await this.request((id) => ({ type: 'detect', id, buffer, frames }), [buffer]);
-    if (reply.type !== 'detections') throw new InferenceWorkerError(`inference worker answered ${reply.type} to detect`);
+    if (reply.type !== 'detections') throw new InferenceWorkerError(`${this.label} answered ${reply.type} to detect`);
     return reply.detections;
   }
 
@@ -87,7 +94,7 @@ export class InferencePool {
   async analyze(images: readonly BgrImage[], request: AnalyzeRequest): Promise<AnalyzedFace[][]> {
     const { buffer, frames } = pack(images);
     const reply = await this.request((id) => ({ type: 'analyze', id, buffer, frames, request }), [buffer]);
-    if (reply.type !== 'analysis') throw new InferenceWorkerError(`inference worker answered ${reply.type} to analyze`);
+    if (reply.type !== 'analysis') throw new InferenceWorkerError(`${this.label} answered ${reply.type} to analyze`);
     let k = 0;
     return reply.faces.map((list) =>
       list.map((f) => {
@@ -107,8 +114,28 @@ export class InferencePool {
       bytes.set(f, i * size);
     });
     const reply = await this.request((id) => ({ type: 'features', id, buffer, count: faces.length }), [buffer]);
-    if (reply.type !== 'features') throw new InferenceWorkerError(`inference worker answered ${reply.type} to features`);
+    if (reply.type !== 'features') throw new InferenceWorkerError(`${this.label} answered ${reply.type} to features`);
     return reply.features;
+  }
+
+  /** Each face's aligned views (alignFaceViews, 150x150 RGB) → one L2-normalised embedding per face, on one worker
+   * started with `embedderPath` (live recognition's embedding worker). */
+  async embed(faces: readonly (readonly Uint8Array[])[]): Promise<Float32Array[]> {
+    const plane = ALIGNED_SIZE * ALIGNED_SIZE * 3;
+    const total = faces.reduce((n, v) => n + v.length, 0);
+    const buffer = new ArrayBuffer(total * plane);
+    const bytes = new Uint8Array(buffer);
+    let at = 0;
+    faces.forEach((views, i) => {
+      if (views.length === 0) throw new Error(`face ${i} has no views`);
+      for (const v of views) {
+        if (v.byteLength !== plane) throw new Error(`face ${i} has a view of ${v.byteLength} bytes, expected ${ALIGNED_SIZE}x${ALIGNED_SIZE}x3 = ${plane}`);
+        bytes.set(v, plane * at++);
+      }
+    });
+    const reply = await this.request((id) => ({ type: 'embed', id, buffer, views: faces.map((v) => v.length) }), [buffer]);
+    if (reply.type !== 'embeddings') throw new InferenceWorkerError(`${this.label} answered ${reply.type} to embed`);
+    return faces.map((_, i) => reply.embeddings.subarray(i * EMBEDDING_DIM, (i + 1) * EMBEDDING_DIM));
   }
 
   /** Pending requests per worker (for tests and metrics). */
@@ -140,7 +167,7 @@ export class InferencePool {
   private request(make: (id: number) => ToInferenceWorker, transfer: ArrayBuffer[]): Promise<FromInferenceWorker> {
     if (this.closed) return Promise.reject(new InferenceWorkerError('inference pool closed'));
     const live = this.slots.filter((s) => s.worker);
-    if (live.length === 0) return Promise.reject(new InferenceWorkerError('no inference worker is running (all crashed; restarting)'));
+    if (live.length === 0) return Promise.reject(new InferenceWorkerError(`no ${this.label} is running (all crashed; restarting)`));
     // least pending requests first; ties go to the lowest index, so a lone request always finds an idle worker
     const slot = live.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
@@ -174,19 +201,19 @@ export class InferencePool {
       });
       worker.on('error', (err) => {
         if (!ready) reject(err);
-        else this.logger.error(`inference worker ${slot.index} failed: ${err.message}`);
+        else this.logger.error(`${this.label} ${slot.index} failed: ${err.message}`);
       });
       worker.on('exit', (code) => {
-        if (!ready) return reject(new InferenceWorkerError(`inference worker ${slot.index} exited (${code}) before it was ready`));
+        if (!ready) return reject(new InferenceWorkerError(`${this.label} ${slot.index} exited (${code}) before it was ready`));
         if (slot.worker !== worker) return;
         slot.worker = null;
-        this.failAll(slot, new InferenceWorkerError(`inference worker ${slot.index} exited (${code})`));
+        this.failAll(slot, new InferenceWorkerError(`${this.label} ${slot.index} exited (${code})`));
         if (this.closed) return;
         const delay = Math.min(30_000, (this.options.restartDelayMs ?? 500) * 2 ** slot.failures++);
-        this.logger.warn(`inference worker ${slot.index} exited (${code}); starting it again in ${delay} ms`);
+        this.logger.warn(`${this.label} ${slot.index} exited (${code}); starting it again in ${delay} ms`);
         setTimeout(() => {
           if (this.closed) return;
-          this.spawn(slot).catch((e: Error) => this.logger.error(`inference worker ${slot.index} could not start again: ${e.message}`));
+          this.spawn(slot).catch((e: Error) => this.logger.error(`${this.label} ${slot.index} could not start again: ${e.message}`));
         }, delay).unref();
       });
     });
@@ -285,4 +312,17 @@ export class PooledFeatureExtractor implements FeatureExtractor {
   }
 
   async release(): Promise<void> {}
+}
+
+/**
+ * Live recognition's embedder on its own worker thread (a pool of one started with only `embedderPath`): the ResNet's
+ * ~6 crops per face run beside the detection workers instead of inside a batch, so no batch waits for them; the OS
+ * shares the cores between the threads (docs/IDENTITY.md "Live recognition").
+ */
+export class PooledViewEmbedder implements ViewEmbedder {
+  constructor(private readonly pool: InferencePool) {}
+
+  embedFaces(faces: readonly (readonly Uint8Array[])[]): Promise<Float32Array[]> {
+    return faces.length === 0 ? Promise.resolve([]) : this.pool.embed(faces);
+  }
 }
