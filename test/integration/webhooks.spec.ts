@@ -257,6 +257,13 @@ describe('webhooks: real receiver, real SQLite', () => {
     expect(hook.got).toHaveLength(1);
     expect(hook.got[0].headers.host).toBe(`hooks.example:${hook.port}`);
 
+    // DNS changes to another allowed address where nothing listens: the kept-alive connection to 127.0.0.1 is not reused
+    // (connections are pooled per checked address), so this attempt goes to 127.0.0.2 and is refused.
+    names['hooks.example'] = ['127.0.0.2'];
+    bus.publish('expression', frame(Date.now(), [face(3, 0.9)]));
+    await until('the refused attempt', () => repo.deliveries(rule.id, 1)[0]?.lastError?.includes('ECONNREFUSED') || (dispatcher.flushLog(), false));
+    expect(hook.got).toHaveLength(1);
+
     // DNS changes: the same name now resolves to the metadata address; the next delivery is refused, not retried.
     names['hooks.example'] = ['169.254.169.254'];
     bus.publish('expression', frame(Date.now(), [face(2, 0.9)]));
@@ -337,5 +344,17 @@ describe('webhooks: real receiver, real SQLite', () => {
     await dispatcher.whenIdle();
     expect(hook.got).toHaveLength(2);
     expect(JSON.parse(hook.got[1].raw.toString())).toMatchObject({ rule: { id: remote.id }, event: { cameraId: 'cam2', trackId: 3 } });
+  });
+
+  it('deliveries to one address share kept-alive connections', async () => {
+    const hook = await receiver((_r, _n, res) => void res.writeHead(204).end());
+    cleanups.push(hook.close);
+    const { bus, dispatcher, addRule } = setup({ WEBHOOK_CONCURRENCY: '1' });
+    addRule({ url: hook.url, minDurationMs: 0 });
+    for (let i = 0; i < 10; i++) bus.publish('expression', frame(Date.now(), [face(i + 1, 0.9)]));
+    await dispatcher.whenIdle();
+    expect(hook.got).toHaveLength(10);
+    // one request at a time: one connection, unless the receiver closed an idle one in between (it does not here)
+    expect(new Set(hook.got.map((r) => r.remotePort)).size).toBe(1);
   });
 });

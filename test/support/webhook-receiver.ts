@@ -21,6 +21,8 @@ export interface ReceivedHook {
   headers: IncomingMessage['headers'];
   raw: Buffer;
   at: number;
+  /** The client's port: requests on one kept-alive connection share it. */
+  remotePort: number;
 }
 
 export interface WebhookReceiver {
@@ -38,7 +40,7 @@ export async function startWebhookReceiver(reply: (req: ReceivedHook, n: number,
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const r = { headers: req.headers, raw: Buffer.concat(chunks), at: Date.now() };
+      const r = { headers: req.headers, raw: Buffer.concat(chunks), at: Date.now(), remotePort: req.socket.remotePort ?? 0 };
       got.push(r);
       open.add(res);
       res.on('close', () => open.delete(res));

@@ -11,7 +11,7 @@ import { DestinationForbiddenError, DestinationPolicy, HOST_RESOLVER, type HostR
 import { WebhookDeliveryRecord, WebhookRecord, WebhookRepository } from '../../storage/ports/webhook.repository';
 import { DeliveryMetrics } from '../delivery.metrics';
 import { Firing, WebhookRuleEngine } from './webhook-rules';
-import { postOnce, WebhookAttemptError } from './webhook.sender';
+import { postOnce, WebhookAttemptError, WebhookConnections } from './webhook.sender';
 import { signWebhook } from './webhook-signature';
 
 /** Webhook counters, in delivery's registry (so /metrics shows them). Labels are bounded enums, never URLs or ids. */
@@ -101,6 +101,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private readonly ready: Job[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly aborts = new Set<AbortController>();
+  private readonly connections: WebhookConnections;
   /**
    * Every stored rule, enabled or not, by id, and the JSON of its `rule` part of a body: read from the repository on
    * reload() (each change through WebhooksService, and each row another node changed), never per firing or attempt.
@@ -125,6 +126,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     @Optional() @Inject(ReplicatedChanges) private readonly replicated: ReplicatedChanges | null = null,
   ) {
     this.policy = new DestinationPolicy({ allowLinkLocal: config.WEBHOOK_ALLOW_LINK_LOCAL, resolver, setting: 'WEBHOOK_ALLOW_LINK_LOCAL' });
+    this.connections = new WebhookConnections(config.WEBHOOK_CONCURRENCY);
   }
 
   onModuleInit(): void {
@@ -157,6 +159,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const a of this.aborts) a.abort();
+    this.connections.destroy();
     this.ready.length = 0;
     this.flushLog();
   }
@@ -262,6 +265,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
         body: job.body,
         timeoutMs: this.config.WEBHOOK_TIMEOUT_MS,
         signal: abort.signal,
+        agent: this.connections.agentFor(target.url, target.address),
         headers: {
           'user-agent': 'iExpressionNet-Webhook/1',
           [WEBHOOK_HEADERS.signature]: signWebhook(rule.secret, timestamp, job.body),

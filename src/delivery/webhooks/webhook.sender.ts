@@ -1,5 +1,5 @@
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 
 /** Why one HTTP attempt did not deliver; `retryable` = another attempt may succeed. */
@@ -21,6 +21,44 @@ export interface PostOptions {
   body: string;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Keep-alive connections to exactly `address` (WebhookConnections.agentFor); none: a connection of its own. */
+  agent?: HttpAgent;
+}
+
+/**
+ * Keep-alive connections for webhook attempts, one pool per destination *address* (and protocol): an attempt reuses
+ * only a connection to the address its own policy check returned, so pooling opens no DNS-rebinding window. A new TCP
+ * (and TLS) connection per delivery cost the event loop more than the rest of a delivery (bench:pipeline
+ * --webhook-rule flood). Idle connections never keep the process alive (Node unrefs them) and close after IDLE_MS:
+ * shorter than the usual server keep-alive timeouts (Node 5 s, Apache 5 s, nginx 75 s), so we close first rather than
+ * send on a connection the receiver is closing (that attempt would fail and wait for a retry).
+ */
+export class WebhookConnections {
+  static readonly IDLE_MS = 4000;
+  private readonly agents = new Map<string, HttpAgent>();
+
+  constructor(private readonly maxSockets: number) {}
+
+  agentFor(url: URL, address: string | undefined): HttpAgent {
+    const key = `${url.protocol}//${address ?? url.hostname}:${url.port}`;
+    let agent = this.agents.get(key);
+    if (!agent) {
+      const options = { keepAlive: true, maxSockets: this.maxSockets, timeout: WebhookConnections.IDLE_MS };
+      agent = url.protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options);
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  get pools(): number {
+    return this.agents.size;
+  }
+
+  /** Closes every connection (shutdown). */
+  destroy(): void {
+    for (const agent of this.agents.values()) agent.destroy();
+    this.agents.clear();
+  }
 }
 
 /** A look-up that always answers `address`: the connection goes where the policy looked (no DNS rebinding window). */
@@ -35,8 +73,9 @@ function pinned(address: string): LookupFunction {
 /**
  * One POST. Resolves with the status of a 2xx answer; throws WebhookAttemptError otherwise: network errors, the
  * timeout (the whole exchange, response body included), 5xx, 408 and 429 are retryable; a redirect (3xx, never
- * followed: it could point anywhere, past the policy) and other 4xx are not. No connection pooling: each attempt
- * connects to the address that was just checked. The response body is read and discarded (at most 64 KiB).
+ * followed: it could point anywhere, past the policy) and other 4xx are not. The connection goes to the address that was
+ * just checked (a new one, or a kept-alive one to that same address through `agent`). The response body is read and
+ * discarded (at most 64 KiB).
  */
 export function postOnce(o: PostOptions): Promise<number> {
   return new Promise<number>((resolve, reject) => {
@@ -52,7 +91,7 @@ export function postOnce(o: PostOptions): Promise<number> {
     };
     const req = request(o.url, {
       method: 'POST',
-      agent: false,
+      agent: o.agent ?? false,
       headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(o.body)), ...o.headers },
       ...(o.address ? { lookup: pinned(o.address) } : {}),
     });
