@@ -1,12 +1,14 @@
-import { Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG, Config } from '../../config';
+import { InferenceModule, LIVE_EMBEDDER } from '../inference.module';
 import { OrtModule } from '../ort.module';
 import { OrtSessionFactory } from '../ort.sessions';
 import { alignFaceViews, FivePoints, PackedImage } from './face-align';
 import { FaceEmbedder, faceEmbeddingPath } from './face-embedder';
+import type { ViewEmbedder } from './identify-faces';
 
 /** One face to embed: a packed 3-channel image and YuNet's 5 landmarks in that image's pixels. */
 export interface FaceToEmbed {
@@ -57,11 +59,13 @@ export function faceEmbeddingSha(modelsDir: string): string {
 }
 
 /**
- * FaceEmbeddings on the main thread, for enrolment: a photo upload, a browser frame or a WS `face.enrol` embeds one
- * face, ~35 ms (3 views x flip = 6 crops through the dlib ResNet, ~6 ms each on 2 cores, docs/IDENTITY.md) plus ~2 ms
- * of alignment, once per request: enrolment is an occasional admin action, not a per-frame path, so it does not need the
- * worker pool (the live path embeds on its own embedding worker). The session is created through the app's
- * OrtSessionFactory on first use, so a server that never enrols does not load the 22 MB model.
+ * FaceEmbeddings for enrolment: a photo upload, a browser frame or a WS `face.enrol` embeds one face, ~35 ms (3 views
+ * x flip = 6 crops through the dlib ResNet, ~6 ms each, docs/IDENTITY.md) plus ~2 ms of alignment, once per request.
+ * With live recognition on (IDENTITY=face) it uses live recognition's embedder (LIVE_EMBEDDER: the embedding worker
+ * thread, or the main thread's with INFERENCE_WORKERS=0), so the server holds one embedding session and an upload
+ * does not block the event loop. With IDENTITY=off (enrolment still works, recognition does not run) a session is
+ * created on the main thread through the app's OrtSessionFactory on first use, so a server that never enrols does not
+ * load the 22 MB model: enrolment is an occasional admin action, not a per-frame path.
  */
 @Injectable()
 export class LocalFaceEmbeddings extends FaceEmbeddings implements OnApplicationShutdown {
@@ -72,6 +76,7 @@ export class LocalFaceEmbeddings extends FaceEmbeddings implements OnApplication
   constructor(
     @Inject(OrtSessionFactory) private readonly factory: OrtSessionFactory,
     @Inject(CONFIG) private readonly config: Pick<Config, 'modelsDir'>,
+    @Optional() @Inject(LIVE_EMBEDDER) private readonly live: ViewEmbedder | null = null,
   ) {
     super();
   }
@@ -83,6 +88,7 @@ export class LocalFaceEmbeddings extends FaceEmbeddings implements OnApplication
 
   async embedViews(faces: readonly (readonly Uint8Array[])[]): Promise<Float32Array[]> {
     if (faces.length === 0) return [];
+    if (this.live) return this.live.embedFaces(faces);
     if (!this.embedder) {
       const path = faceEmbeddingPath(this.config.modelsDir);
       this.embedder = FaceEmbedder.create(this.factory, path);
@@ -101,9 +107,9 @@ export class LocalFaceEmbeddings extends FaceEmbeddings implements OnApplication
   }
 }
 
-/** Provides FaceEmbeddings (LocalFaceEmbeddings on the app's OrtSessionFactory). */
+/** Provides FaceEmbeddings (LocalFaceEmbeddings: live recognition's embedder, else its own on the app's OrtSessionFactory). */
 @Module({
-  imports: [OrtModule],
+  imports: [OrtModule, InferenceModule],
   providers: [{ provide: FaceEmbeddings, useClass: LocalFaceEmbeddings }],
   exports: [FaceEmbeddings],
 })
