@@ -48,6 +48,7 @@ export async function connectNats(opts: NatsConnectOptions): Promise<NatsJsLink>
 export class NatsJsLink extends NatsLink {
   private current: LinkStatus = 'connected';
   private readonly listeners = new Set<(s: LinkStatus) => void>();
+  private readonly clusterListeners = new Set<() => void>();
   private readonly kvm: Kvm;
 
   constructor(
@@ -69,6 +70,15 @@ export class NatsJsLink extends NatsLink {
   onStatus(listener: (status: LinkStatus) => void): Unsubscribe {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` when the NATS cluster may have changed under this connection: at each reconnection, and each time
+   * the server sends a new INFO (NATS servers announce it to their clients when a server of the cluster leaves or joins).
+   */
+  onClusterChange(listener: () => void): Unsubscribe {
+    this.clusterListeners.add(listener);
+    return () => this.clusterListeners.delete(listener);
   }
 
   publish(subject: string, data: Uint8Array): void {
@@ -97,7 +107,7 @@ export class NatsJsLink extends NatsLink {
       history: opts.history ?? 1,
       ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
     });
-    return new JsKvBucket(bucket, kv);
+    return new JsKvBucket(bucket, kv, (listener) => this.onClusterChange(listener));
   }
 
   async objectStore(bucket: string): Promise<ObjectBucket> {
@@ -115,6 +125,15 @@ export class NatsJsLink extends NatsLink {
       if (s.type === 'disconnect' || s.type === 'reconnecting' || s.type === 'staleConnection') this.set('disconnected');
       else if (s.type === 'reconnect') this.set('connected');
       else if (s.type === 'close') this.set('closed');
+      if (s.type === 'reconnect' || s.type === 'update') {
+        for (const l of this.clusterListeners) {
+          try {
+            l();
+          } catch {
+            // a listener's failure is its own
+          }
+        }
+      }
     }
   }
 
@@ -133,10 +152,17 @@ export class NatsJsLink extends NatsLink {
 
 const CONFLICTS: number[] = [JetStreamApiCodes.StreamWrongLastSequence, JetStreamApiCodes.StreamWrongLastSequenceUnknown];
 
+type KvWatchIterator = Awaited<ReturnType<KV['watch']>>;
+
 class JsKvBucket implements KvBucket {
+  /** Watches re-opened after a reconnection (for tests and logs). */
+  reopened = 0;
+
   constructor(
     readonly name: string,
     private readonly kv: KV,
+    /** Calls `listener` at each reconnection and each change of the NATS cluster the server announces. */
+    private readonly onClusterChange: (listener: () => void) => Unsubscribe,
   ) {}
 
   put(key: string, value: Uint8Array): Promise<number> {
@@ -167,18 +193,81 @@ class JsKvBucket implements KvBucket {
     return out;
   }
 
+  /**
+   * Every live entry, then every later put/delete, each revision once and in order — also when a NATS server dies.
+   *
+   * Why: kv.watch() is an ordered push consumer, an R1 ephemeral consumer on one NATS server of the stream's peers,
+   * and nats.js notices that it is gone only when two of its idle heartbeats are missed, an interval it fixes at 30 s
+   * for ordered consumers (and the count restarts at a reconnection). So when the server holding it died, the watch
+   * stayed silent for 60 s before nats.js began re-creating the consumer, on survivors that answer consumer creations
+   * slowly right then: replicated writes reached the node ~90 s late. Instead, whenever the NATS cluster changes under
+   * this connection (a reconnection, or the server announcing a changed cluster: a server left or joined), a new watch
+   * is opened from the revision after the last one delivered, retried with growing waits (0.25 s doubling to 2 s);
+   * once it is open it replaces the old one, which keeps delivering meanwhile (it may be alive). A generation number
+   * makes the old one deliver nothing after the switch, and revisions already delivered are skipped, so each revision
+   * arrives once and in order.
+   */
   async watch(onChange: (change: KvChange) => void): Promise<Unsubscribe> {
-    const iter = await this.kv.watch();
-    void (async () => {
-      for await (const e of iter) {
+    let last = 0;
+    let stopped = false;
+    let generation = 0;
+    let current: KvWatchIterator = await this.kv.watch();
+    const pump = (iter: KvWatchIterator, gen: number) =>
+      void (async () => {
+        for await (const e of iter) {
+          if (gen !== generation) break;
+          if (e.revision <= last) continue;
+          last = e.revision;
+          try {
+            onChange({ key: e.key, value: e.operation === 'PUT' ? e.value : null, revision: e.revision });
+          } catch {
+            // the watcher's failure is its own; keep watching
+          }
+        }
+      })().catch(() => undefined);
+    pump(current, generation);
+    let reopening = false;
+    let again = false;
+    const reopen = async () => {
+      for (let attempt = 0; !stopped; attempt++) {
+        // one event often brings both a new INFO and a reconnection: wait a moment so that they cost one re-opening
+        if (attempt === 0) await new Promise((r) => setTimeout(r, 200));
+        again = false;
         try {
-          onChange({ key: e.key, value: e.operation === 'PUT' ? e.value : null, revision: e.revision });
+          const next = await this.kv.watch({ resumeFromRevision: last + 1 });
+          if (stopped) {
+            next.stop();
+            return;
+          }
+          const old = current;
+          current = next;
+          generation++;
+          old.stop();
+          pump(next, generation);
+          this.reopened++;
+          // the cluster changed again while this one was being opened: it may sit on a server that has gone since
+          if (!again) return;
         } catch {
-          // the watcher's failure is its own; keep watching
+          await new Promise((r) => setTimeout(r, Math.min(2000, 250 * 2 ** attempt)));
         }
       }
-    })();
-    return () => iter.stop();
+    };
+    const off = this.onClusterChange(() => {
+      if (stopped) return;
+      if (reopening) {
+        again = true;
+        return;
+      }
+      reopening = true;
+      void reopen().finally(() => {
+        reopening = false;
+      });
+    });
+    return () => {
+      stopped = true;
+      off();
+      current.stop();
+    };
   }
 
   private async conflicts(key: string, write: () => Promise<number>): Promise<number> {
