@@ -13,7 +13,7 @@
  * - if that node has not claimed it after CAMERA_CLAIM_GRACE_MS (it died, or it cannot reach JetStream), the next node
  *   in the ranking may, then the next, one per grace period: one claimer per camera at any time, and the lease bucket's
  *   create refuses a second claim anyway;
- * - rebalancing is gradual: a node holding more than one camera more than the least-loaded live node releases ONE
+ * - rebalancing is gradual: a node holding more than one camera more than the emptiest live node releases ONE
  *   camera (its newest claim) per CAMERA_REBALANCE_MS, never within CAMERA_REBALANCE_MS of starting, and only towards
  *   nodes that have been live for CAMERA_REBALANCE_MS (a node that just joined or returned gets nothing at once);
  * - a node releases a camera that is no longer stored.
