@@ -107,7 +107,7 @@ export class NatsJsLink extends NatsLink {
       history: opts.history ?? 1,
       ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
     });
-    return new JsKvBucket(bucket, kv, (listener) => this.onClusterChange(listener));
+    return new JsKvBucket(bucket, kv, (listener) => this.onClusterChange(listener), () => this.current === 'closed');
   }
 
   async objectStore(bucket: string): Promise<ObjectBucket> {
@@ -155,14 +155,12 @@ const CONFLICTS: number[] = [JetStreamApiCodes.StreamWrongLastSequence, JetStrea
 type KvWatchIterator = Awaited<ReturnType<KV['watch']>>;
 
 class JsKvBucket implements KvBucket {
-  /** Watches re-opened after a reconnection (for tests and logs). */
-  reopened = 0;
-
   constructor(
     readonly name: string,
     private readonly kv: KV,
     /** Calls `listener` at each reconnection and each change of the NATS cluster the server announces. */
     private readonly onClusterChange: (listener: () => void) => Unsubscribe,
+    private readonly isClosed: () => boolean,
   ) {}
 
   put(key: string, value: Uint8Array): Promise<number> {
@@ -229,9 +227,12 @@ class JsKvBucket implements KvBucket {
     let reopening = false;
     let again = false;
     const reopen = async () => {
+      const wait = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
       for (let attempt = 0; !stopped; attempt++) {
         // one event often brings both a new INFO and a reconnection: wait a moment so that they cost one re-opening
-        if (attempt === 0) await new Promise((r) => setTimeout(r, 200));
+        if (attempt === 0) await wait(200);
+        // a closed connection never answers: nothing to re-open (the owner's unwatch may never come)
+        if (this.isClosed()) return;
         again = false;
         try {
           const next = await this.kv.watch({ resumeFromRevision: last + 1 });
@@ -244,11 +245,10 @@ class JsKvBucket implements KvBucket {
           generation++;
           old.stop();
           pump(next, generation);
-          this.reopened++;
           // the cluster changed again while this one was being opened: it may sit on a server that has gone since
           if (!again) return;
         } catch {
-          await new Promise((r) => setTimeout(r, Math.min(2000, 250 * 2 ** attempt)));
+          await wait(Math.min(2000, 250 * 2 ** attempt));
         }
       }
     };
