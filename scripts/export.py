@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fer.data import LABELS  # noqa: E402
-from fer.model import SeedCNN  # noqa: E402
+from fer.model import ExpressionNet, build_model, count_macs, describe  # noqa: E402
 from fer.onnx_layout import write_head_layout  # noqa: E402
 
 OPSET = 17
@@ -67,7 +67,7 @@ def _sha256(path: str) -> str:
 
 
 @torch.no_grad()
-def export_all(model: SeedCNN, out: str, train_x, train_y, history, best, args, replay_per_class=100, seed=1337):
+def export_all(model: ExpressionNet, out: str, train_x, train_y, history, best, args, replay_per_class=100, seed=1337):
     os.makedirs(out, exist_ok=True)
     model = model.cpu().float().to(memory_format=torch.contiguous_format).eval()
     x = torch.zeros(2, 1, 48, 48)
@@ -123,8 +123,10 @@ def write_manifest(out: str, history, best, args) -> None:
                   "preprocess": "grayscale (ITU-R 601 integer luma), area resize to 48x48, /255"},
         "outputs": {"expression.onnx": "logits [N,7]", "trunk.onnx": "features [N,2048]",
                     "head.onnx": "features [N,2048] -> logits [N,7]"},
-        "architecture": "atulapra/Emotion-detection seed CNN: Conv32-Conv64-Pool-Drop.25-Conv128-Pool-Conv128-Pool-"
-                        "Drop.25-Flatten(2048)-Dense1024-Drop.5-Dense7, 3x3 valid convs, ReLU",
+        "arch": args.get("arch") or "seed",
+        "architecture": describe(args.get("arch") or "seed"),
+        "macsPerFace": {"trunk": count_macs(build_model(args.get("arch") or "seed").trunk),
+                        "expression": count_macs(build_model(args.get("arch") or "seed"))},
         "recipe": {k: args.get(k) for k in ("epochs", "batch", "lr", "weight_decay", "label_smoothing",
                                             "class_weight_power", "augment", "ema", "val_fraction", "seed", "no_augment",
                                             "bf16")},
@@ -180,7 +182,7 @@ def main(argv=None) -> int:
     from fer.data import load, split_indices  # noqa: E402
 
     ck = torch.load(os.path.join(a.run, "checkpoint.pt"), map_location="cpu")
-    model = SeedCNN()
+    model = build_model(ck["args"].get("arch", "seed"))
     model.load_state_dict(ck["best"]["state"])
     args = ck["args"]
     images, labels, _ = load(a.data, usage=args.get("usage"), strict=False)

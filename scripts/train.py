@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train the seed CNN on FER-2013 (PyTorch), with checkpoint/resume, then export ONNX.
+"""Train an expression network (--arch: the seed CNN or a larger candidate) on FER-2013 (PyTorch), with checkpoint/resume, then export ONNX.
 
   python3 scripts/train.py --data ../shared/datasets/fer2013/train --run runs/general --epochs 40
   (run it again with the same --run to resume; --export models/ writes the ONNX files when training is done)
@@ -21,12 +21,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fer.data import LABELS, DataError, load, split_indices  # noqa: E402
-from fer.model import SeedCNN, fold_batchnorm  # noqa: E402
+from fer.model import ARCHS, build_model, fold_batchnorm, trains_with_batchnorm  # noqa: E402
 
 
 RECIPE_KEYS = ("epochs", "batch", "lr", "weight_decay", "label_smoothing", "class_weight_power", "augment",
                "no_augment", "ema", "warmup_epochs", "init_weights", "teachers", "distill", "seed", "split_seed",
-               "val_fraction", "batchnorm")
+               "val_fraction", "batchnorm", "arch")
 
 
 def recipe_of(args: dict) -> dict:
@@ -75,6 +75,9 @@ def parse_args(argv=None):
                         "needs --augment flip")
     p.add_argument("--distill", type=float, default=0.7,
                    help="with --teachers: weight of the soft-target loss (the labelled loss gets 1 - this)")
+    p.add_argument("--arch", choices=list(ARCHS), default="seed",
+                   help="network (scripts/fer/model.py): seed = the seed CNN (default); vgg, res = issue 17's larger "
+                        "candidates, which always train with BatchNorm (implies --batchnorm) and export folded")
     p.add_argument("--batchnorm", action="store_true",
                    help="train with a BatchNorm after every conv and fc1, folded into their weights whenever the best "
                         "weights are kept: the stored and exported model is the seed architecture exactly")
@@ -152,9 +155,9 @@ def teacher_probs(paths, x, device, use_bf16, batch=512):
     """Average softmax of the teachers' best weights on x and on its mirror image: two [N,7] tensors."""
     plain = torch.zeros(len(x), len(LABELS))
     mirror = torch.zeros(len(x), len(LABELS))
-    m = SeedCNN().to(device).to(memory_format=torch.channels_last)
     for path in paths:
         ck = torch.load(path, map_location=device)
+        m = build_model(ck["args"].get("arch", "seed")).to(device).to(memory_format=torch.channels_last)
         m.load_state_dict(ck["best"]["state"])
         m.eval()
         for i in range(0, len(x), batch):
@@ -207,12 +210,20 @@ def main(argv=None) -> int:
     log(f"train {len(y_tr)}  validation {len(y_va)}  per class {counts.int().tolist()}  device {device}{' (bf16 autocast)' if use_bf16 else ''}")
 
     if os.path.exists(ckpt_path):
-        args.batchnorm = bool(torch.load(ckpt_path, map_location="cpu")["args"].get("batchnorm", False))
-    elif args.batchnorm and args.init_from:
-        log("error: --batchnorm trains a new model from scratch; --init-from starts from plain (folded) weights")
-        return 2
+        saved = torch.load(ckpt_path, map_location="cpu")["args"]
+        args.batchnorm = bool(saved.get("batchnorm", False))
+        args.arch = saved.get("arch", "seed")  # a resumed run keeps its network, whatever the command line says
+    elif args.init_from:
+        if args.batchnorm:
+            log("error: --batchnorm trains a new model from scratch; --init-from starts from plain (folded) weights")
+            return 2
+        # a new phase continues the checkpoint's network, in its plain (folded) form
+        args.arch = torch.load(args.init_from, map_location="cpu")["args"].get("arch", "seed")
+    elif trains_with_batchnorm(args.arch):
+        args.batchnorm = True
+    log(f"arch {args.arch}{' (BatchNorm while training, folded into the convs for export)' if args.batchnorm else ''}")
     torch.manual_seed(args.seed)
-    model = SeedCNN(args.batchnorm).to(device).to(memory_format=torch.channels_last)
+    model = build_model(args.arch, args.batchnorm).to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     if args.class_weight_power > 0:
         w = counts.clamp(min=1).pow(-args.class_weight_power)
@@ -265,7 +276,7 @@ def main(argv=None) -> int:
         args.recipes = {str(getattr(args, "phase", 1)): recipe_of(vars(args))}
     ema = None
     if args.ema > 0:
-        ema = SeedCNN(args.batchnorm).to(device).to(memory_format=torch.channels_last)
+        ema = build_model(args.arch, args.batchnorm).to(device).to(memory_format=torch.channels_last)
         ema.load_state_dict(model.state_dict())
         if os.path.exists(ckpt_path) and ck.get("ema") is not None:
             ema.load_state_dict(ck["ema"])
@@ -352,7 +363,7 @@ def main(argv=None) -> int:
     if args.export:
         from export import export_all  # noqa: E402
 
-        model = SeedCNN()
+        model = build_model(args.arch)
         model.load_state_dict(best["state"])
         export_all(model, args.export, train_x=x_tr, train_y=y_tr, history=history, best=best, args=vars(args),
                    replay_per_class=args.replay_per_class)

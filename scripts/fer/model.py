@@ -1,4 +1,18 @@
-"""The seed architecture of atulapra/Emotion-detection, split into a frozen conv trunk and a trainable FC head."""
+"""The expression networks, each split into a frozen conv trunk (48x48x1 -> 2048 features) and a trainable FC head
+(2048 -> 1024 -> 7).
+
+The trunk -> head contract is fixed by the server (src/inference/heads/head-shape.ts FEATURES = 2048, HIDDEN = 1024):
+personal heads, the fine-tuning step graph and the replay set all take 2048 trunk features, whatever the trunk is.
+
+Architectures (`--arch` in scripts/train.py, `ARCHS` below):
+  seed  atulapra/Emotion-detection's CNN, ~75 M MACs per face: the baseline (issue 17 keeps it available).
+  vgg   4 VGG stages of two 3x3 convs (32, 64, 128, 256->512 channels at 48, 24, 12, 6 px), ~139 M MACs; the last
+        stage's 512x6x6 is max-pooled 3x3 to 512x2x2 = 2048 features.
+  res   ResNet-style: stem conv + stride-2 conv to 64x24x24, basic residual blocks at 64x24, 128x12, 256x6, a 1x1 conv
+        to 512 and a 3x3 average pool to 512x2x2 = 2048 features, ~124 M MACs.
+vgg and res always train with BatchNorm (their design): fold_batchnorm() merges it into the convs, so the checkpoint's
+best weights, the ONNX export and the server hold plain Conv/Relu/Pool/Add graphs with no BatchNormalization node.
+"""
 import torch
 from torch import nn
 
@@ -8,7 +22,7 @@ CLASSES = 7
 
 
 class Trunk(nn.Module):
-    """48x48x1 -> 2048 features. 3x3 valid convs, ReLU; dropout as in the seed.
+    """The seed trunk: 48x48x1 -> 2048 features. 3x3 valid convs, ReLU; dropout as in the seed.
 
     batchnorm=True is a TRAINING-time form only: a BatchNorm after each conv, which fold_batchnorm() merges into the
     conv's weights and bias, giving back exactly the seed trunk (same layers, same parameter count)."""
@@ -34,6 +48,72 @@ class Trunk(nn.Module):
         return self.layers(x)
 
 
+class ConvBN(nn.Module):
+    """A conv followed (training form) by a BatchNorm, or (folded form, batchnorm=False) a conv with a bias.
+
+    Both forms have the same conv at the same attribute path, so fold_batchnorm() matches them by name."""
+
+    def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, batchnorm: bool = True):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride, k // 2, bias=not batchnorm)
+        self.bn = nn.BatchNorm2d(cout) if batchnorm else None
+
+    def forward(self, x):
+        x = self.conv(x)
+        return self.bn(x) if self.bn is not None else x
+
+
+class VggTrunk(nn.Module):
+    """48x48x1 -> 2048: stages of two 3x3 'same' convs + BN + ReLU, max-pool between stages (48 -> 24 -> 12 -> 6);
+    the last stage ends at 512 channels and a 3x3 max-pool gives 512x2x2."""
+
+    WIDTHS = ((32, 32), (64, 64), (128, 128), (256, 512))
+
+    def __init__(self, batchnorm: bool = True):
+        super().__init__()
+        layers, cin = [], 1
+        for i, widths in enumerate(self.WIDTHS):
+            for w in widths:
+                layers += [ConvBN(cin, w, batchnorm=batchnorm), nn.ReLU(inplace=True)]
+                cin = w
+            layers.append(nn.MaxPool2d(3 if i == len(self.WIDTHS) - 1 else 2))
+        self.layers = nn.Sequential(*layers, nn.Dropout(0.25), nn.Flatten())
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+class BasicBlock(nn.Module):
+    """ResNet's basic block: two 3x3 ConvBNs, identity shortcut (a strided 1x1 ConvBN when the shape changes)."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, batchnorm: bool = True):
+        super().__init__()
+        self.a = ConvBN(cin, cout, 3, stride, batchnorm)
+        self.b = ConvBN(cout, cout, 3, 1, batchnorm)
+        self.short = ConvBN(cin, cout, 1, stride, batchnorm) if stride != 1 or cin != cout else None
+
+    def forward(self, x):
+        s = x if self.short is None else self.short(x)
+        return torch.relu(self.b(torch.relu(self.a(x))) + s)
+
+
+class ResTrunk(nn.Module):
+    """48x48x1 -> 2048: stem 3x3 conv (32 @ 48x48) and a stride-2 conv (64 @ 24x24), basic blocks 64@24, 128@12,
+    256@6, a 1x1 conv to 512 and a 3x3 average pool to 512x2x2."""
+
+    def __init__(self, batchnorm: bool = True):
+        super().__init__()
+        bn = batchnorm
+        self.stem = nn.Sequential(ConvBN(1, 32, batchnorm=bn), nn.ReLU(inplace=True),
+                                  ConvBN(32, 64, stride=2, batchnorm=bn), nn.ReLU(inplace=True))
+        self.blocks = nn.Sequential(BasicBlock(64, 64, 1, bn), BasicBlock(64, 128, 2, bn), BasicBlock(128, 256, 2, bn))
+        self.out = nn.Sequential(ConvBN(256, 512, 1, batchnorm=bn), nn.ReLU(inplace=True), nn.AvgPool2d(3),
+                                 nn.Dropout(0.25), nn.Flatten())
+
+    def forward(self, x):
+        return self.out(self.blocks(self.stem(x)))
+
+
 class Head(nn.Module):
     """2048 -> 1024 -> 7 logits. batchnorm=True (training form only) puts a BatchNorm between fc1 and its ReLU."""
 
@@ -51,38 +131,104 @@ class Head(nn.Module):
         return self.fc2(self.drop(torch.relu(h)))
 
 
-class SeedCNN(nn.Module):
-    def __init__(self, batchnorm: bool = False):
+# name -> (trunk class, whether training always uses BatchNorm, one-line description for the manifest)
+ARCHS = {
+    "seed": (Trunk, False, "atulapra/Emotion-detection seed CNN: Conv32-Conv64-Pool-Drop.25-Conv128-Pool-Conv128-Pool-"
+                           "Drop.25-Flatten(2048)-Dense1024-Drop.5-Dense7, 3x3 valid convs, ReLU"),
+    "vgg": (VggTrunk, True, "VGG-style: [Conv32 Conv32]-Pool-[Conv64 Conv64]-Pool-[Conv128 Conv128]-Pool-"
+                            "[Conv256 Conv512]-MaxPool3-Drop.25-Flatten(512x2x2=2048)-Dense1024-Drop.5-Dense7, 3x3 same "
+                            "convs, BatchNorm folded into the convs, ReLU"),
+    "res": (ResTrunk, True, "ResNet-style: Conv32-Conv64/2-Block64-Block128/2-Block256/2-Conv1x1 512-AvgPool3-Drop.25-"
+                            "Flatten(512x2x2=2048)-Dense1024-Drop.5-Dense7, basic blocks of two 3x3 convs, BatchNorm "
+                            "folded into the convs, ReLU"),
+}
+
+
+class ExpressionNet(nn.Module):
+    def __init__(self, arch: str = "seed", batchnorm: bool = False):
         super().__init__()
+        if arch not in ARCHS:
+            raise ValueError(f"unknown arch {arch!r} (one of {', '.join(ARCHS)})")
+        self.arch = arch
         self.batchnorm = batchnorm
-        self.trunk = Trunk(batchnorm)
+        self.trunk = ARCHS[arch][0](batchnorm)
         self.head = Head(batchnorm)
 
     def forward(self, x):
         return self.head(self.trunk(x))
 
 
+class SeedCNN(ExpressionNet):
+    def __init__(self, batchnorm: bool = False):
+        super().__init__("seed", batchnorm)
+
+
+def build_model(arch: str = "seed", batchnorm: bool = False) -> ExpressionNet:
+    return SeedCNN(batchnorm) if arch == "seed" else ExpressionNet(arch, batchnorm)
+
+
+def trains_with_batchnorm(arch: str) -> bool:
+    return ARCHS[arch][1]
+
+
+def describe(arch: str) -> str:
+    return ARCHS[arch][2]
+
+
 @torch.no_grad()
-def fold_batchnorm(model: SeedCNN) -> dict:
-    """The plain seed architecture's state dict equal (in eval mode) to `model`.
+def count_macs(model: nn.Module, size: int = 48) -> int:
+    """Multiply-accumulates of one 1x size x size face through `model` (convs and linear layers; pools, ReLUs, adds and
+    BatchNorms are not counted: BatchNorm is folded away for inference)."""
+    total = 0
+
+    def hook(mod, inp, out):
+        nonlocal total
+        if isinstance(mod, nn.Conv2d):
+            total += out.numel() * (mod.in_channels // mod.groups) * mod.kernel_size[0] * mod.kernel_size[1]
+        elif isinstance(mod, nn.Linear):
+            total += mod.in_features * mod.out_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = model.training
+    model.eval()
+    try:
+        model(torch.zeros(1, 1, size, size))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return total
+
+
+def _fold(src, bn, dst) -> None:
+    """dst.weight/bias := src (weight, optional bias) followed by bn (running statistics, affine), in eval mode."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    shape = (-1,) + (1,) * (src.weight.dim() - 1)
+    bias = src.bias if src.bias is not None else torch.zeros_like(bn.running_mean)
+    dst.weight.copy_(src.weight * scale.view(shape))
+    dst.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
+
+
+@torch.no_grad()
+def fold_batchnorm(model: ExpressionNet) -> dict:
+    """The plain (batchnorm=False) architecture's state dict equal (in eval mode) to `model`.
 
     A model trained with batchnorm=True is folded: each BatchNorm (running statistics, affine) becomes a per-channel
     scale of the preceding conv/linear weights and a shift of its bias. A plain model's state is returned as is."""
     if not model.batchnorm:
         return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    plain = SeedCNN()
-
-    def fold(src, bn, dst):
-        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        shape = (-1,) + (1,) * (src.weight.dim() - 1)
-        dst.weight.copy_(src.weight * scale.view(shape))
-        dst.bias.copy_((src.bias - bn.running_mean) * scale + bn.bias)
-
-    src = [m for m in model.trunk.layers if isinstance(m, nn.Conv2d)]
-    bns = [m for m in model.trunk.layers if isinstance(m, nn.BatchNorm2d)]
-    dst = [m for m in plain.trunk.layers if isinstance(m, nn.Conv2d)]
-    for c, b, d in zip(src, bns, dst):
-        fold(c.float(), b.float(), d)
-    fold(model.head.fc1, model.head.bn1, plain.head.fc1)
+    model = model.float()
+    plain = build_model(model.arch, False)
+    if model.arch == "seed":
+        src = [m for m in model.trunk.layers if isinstance(m, nn.Conv2d)]
+        bns = [m for m in model.trunk.layers if isinstance(m, nn.BatchNorm2d)]
+        dst = [m for m in plain.trunk.layers if isinstance(m, nn.Conv2d)]
+        for c, b, d in zip(src, bns, dst):
+            _fold(c, b, d)
+    else:
+        for name, mod in model.named_modules():
+            if isinstance(mod, ConvBN):
+                _fold(mod.conv, mod.bn, plain.get_submodule(name).conv)
+    _fold(model.head.fc1, model.head.bn1, plain.head.fc1)
     plain.head.fc2.load_state_dict(model.head.fc2.state_dict())
     return {k: v.detach().cpu().clone() for k, v in plain.state_dict().items()}

@@ -13,7 +13,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from fer.data import load_image  # noqa: E402
-from fer.model import SeedCNN  # noqa: E402
+from fer.model import build_model  # noqa: E402
 
 
 def main() -> int:
@@ -22,7 +22,7 @@ def main() -> int:
     p.add_argument("images", nargs="+")
     a = p.parse_args()
     ck = torch.load(os.path.join(a.run, "checkpoint.pt"), map_location="cpu")
-    model = SeedCNN()
+    model = build_model(ck["args"].get("arch", "seed"))
     model.load_state_dict(ck["best"]["state"])
     model.eval()
     x = np.stack([load_image(path) for path in a.images]).astype(np.float32) / 255

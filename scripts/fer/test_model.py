@@ -1,4 +1,5 @@
-"""Unit tests of the model module: the BatchNorm training form folds back into the seed architecture exactly.
+"""Unit tests of the model module: every architecture keeps the trunk -> head contract (2048 features), and the
+BatchNorm training form folds back into the plain architecture exactly.
 
   python3 -m unittest scripts/fer/test_model.py
 """
@@ -10,7 +11,22 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fer.model import SeedCNN, fold_batchnorm  # noqa: E402
+from fer.model import (ARCHS, FEATURES, SeedCNN, build_model, count_macs, fold_batchnorm,  # noqa: E402
+                       trains_with_batchnorm)
+
+
+def randomise_batchnorm(m):
+    """Non-trivial running statistics and affine parameters, so folding has something to get wrong."""
+    m.train()
+    with torch.no_grad():
+        for _ in range(3):
+            m(torch.rand(16, 1, 48, 48))
+        for mod in m.modules():
+            if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.uniform_(-0.2, 0.2)
+    m.eval()
+    return m
 
 
 class FoldBatchnormTest(unittest.TestCase):
@@ -44,6 +60,52 @@ class FoldBatchnormTest(unittest.TestCase):
         folded = fold_batchnorm(m)
         for k, v in m.state_dict().items():
             self.assertTrue(torch.equal(folded[k], v))
+
+
+class ArchitecturesTest(unittest.TestCase):
+    def test_every_trunk_gives_the_heads_2048_features_in_both_forms(self):
+        for arch in ARCHS:
+            for bn in (False, True):
+                with self.subTest(arch=arch, batchnorm=bn):
+                    m = build_model(arch, bn).eval()
+                    with torch.no_grad():
+                        f = m.trunk(torch.rand(3, 1, 48, 48))
+                        logits = m(torch.rand(3, 1, 48, 48))
+                    self.assertEqual(tuple(f.shape), (3, FEATURES))
+                    self.assertEqual(tuple(logits.shape), (3, 7))
+                    self.assertEqual(m.head.fc1.in_features, 2048)  # src/inference/heads/head-shape.ts FEATURES
+
+    def test_candidates_fold_to_their_plain_form_with_the_same_eval_output(self):
+        for arch in ARCHS:
+            if arch == "seed":
+                continue
+            with self.subTest(arch=arch):
+                torch.manual_seed(1)
+                self.assertTrue(trains_with_batchnorm(arch))
+                m = randomise_batchnorm(build_model(arch, True))
+                state = fold_batchnorm(m)
+                self.assertFalse([k for k in state if "bn" in k or "running" in k])
+                plain = build_model(arch).eval()
+                self.assertEqual(set(state), set(plain.state_dict()))
+                plain.load_state_dict(state)
+                x = torch.rand(8, 1, 48, 48)
+                with torch.no_grad():
+                    ref = m(x)
+                    self.assertLess((ref - plain(x)).abs().max().item(), 1e-4 * max(1.0, ref.abs().max().item()))
+                    self.assertLess((m.trunk(x) - plain.trunk(x)).abs().max().item(), 1e-4)
+
+    def test_macs(self):
+        # seed trunk by hand: 46*46*9*32 + 44*44*9*32*64 + 20*20*9*64*128 + 8*8*9*128*128
+        self.assertEqual(count_macs(SeedCNN().trunk), 609408 + 35684352 + 29491200 + 9437184)
+        self.assertEqual(count_macs(SeedCNN()) - count_macs(SeedCNN().trunk), 2048 * 1024 + 1024 * 7)
+        # issue 17's budget for a candidate trunk: more than the seed, and ~100-170 M MACs (<= 3 ms per face on 2 cores)
+        for arch in ("vgg", "res"):
+            with self.subTest(arch=arch):
+                self.assertTrue(100e6 <= count_macs(build_model(arch).trunk) <= 170e6)
+
+    def test_unknown_arch_is_refused(self):
+        with self.assertRaises(ValueError):
+            build_model("nope")
 
 
 if __name__ == "__main__":
