@@ -119,6 +119,49 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     expect(refused.stderr).toContain('--batchnorm trains a new model from scratch');
   });
 
+  it('trains a larger candidate (--arch vgg), resumes it without the flag, and exports it folded with the 2048-feature contract', async () => {
+    const vggRun = join(dir, 'run-vgg');
+    const vggRoot = join(dir, 'vgg', 'models');
+    const vggOut = join(vggRoot, 'general');
+    const common = ['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', vggRun, '--epochs', '2', '--batch', '16'];
+    const first = run([...common, '--arch', 'vgg', '--stop-after', '0.00001']);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).toContain('arch vgg (BatchNorm while training');
+    const second = run([...common, '--export', vggOut, '--replay-per-class', '2']); // the checkpoint remembers --arch
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stderr).toContain('arch vgg');
+    expect(second.stdout).toMatch(/epoch 2\/2/);
+    const manifest = JSON.parse(readFileSync(join(vggRoot, 'manifest.json'), 'utf8'));
+    expect(manifest.general.arch).toBe('vgg');
+    expect(manifest.general.macsPerFace.trunk).toBeGreaterThan(100e6);
+    const replay = JSON.parse(readFileSync(join(vggOut, 'replay.json'), 'utf8'));
+    expect(replay.featureSize).toBe(2048);
+    expect(readFileSync(join(vggOut, 'head.f32')).length).toBe((1024 * 2048 + 1024 + 7 * 1024 + 7) * 4);
+    const ops = run(['-c', `import onnx;m=onnx.load(${JSON.stringify(join(vggOut, 'expression.onnx'))});print(sorted(set(n.op_type for n in m.graph.node)))`]);
+    expect(ops.status, ops.stderr).toBe(0);
+    expect(ops.stdout).not.toContain('BatchNormalization');
+    expect(ops.stdout).toContain('Conv');
+
+    const [full, trunk, head] = await Promise.all(
+      ['expression', 'trunk', 'head'].map((m) => ort.InferenceSession.create(join(vggOut, `${m}.onnx`), { executionProviders: ['cpu'] })),
+    );
+    const n = 3;
+    const input = new ort.Tensor('float32', Float32Array.from({ length: n * 2304 }, (_, i) => ((i * 7919) % 256) / 255), [n, 1, 48, 48]);
+    const features = (await trunk.run({ input })).features;
+    expect(features.dims).toEqual([n, 2048]);
+    const logits = (await full.run({ input })).logits.data as Float32Array;
+    const split = (await head.run({ features })).logits.data as Float32Array;
+    split.forEach((v, i) => expect(v).toBeCloseTo(logits[i], 4));
+    // the head layout (personal-model export) holds for the new trunk too
+    const { bytes, layout } = await loadLaidOutModel(join(vggOut, 'expression.onnx'), HEAD_PARAMS);
+    const headW = headFromBytes(readFileSync(join(vggOut, 'head.f32')));
+    for (const p of HEAD_PARAMS) {
+      const r = layout.params[p.name];
+      const w = headW[p.name];
+      expect(Buffer.from(bytes.subarray(r.offset, r.offset + r.length)).equals(Buffer.from(w.buffer, w.byteOffset, w.byteLength)), p.name).toBe(true);
+    }
+  }, 180_000); // two Python processes training a 139 M-MAC network, on a shared 2-core CI machine
+
   it('rejects bad data with a clear message and exit code 2', () => {
     writeFileSync(join(dir, 'bad.csv'), 'label,pixels\n1,2\n');
     const r = run(['scripts/train.py', '--data', join(dir, 'bad.csv'), '--run', join(dir, 'bad-run'), '--epochs', '1']);
