@@ -357,4 +357,16 @@ describe('webhooks: real receiver, real SQLite', () => {
     // one request at a time: one connection, unless the receiver closed an idle one in between (it does not here)
     expect(new Set(hook.got.map((r) => r.remotePort)).size).toBe(1);
   });
+
+  it('shutdown cancels the requests in flight at once (a hanging receiver does not hold the server)', async () => {
+    let closed = 0;
+    const hook = await receiver((_r, _n, res) => void res.on('close', () => closed++));
+    cleanups.push(hook.close);
+    const { bus, dispatcher, addRule } = setup({ WEBHOOK_TIMEOUT_MS: '60000', WEBHOOK_CONCURRENCY: '2' });
+    addRule({ url: hook.url, minDurationMs: 0 });
+    bus.publish('expression', frame(Date.now(), [face(1, 0.9), face(2, 0.9)]));
+    await until('2 requests in flight', () => hook.got.length === 2);
+    dispatcher.onModuleDestroy();
+    await until('both connections closed', () => closed === 2, 2000);
+  });
 });

@@ -11,7 +11,7 @@ import { DestinationForbiddenError, DestinationPolicy, HOST_RESOLVER, type HostR
 import { WebhookDeliveryRecord, WebhookRecord, WebhookRepository } from '../../storage/ports/webhook.repository';
 import { DeliveryMetrics } from '../delivery.metrics';
 import { Firing, WebhookRuleEngine } from './webhook-rules';
-import { postOnce, WebhookAttemptError, WebhookConnections } from './webhook.sender';
+import { Cancellation, postOnce, WebhookAttemptError, WebhookConnections } from './webhook.sender';
 import { signWebhook } from './webhook-signature';
 
 /** Webhook counters, in delivery's registry (so /metrics shows them). Labels are bounded enums, never URLs or ids. */
@@ -100,7 +100,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private readonly subscription = new Subscription();
   private readonly ready: Job[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly aborts = new Set<AbortController>();
+  private readonly cancellation = new Cancellation();
   private readonly connections: WebhookConnections;
   /**
    * Every stored rule, enabled or not, by id, and the JSON of its `rule` part of a body: read from the repository on
@@ -158,7 +158,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     this.stopReplicated?.();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    for (const a of this.aborts) a.abort();
+    this.cancellation.cancel();
     this.connections.destroy();
     this.ready.length = 0;
     this.flushLog();
@@ -252,8 +252,6 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private async attempt(job: Job): Promise<void> {
     const rule = this.rules.get(job.record.webhookId)?.record;
     if (!rule || !rule.enabled) return this.finish(job, 'failed', rule ? 'rule disabled before delivery' : null, null);
-    const abort = new AbortController();
-    this.aborts.add(abort);
     job.record.attempts++;
     try {
       const target = await this.checkUrl(rule.url);
@@ -264,7 +262,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
         address: target.address,
         body: job.body,
         timeoutMs: this.config.WEBHOOK_TIMEOUT_MS,
-        signal: abort.signal,
+        cancel: this.cancellation,
         agent: this.connections.agentFor(target.url, target.address),
         headers: {
           'user-agent': 'iExpressionNet-Webhook/1',
@@ -282,8 +280,6 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
       this.metrics.attempts.inc({ result: forbidden ? 'forbidden' : e.status !== null ? 'http_error' : 'network' });
       if (e.retryable && job.record.attempts < this.config.WEBHOOK_MAX_ATTEMPTS) this.retryLater(job, e);
       else this.finish(job, 'failed', e.message, e.status);
-    } finally {
-      this.aborts.delete(abort);
     }
   }
 

@@ -20,9 +20,35 @@ export interface PostOptions {
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
-  signal?: AbortSignal;
+  /** Shutdown: cancels the attempt (not retryable). */
+  cancel?: Cancellation;
   /** Keep-alive connections to exactly `address` (WebhookConnections.agentFor); none: a connection of its own. */
   agent?: HttpAgent;
+}
+
+/**
+ * Cancels every attempt in flight at once (shutdown). Not an AbortSignal: EventTarget's addEventListener cost more than
+ * a tenth of an attempt's event-loop time (measured at ~50 deliveries/s), and a Set does the same job.
+ */
+export class Cancellation {
+  private readonly listeners = new Set<() => void>();
+  private done = false;
+
+  /** Calls `fn` on cancel (at once if already cancelled); returns the unsubscribe. */
+  onCancel(fn: () => void): () => void {
+    if (this.done) {
+      fn();
+      return () => {};
+    }
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  cancel(): void {
+    this.done = true;
+    for (const fn of [...this.listeners]) fn();
+    this.listeners.clear();
+  }
 }
 
 /**
@@ -85,7 +111,7 @@ export function postOnce(o: PostOptions): Promise<number> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      o.signal?.removeEventListener('abort', onAbort);
+      stopListening();
       if (err) reject(err);
       else resolve(status!);
     };
@@ -99,11 +125,11 @@ export function postOnce(o: PostOptions): Promise<number> {
       finish(new WebhookAttemptError(`timed out after ${o.timeoutMs} ms`, true));
       req.destroy();
     }, o.timeoutMs);
-    const onAbort = () => {
-      finish(new WebhookAttemptError('cancelled (server shutting down)', false));
-      req.destroy();
-    };
-    o.signal?.addEventListener('abort', onAbort);
+    const stopListening =
+      o.cancel?.onCancel(() => {
+        finish(new WebhookAttemptError('cancelled (server shutting down)', false));
+        req.destroy();
+      }) ?? (() => {});
     req.on('error', (e: NodeJS.ErrnoException) => finish(new WebhookAttemptError(`network error: ${e.code ?? e.message}`, true)));
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
