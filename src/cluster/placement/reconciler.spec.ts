@@ -48,7 +48,7 @@ describe('reconcile', () => {
   });
 
   it("an idle node's CPU noise does not outweigh cameras: six added one by one go 2/2/2", () => {
-    // The 3-node e2e: a 5-fps file camera costs ~0.02 of a 2-core machine, and the heartbeats still report the load
+    // The 3-node e2e: a 5-fps file camera costs ~0.025 of a 2-core machine, and the heartbeats still report the load
     // from before the burst — A busy with the REST requests, C with a GC. Placed by measured load, B (the quietest)
     // took camera after camera and A none (4/1/1, 3/3/0 seen).
     const nodes = [node('a', 0.3), node('b', 0.02), node('c', 0.12)];

@@ -99,10 +99,11 @@ export function leaseLive(lease: LeaseInfo | undefined, now: number, ttlMs: numb
  * reported CPU share, in CPU_TIE_STEP steps; (4) node id, so every node ranks the same way.
  *
  * Why the count comes first: measured load used as the primary key let an idle node's CPU noise outweigh whole
- * cameras. A 5-fps file camera costs ~0.02 of a 2-core machine here, so a node whose 1-s sample caught a REST burst
- * or its model loading (0.1–0.3) looked fuller than a node running five cameras, and six cameras added in a burst
- * went 4/1/1 or 3/3/0 in the 3-node e2e. Worse, each node sampled its own load afresh at every round while it saw
- * the others' from their last heartbeat, so the nodes did not even agree on the order.
+ * cameras. A 5-fps file camera costs ~0.025 of a 2-core machine (the former estimate, 0.1 core per 10-fps stream), so a
+ * node whose heartbeat sample caught a REST burst or its model loading looked fuller than a node running several
+ * cameras, and six cameras added in a burst went 4/1/1 or 3/3/0 in the 3-node e2e. Worse, each node sampled its own
+ * load afresh at every round while it saw the others' from their last heartbeat, so the nodes did not even agree on
+ * the order.
  */
 export function rank(
   nodes: readonly PlacementNode[],
