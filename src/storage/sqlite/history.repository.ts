@@ -77,6 +77,11 @@ export class SqliteHistoryRepository implements HistoryRepository {
 
   insertMany(rows: readonly HistoryRecord[]): void {
     if (rows.length === 0) return;
+    // once a second, from memory: not worth an fsync on the event loop (SqliteDatabase.withoutFsync)
+    this.database.withoutFsync(() => this.writeRows(rows));
+  }
+
+  private writeRows(rows: readonly HistoryRecord[]): void {
     this.database.db.transaction(() => {
       for (const r of rows) {
         this.insert.run({

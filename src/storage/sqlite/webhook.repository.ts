@@ -129,11 +129,14 @@ export class SqliteWebhookRepository implements WebhookRepository {
 
   saveDeliveries(deliveries: readonly WebhookDeliveryRecord[], keep: number): void {
     if (deliveries.length === 0) return;
-    this.database.db.transaction(() => {
-      const rules = new Set<string>();
-      for (const d of deliveries) if (this.upsertDelivery.run(d).changes > 0) rules.add(d.webhookId); // 0: the rule is gone
-      for (const webhookId of rules) this.trimDeliveries.run({ webhookId, keep });
-    })();
+    // written behind in batches, the queue itself memory only: not worth an fsync on the event loop
+    this.database.withoutFsync(() =>
+      this.database.db.transaction(() => {
+        const rules = new Set<string>();
+        for (const d of deliveries) if (this.upsertDelivery.run(d).changes > 0) rules.add(d.webhookId); // 0: the rule is gone
+        for (const webhookId of rules) this.trimDeliveries.run({ webhookId, keep });
+      })(),
+    );
   }
 
   deliveries(webhookId: string, limit: number): WebhookDeliveryRecord[] {
