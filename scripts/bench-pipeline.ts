@@ -20,15 +20,19 @@
  *   bar: on >= 0.95 x off). Both modes boot the same modules as the app (StorageModule on a temp DATA_DIR, HistoryModule,
  *   MqttModule, DeliveryModule with its WebhookDispatcher); off: HISTORY=off, no MQTT_URL, no webhook rule; on: history
  *   written to that SQLite, MQTT to a mosquitto the bench starts on a free port (needs mosquitto installed), and one
- *   webhook rule (any camera, the face's dominant label, minScore 0.3, no cooldown: fires per track and per change of
- *   dominant label) posting to a receiver the bench runs on 127.0.0.1:0. Rounds alternate the order; reports frames/s
- *   off vs on per round, the median on/off ratio, and the history rows, MQTT messages and webhook deliveries of each on run.
+ *   webhook rule posting to a receiver in a child process (scripts/bench/webhook-receiver.ts, 127.0.0.1:0), which
+ *   verifies each signature as docs/INTEGRATIONS.md shows. --webhook-rule user (default): a rule as a user writes one
+ *   (label surprise, minScore 0.45, at most one call a second: ~1 firing a second on 8 cameras of d6); --webhook-rule
+ *   flood: the worst case (no label, minScore 0.3, no cooldown: fires per track and per change of dominant label, ~50
+ *   a second).
+ *   Rounds alternate the order; reports frames/s off vs on per round, the median on/off ratio, and the history rows,
+ *   MQTT messages and webhook deliveries (sent, received, verified) of each on run.
  * Environment settings (EXECUTION_PROVIDER, ORT_THREADS, DETECTOR_INPUT_SIZE...) apply as in the server.
  */
 import 'reflect-metadata';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -58,11 +62,23 @@ import { PipelineModule } from '../src/pipeline/pipeline.module';
 import { FRAME_SOURCE, PipelineService } from '../src/pipeline/pipeline.service';
 import { Mosquitto } from '../test/support/mosquitto';
 import { findTool } from '../test/support/require-tool';
-import { startWebhookReceiver, type WebhookReceiver } from '../test/support/webhook-receiver';
+import type { ReceiverReply, ReceiverRequest } from './bench/webhook-receiver';
 import { cliArgs, numberArg } from './cli';
 
+/**
+ * --webhook-rule: the "on" runs' one rule. `user`: as a user writes one, a label and a cooldown ("tell me when someone
+ * is surprised, at most once a second"). Not a minimum duration: the bench plays the video 2-3x faster than real time,
+ * so how often a score holds for N ms depends on the machine's speed, while d6 shows surprise (>= 0.45, the e2e test's
+ * threshold) every second or so at any speed. `flood`: no label, a low score, no cooldown, so it fires on every new
+ * track and every change of a face's dominant label (~50 a second): the worst case a rule can cost the server.
+ */
+const WEBHOOK_RULES = {
+  user: { label: 'surprise', minScore: 0.45, cooldownMs: 1000 },
+  flood: { minScore: 0.3, cooldownMs: 0 },
+} as const;
+
 const args = cliArgs(
-  'npm run bench:pipeline -- --source <video> --cameras N [--fps F] [--duration S] [--warmup S] [--batch N] [--timeout MS] [--frames N] [--only batched|unbatched] [--repeat R] [--identity compare|face|off] [--integrations compare] [--json]',
+  'npm run bench:pipeline -- --source <video> --cameras N [--fps F] [--duration S] [--warmup S] [--batch N] [--timeout MS] [--frames N] [--only batched|unbatched] [--repeat R] [--identity compare|face|off] [--integrations compare] [--webhook-rule user|flood] [--json]',
   {
     source: { type: 'string', default: resolve(__dirname, '../../shared/videos/d6.mp4') },
     cameras: { type: 'string', default: '8' },
@@ -76,6 +92,7 @@ const args = cliArgs(
     repeat: { type: 'string', default: '3' },
     identity: { type: 'string' },
     integrations: { type: 'string' },
+    'webhook-rule': { type: 'string', default: 'user' },
     json: { type: 'boolean', default: false },
   },
 );
@@ -95,6 +112,10 @@ if (args.identity !== undefined && !['compare', 'face', 'off'].includes(args.ide
 }
 if (args.integrations !== undefined && args.integrations !== 'compare') {
   console.error(`--integrations must be compare (got ${JSON.stringify(args.integrations)})`);
+  process.exit(2);
+}
+if (!(args['webhook-rule'] in WEBHOOK_RULES)) {
+  console.error(`--webhook-rule must be ${Object.keys(WEBHOOK_RULES).join(' or ')} (got ${JSON.stringify(args['webhook-rule'])})`);
   process.exit(2);
 }
 if (args.integrations !== undefined && args.identity === 'compare') {
@@ -163,14 +184,15 @@ interface IntegrationCounts {
   webhookDelivered: number;
   webhookFailed: number;
   webhookDropped: number;
-  /** POSTs the bench's receiver got during the run. */
+  /** POSTs the receiver (a child process) got during the run, and how many of them verified (signature, timestamp, id). */
   webhookReceived: number;
+  webhookVerified: number;
 }
 
 /** --integrations: the broker and the receiver the "on" runs use (started once, shared by the rounds). */
 interface IntegrationTargets {
   mqttUrl: string;
-  receiver: WebhookReceiver;
+  receiver: ChildReceiver;
 }
 
 const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
@@ -218,10 +240,10 @@ async function run(
     { logger: ['error', 'warn'] },
   );
   await app.init();
-  const receivedBefore = targets?.receiver.got.length ?? 0;
   if (targets) {
     // through the REST API's service (URL policy, stored rule, dispatcher reload), as POST /api/webhooks does
-    await app.get(WebhooksService).create({ url: targets.receiver.url, minScore: 0.3, cooldownMs: 0 });
+    const rule = await app.get(WebhooksService).create({ url: targets.receiver.url, ...WEBHOOK_RULES[args['webhook-rule'] as keyof typeof WEBHOOK_RULES] });
+    await targets.receiver.expect(rule.secret);
   }
   const service = app.get(PipelineService);
   const next = new Map(ids.map((id, i) => [id, (i * 7) % video.frames.length]));
@@ -306,6 +328,7 @@ async function run(
   await app.close(); // the recorder's last flush happens here
   let integrationCounts: IntegrationCounts | undefined;
   if (historyMetrics && mqttMetrics && webhookMetrics) {
+    const received = targets ? await targets.receiver.count() : { received: 0, verified: 0 };
     const total = async (m: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> }, label?: [string, string]) =>
       (await m.get()).values.filter((v) => !label || v.labels[label[0]] === label[1]).reduce((a, v) => a + v.value, 0);
     const mq = await mqttMetrics.snapshot();
@@ -319,7 +342,8 @@ async function run(
       webhookDelivered: await total(webhookMetrics.outcomes, ['outcome', 'delivered']),
       webhookFailed: await total(webhookMetrics.outcomes, ['outcome', 'failed']),
       webhookDropped: await total(webhookMetrics.dropped),
-      webhookReceived: (targets?.receiver.got.length ?? 0) - receivedBefore,
+      webhookReceived: received.received,
+      webhookVerified: received.verified,
     };
   }
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
@@ -346,6 +370,49 @@ async function run(
     tracksEntered,
     identityChanges,
     ...(integrationCounts ? { integrations: integrationCounts } : {}),
+  };
+}
+
+/** The webhook receiver in a child process (scripts/bench/webhook-receiver.ts): its CPU is not the server's. */
+interface ChildReceiver {
+  url: string;
+  /** A new run: the receiver's counts start at 0 and it verifies with this secret. */
+  expect(secret: string): Promise<void>;
+  count(): Promise<{ received: number; verified: number }>;
+  close(): Promise<void>;
+}
+
+async function startChildReceiver(): Promise<ChildReceiver> {
+  // fork() runs it with this process's execArgv, so under tsx it loads the TypeScript file the same way
+  const child = fork(resolve(__dirname, 'bench/webhook-receiver.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const reply = <T extends ReceiverReply['type']>(type: T) =>
+    new Promise<Extract<ReceiverReply, { type: T }>>((resolve, reject) => {
+      const onMessage = (m: ReceiverReply) => {
+        if (m.type !== type) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(m as Extract<ReceiverReply, { type: T }>);
+      };
+      const onExit = (code: number | null) => reject(new Error(`the webhook receiver exited (${code}) before answering "${type}"`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  const ask = (m: ReceiverRequest) => new Promise<void>((resolve, reject) => child.send(m, (err) => (err ? reject(err) : resolve())));
+  const { url } = await reply('ready');
+  return {
+    url,
+    expect: (secret) => ask({ type: 'expect', secret }),
+    count: async () => {
+      const answer = reply('count');
+      await ask({ type: 'count' });
+      const { received, verified } = await answer;
+      return { received, verified };
+    },
+    close: async () => {
+      if (child.connected) child.disconnect();
+      await exited;
+    },
   };
 }
 
@@ -416,7 +483,7 @@ function print(name: string, r: RunResult): void {
       (r.identity === 'face' ? `, faces embedded ${r.identityEmbedded}, deferred ${r.identityDeferred}, load ${r.identityLoad}, identity.changed ${r.identityChanges}` : '') +
       (r.integrations?.on
         ? `\n          history rows ${r.integrations.historyRows} (dropped ${r.integrations.historyDropped}), MQTT published ${r.integrations.mqttPublished} (dropped ${r.integrations.mqttDropped}), ` +
-          `webhook firings ${r.integrations.webhookFirings}, delivered ${r.integrations.webhookDelivered}, failed ${r.integrations.webhookFailed}, dropped ${r.integrations.webhookDropped}, received ${r.integrations.webhookReceived}`
+          `webhook firings ${r.integrations.webhookFirings}, delivered ${r.integrations.webhookDelivered}, failed ${r.integrations.webhookFailed}, dropped ${r.integrations.webhookDropped}, received ${r.integrations.webhookReceived} (verified ${r.integrations.webhookVerified})`
         : ''),
   );
 }
@@ -512,7 +579,7 @@ async function compareIntegrations(video: ReturnType<typeof decode>, batchSize: 
   const identity = args.identity as 'face' | 'off' | undefined;
   const recognizer = identity === 'face' ? await benchRecognizer(video) : undefined;
   const broker = await Mosquitto.start(bin);
-  const receiver = await startWebhookReceiver((_req, _n, res) => void res.writeHead(204).end());
+  const receiver = await startChildReceiver();
   const targets: IntegrationTargets = { mqttUrl: broker.url, receiver };
   try {
     const rounds: { off: RunResult; on: RunResult; ratio: number; cpuRatio: number }[] = [];

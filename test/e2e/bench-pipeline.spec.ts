@@ -5,10 +5,13 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { findTool } from '../support/require-tool';
 import { D6, hasD6, noD6Reason } from '../support/video';
 import { ROOT } from '../support/paths';
 
 const root = ROOT;
+// --integrations compare starts its own broker; without mosquitto only that test is skipped
+const mosquitto = findTool('mosquitto') ?? findTool('/usr/sbin/mosquitto');
 const tsx = resolve(root, 'node_modules/.bin/tsx');
 const bench = (args: string[]) =>
   spawnSync(tsx, ['scripts/bench-pipeline.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
@@ -49,6 +52,26 @@ describe.skipIf(!hasD6)('npm run bench:pipeline', () => {
     const help = bench(['--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('[--integrations compare]');
+    expect(help.stdout).toContain('[--webhook-rule user|flood]');
+    const rule = bench(['--source', D6, '--integrations', 'compare', '--webhook-rule', 'sometimes']);
+    expect(rule.status).toBe(2);
+    expect(rule.stderr).toContain('--webhook-rule must be user or flood (got "sometimes")');
+  });
+
+  it.skipIf(!mosquitto)('--integrations compare: every delivery the server made reached the receiver process and verified', () => {
+    const r = bench(['--source', D6, '--cameras', '2', '--duration', '2', '--warmup', '1', '--frames', '20', '--repeat', '1', '--integrations', 'compare', '--webhook-rule', 'flood', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.integrationsRatios).toHaveLength(1);
+    const [on] = out.integrationsActivity;
+    expect(on).toMatchObject({ on: true, webhookFailed: 0, webhookDropped: 0 });
+    expect(on.mqttPublished).toBeGreaterThan(0);
+    expect(on.webhookDelivered).toBeGreaterThan(0);
+    // the receiver is another process: its counts come back over IPC, and each body verified with the rule's secret.
+    // Every delivered one was received; a few more may have been in flight when the app closed (WEBHOOK_CONCURRENCY 4).
+    expect(on.webhookReceived).toBeGreaterThanOrEqual(on.webhookDelivered);
+    expect(on.webhookReceived).toBeLessThanOrEqual(on.webhookDelivered + 4);
+    expect(on.webhookVerified).toBe(on.webhookReceived);
   });
 });
 if (!hasD6) describe('npm run bench:pipeline', () => it.skip(noD6Reason, () => undefined));
