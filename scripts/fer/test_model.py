@@ -32,16 +32,7 @@ def randomise_batchnorm(m):
 class FoldBatchnormTest(unittest.TestCase):
     def test_folded_model_equals_the_batchnorm_model_in_eval_mode(self):
         torch.manual_seed(0)
-        m = SeedCNN(batchnorm=True)
-        m.train()
-        with torch.no_grad():
-            for _ in range(3):  # non-trivial running statistics
-                m(torch.rand(16, 1, 48, 48))
-            for mod in m.modules():
-                if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                    mod.weight.uniform_(0.5, 1.5)
-                    mod.bias.uniform_(-0.2, 0.2)
-        m.eval()
+        m = randomise_batchnorm(SeedCNN(batchnorm=True))
         plain = SeedCNN()
         plain.load_state_dict(fold_batchnorm(m))
         plain.eval()

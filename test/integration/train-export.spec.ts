@@ -36,6 +36,17 @@ function tinyCsv(path: string): void {
   writeFileSync(path, rows.join('\n') + '\n');
 }
 
+/** The exported model's head layout (what personal-model export patches) points at exactly the exported head.f32. */
+async function expectHeadLayoutHolds(generalDir: string): Promise<void> {
+  const { bytes, layout } = await loadLaidOutModel(join(generalDir, 'expression.onnx'), HEAD_PARAMS);
+  const head = headFromBytes(readFileSync(join(generalDir, 'head.f32')));
+  for (const p of HEAD_PARAMS) {
+    const r = layout.params[p.name];
+    const w = head[p.name];
+    expect(Buffer.from(bytes.subarray(r.offset, r.offset + r.length)).equals(Buffer.from(w.buffer, w.byteOffset, w.byteLength)), p.name).toBe(true);
+  }
+}
+
 describe.skipIf(!python)('training script (PyTorch)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'train-smoke-'));
   const runDir = join(dir, 'run');
@@ -153,13 +164,7 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     const split = (await head.run({ features })).logits.data as Float32Array;
     split.forEach((v, i) => expect(v).toBeCloseTo(logits[i], 4));
     // the head layout (personal-model export) holds for the new trunk too
-    const { bytes, layout } = await loadLaidOutModel(join(vggOut, 'expression.onnx'), HEAD_PARAMS);
-    const headW = headFromBytes(readFileSync(join(vggOut, 'head.f32')));
-    for (const p of HEAD_PARAMS) {
-      const r = layout.params[p.name];
-      const w = headW[p.name];
-      expect(Buffer.from(bytes.subarray(r.offset, r.offset + r.length)).equals(Buffer.from(w.buffer, w.byteOffset, w.byteLength)), p.name).toBe(true);
-    }
+    await expectHeadLayoutHolds(vggOut);
   }, 180_000); // two Python processes training a 139 M-MAC network, on a shared 2-core CI machine
 
   it('rejects bad data with a clear message and exit code 2', () => {
@@ -186,13 +191,7 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
   });
 
   it('writes the head layout of the exported model: its ranges hold the exported head.f32', async () => {
-    const { bytes, layout } = await loadLaidOutModel(join(out, 'expression.onnx'), HEAD_PARAMS);
-    const head = headFromBytes(readFileSync(join(out, 'head.f32')));
-    for (const p of HEAD_PARAMS) {
-      const r = layout.params[p.name];
-      const w = head[p.name];
-      expect(Buffer.from(bytes.subarray(r.offset, r.offset + r.length)).equals(Buffer.from(w.buffer, w.byteOffset, w.byteLength)), p.name).toBe(true);
-    }
+    await expectHeadLayoutHolds(out);
     const manifest = JSON.parse(readFileSync(join(dir, 'models', 'manifest.json'), 'utf8'));
     expect(manifest.general.files['expression.head-layout.json'].bytes).toBe(readFileSync(join(out, 'expression.head-layout.json')).length);
   });
