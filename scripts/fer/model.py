@@ -8,6 +8,8 @@ Architectures (`--arch` in scripts/train.py, `ARCHS` below):
   seed  atulapra/Emotion-detection's CNN, ~75 M MACs per face: the baseline (issue 17 keeps it available).
   vgg   4 VGG stages of two 3x3 convs (32, 64, 128, 256->512 channels at 48, 24, 12, 6 px), ~139 M MACs; the last
         stage's 512x6x6 is max-pooled 3x3 to 512x2x2 = 2048 features.
+  vggs  vgg's slim student for distillation: one conv at 48 px, 256 channels at 6 px and a 1x1 conv to 512, ~101 M
+        MACs (MAC count: scripts/bench/arch_cost.py).
   res   ResNet-style: stem conv + stride-2 conv to 64x24x24, basic residual blocks at 64x24, 128x12, 256x6, a 1x1 conv
         to 512 and a 3x3 average pool to 512x2x2 = 2048 features, ~124 M MACs.
 vgg and res always train with BatchNorm (their design): fold_batchnorm() merges it into the convs, so the checkpoint's
@@ -83,6 +85,30 @@ class VggTrunk(nn.Module):
         return self.layers(x)
 
 
+class VggSlimTrunk(nn.Module):
+    """The distillation student (issue 17: vgg costs ~2.5 ms/face, and the whole pipeline with it measured 195
+    frames/s over 8 cameras against the 200 bar): vgg without its most expensive convs. One conv at 48 px (the 32->32
+    conv there is a sixth of vgg's MACs and, on its large activations, more of its time), two at 24 and 12 px, two of
+    256 at 6 px, then a 1x1 conv to 512 (vgg's 3x3 256->512 is 31% of its MACs) and a 3x3 max-pool to 512x2x2."""
+
+    WIDTHS = ((32,), (64, 64), (128, 128), (256, 256))
+
+    def __init__(self, batchnorm: bool = True):
+        super().__init__()
+        layers, cin = [], 1
+        for widths in self.WIDTHS:
+            for w in widths:
+                layers += [ConvBN(cin, w, batchnorm=batchnorm), nn.ReLU(inplace=True)]
+                cin = w
+            if widths is not self.WIDTHS[-1]:
+                layers.append(nn.MaxPool2d(2))
+        layers += [ConvBN(cin, 512, 1, batchnorm=batchnorm), nn.ReLU(inplace=True), nn.MaxPool2d(3)]
+        self.layers = nn.Sequential(*layers, nn.Dropout(0.25), nn.Flatten())
+
+    def forward(self, x):
+        return self.layers(x)
+
+
 class BasicBlock(nn.Module):
     """ResNet's basic block: two 3x3 ConvBNs, identity shortcut (a strided 1x1 ConvBN when the shape changes)."""
 
@@ -138,6 +164,9 @@ ARCHS = {
     "vgg": (VggTrunk, True, "VGG-style: [Conv32 Conv32]-Pool-[Conv64 Conv64]-Pool-[Conv128 Conv128]-Pool-"
                             "[Conv256 Conv512]-MaxPool3-Drop.25-Flatten(512x2x2=2048)-Dense1024-Drop.5-Dense7, 3x3 same "
                             "convs, BatchNorm folded into the convs, ReLU"),
+    "vggs": (VggSlimTrunk, True, "VGG-style, slim (distillation student): Conv32-Pool-[Conv64 Conv64]-Pool-[Conv128 "
+                                 "Conv128]-Pool-[Conv256 Conv256]-Conv1x1 512-MaxPool3-Drop.25-Flatten(512x2x2=2048)-"
+                                 "Dense1024-Drop.5-Dense7, 3x3 same convs, BatchNorm folded into the convs, ReLU"),
     "res": (ResTrunk, True, "ResNet-style: Conv32-Conv64/2-Block64-Block128/2-Block256/2-Conv1x1 512-AvgPool3-Drop.25-"
                             "Flatten(512x2x2=2048)-Dense1024-Drop.5-Dense7, basic blocks of two 3x3 convs, BatchNorm "
                             "folded into the convs, ReLU"),
