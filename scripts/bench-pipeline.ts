@@ -27,13 +27,16 @@
  *   a second).
  *   Rounds alternate the order; reports frames/s off vs on per round, the median on/off ratio, and the history rows,
  *   MQTT messages and webhook deliveries (sent, received, verified) of each on run.
+ * --models A,B: the shipped models folder (A) against another (B, e.g. a candidate trunk exported with the same head
+ *   files) instead of batched vs unbatched, both batched; rounds alternate the order; reports each folder's median
+ *   round and the median B/A frames/s ratio (issue 17: a new trunk must keep >= 200 frames/s over 8 cameras).
  * Environment settings (EXECUTION_PROVIDER, ORT_THREADS, DETECTOR_INPUT_SIZE...) apply as in the server.
  */
 import 'reflect-metadata';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { execFileSync, fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Subject } from 'rxjs';
@@ -78,7 +81,7 @@ const WEBHOOK_RULES = {
 } as const;
 
 const args = cliArgs(
-  'npm run bench:pipeline -- --source <video> --cameras N [--fps F] [--duration S] [--warmup S] [--batch N] [--timeout MS] [--frames N] [--only batched|unbatched] [--repeat R] [--identity compare|face|off] [--integrations compare] [--webhook-rule user|flood] [--json]',
+  'npm run bench:pipeline -- --source <video> --cameras N [--fps F] [--duration S] [--warmup S] [--batch N] [--timeout MS] [--frames N] [--only batched|unbatched] [--repeat R] [--identity compare|face|off] [--integrations compare] [--webhook-rule user|flood] [--models A,B] [--json]',
   {
     source: { type: 'string', default: resolve(__dirname, '../../shared/videos/d6.mp4') },
     cameras: { type: 'string', default: '8' },
@@ -92,6 +95,7 @@ const args = cliArgs(
     repeat: { type: 'string', default: '3' },
     identity: { type: 'string' },
     integrations: { type: 'string' },
+    models: { type: 'string' },
     'webhook-rule': { type: 'string', default: 'user' },
     json: { type: 'boolean', default: false },
   },
@@ -121,6 +125,28 @@ if (!(args['webhook-rule'] in WEBHOOK_RULES)) {
 if (args.integrations !== undefined && args.identity === 'compare') {
   console.error('--integrations compare and --identity compare are two different comparisons: give one');
   process.exit(2);
+}
+const comparisons = [args.identity === 'compare', args.integrations !== undefined, args.models !== undefined].filter(Boolean).length;
+if (comparisons > 1) {
+  console.error('--identity compare, --integrations compare and --models are different comparisons: give one');
+  process.exit(2);
+}
+const modelDirs = args.models === undefined ? undefined : parseModelDirs(args.models);
+
+/** --models A,B: two existing models folders, each with general/trunk.onnx. */
+function parseModelDirs(value: string): [string, string] {
+  const dirs = value.split(',').map((d) => resolve(d.trim()));
+  if (dirs.length !== 2 || dirs.some((d) => d === resolve(''))) {
+    console.error(`--models takes two models folders, comma-separated (got ${JSON.stringify(value)})`);
+    process.exit(2);
+  }
+  for (const d of dirs) {
+    if (!existsSync(join(d, 'general', 'trunk.onnx'))) {
+      console.error(`--models: ${d} is not a models folder (no general/trunk.onnx in it)`);
+      process.exit(2);
+    }
+  }
+  return dirs as [string, string];
 }
 const log = (s: string) => (args.json ? process.stderr.write(s + '\n') : console.log(s));
 
@@ -208,8 +234,9 @@ async function run(
   identity?: 'face' | 'off',
   recognizer?: FaceRecognizer,
   integrations?: { targets: IntegrationTargets | null },
+  overrides: NodeJS.ProcessEnv = {},
 ): Promise<RunResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, BATCH_SIZE: String(batchSize) };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...overrides, BATCH_SIZE: String(batchSize) };
   if (identity) env.IDENTITY = identity;
   if (args.timeout) env.BATCH_TIMEOUT_MS = args.timeout;
   const ids = Array.from({ length: cameras }, (_, i) => `cam${i}`);
@@ -505,6 +532,7 @@ async function main(): Promise<void> {
   const out: Record<string, unknown> = { cameras, fps, duration, provider, source: args.source };
   if (args.identity === 'compare') return compareIdentity(video, batchSize, out);
   if (args.integrations === 'compare') return compareIntegrations(video, batchSize, out);
+  if (modelDirs) return compareModels(video, batchSize, out, modelDirs);
   const recognizer = args.identity === 'face' ? await benchRecognizer(video) : undefined;
   const identity = args.identity as 'face' | 'off' | undefined;
   const rounds: { batched?: RunResult; unbatched?: RunResult; speedup?: number }[] = [];
@@ -538,34 +566,77 @@ async function main(): Promise<void> {
   if (args.json) process.stdout.write(JSON.stringify(out) + '\n');
 }
 
+/** One mode of an A/B comparison: what it is called in the log, and one run of it. */
+interface Mode {
+  label: string;
+  run: () => Promise<RunResult>;
+}
+
+/** The result of alternating rounds of two modes: each mode's median round and the median per-round ratios (b / a). */
+interface Alternated {
+  a: RunResult;
+  b: RunResult;
+  /** median of the rounds' frames/s ratios b / a */
+  ratio: number;
+  ratios: number[];
+  /** median of the rounds' CPU ms per frame ratios a / b: the figure least disturbed by other load */
+  cpuRatio: number;
+  cpuRatios: number[];
+  framesPerSecond: { a: number; b: number }[];
+  rounds: { a: RunResult; b: RunResult }[];
+}
+
+const lowerMedian = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
+const ratio3 = (x: number, y: number) => Math.round((x / y) * 1000) / 1000;
+
+/**
+ * R rounds of (a, b), the order alternating every round so that a load that changes over time does not always favour
+ * the same mode; each round's ratio compares two runs made back to back, and the median of those decides.
+ */
+async function alternateRounds(a: Mode, b: Mode): Promise<Alternated> {
+  const rounds: { a: RunResult; b: RunResult }[] = [];
+  for (let r = 0; r < repeat; r++) {
+    if (repeat > 1) log(`round ${r + 1}/${repeat}`);
+    const round: Partial<{ a: RunResult; b: RunResult }> = {};
+    for (const key of r % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)) {
+      const mode = key === 'a' ? a : b;
+      print(mode.label, (round[key] = await mode.run()));
+    }
+    const done = round as { a: RunResult; b: RunResult };
+    log(
+      `${b.label} / ${a.label}: frames/s ${done.b.framesPerSecond} / ${done.a.framesPerSecond} = ${ratio3(done.b.framesPerSecond, done.a.framesPerSecond)}, ` +
+        `CPU per frame (${a.label} / ${b.label}) ${ratio3(done.a.cpuMsPerFrame, done.b.cpuMsPerFrame)}`,
+    );
+    rounds.push(done);
+  }
+  const ratios = rounds.map((r) => ratio3(r.b.framesPerSecond, r.a.framesPerSecond));
+  const cpuRatios = rounds.map((r) => ratio3(r.a.cpuMsPerFrame, r.b.cpuMsPerFrame));
+  return {
+    a: medianBy(rounds.map((r) => r.a))!,
+    b: medianBy(rounds.map((r) => r.b))!,
+    ratio: lowerMedian(ratios),
+    ratios,
+    cpuRatio: lowerMedian(cpuRatios),
+    cpuRatios,
+    framesPerSecond: rounds.map((r) => ({ a: r.a.framesPerSecond, b: r.b.framesPerSecond })),
+    rounds,
+  };
+}
+
 /** --identity compare: R rounds of (IDENTITY=off, IDENTITY=face), batched; median round per mode, median ratio. */
 async function compareIdentity(video: ReturnType<typeof decode>, batchSize: number, out: Record<string, unknown>): Promise<void> {
   const recognizer = await benchRecognizer(video);
-  const rounds: { off: RunResult; on: RunResult; ratio: number; cpuRatio: number }[] = [];
-  for (let r = 0; r < repeat; r++) {
-    if (repeat > 1) log(`round ${r + 1}/${repeat}`);
-    // alternate the order, so a load that changes over time does not always favour the same mode
-    let off: RunResult | undefined;
-    let on: RunResult | undefined;
-    for (const mode of r % 2 === 0 ? ['off', 'face'] : ['face', 'off']) {
-      if (mode === 'off') print('id off', (off = await run(video, batchSize, 'off')));
-      else print('id on', (on = await run(video, batchSize, 'face', recognizer)));
-    }
-    const ratio = Math.round((on!.framesPerSecond / off!.framesPerSecond) * 1000) / 1000;
-    const cpuRatio = Math.round((off!.cpuMsPerFrame / on!.cpuMsPerFrame) * 1000) / 1000;
-    log(`recognition on / off: frames/s ${ratio}, CPU per frame (off / on) ${cpuRatio}`);
-    rounds.push({ off: off!, on: on!, ratio, cpuRatio });
-  }
-  const ratios = rounds.map((r) => r.ratio).sort((a, b) => a - b);
-  out.identityOff = medianBy(rounds.map((r) => r.off));
-  out.identityOn = medianBy(rounds.map((r) => r.on));
-  out.identityRatio = ratios[Math.floor((ratios.length - 1) / 2)];
-  out.identityRatios = rounds.map((r) => r.ratio);
-  // CPU per frame is the figure least disturbed by other load: off/on is the throughput ratio a CPU-bound machine sees
-  const cpu = rounds.map((r) => r.cpuRatio).sort((a, b) => a - b);
-  out.identityCpuRatio = cpu[Math.floor((cpu.length - 1) / 2)];
-  out.identityCpuRatios = rounds.map((r) => r.cpuRatio);
-  log(`median of ${repeat} round(s): recognition on / off = ${out.identityRatio} (rounds ${out.identityRatios}); CPU per frame off / on = ${out.identityCpuRatio} (rounds ${out.identityCpuRatios})`);
+  const c = await alternateRounds(
+    { label: 'id off', run: () => run(video, batchSize, 'off') },
+    { label: 'id on', run: () => run(video, batchSize, 'face', recognizer) },
+  );
+  out.identityOff = c.a;
+  out.identityOn = c.b;
+  out.identityRatio = c.ratio;
+  out.identityRatios = c.ratios;
+  out.identityCpuRatio = c.cpuRatio;
+  out.identityCpuRatios = c.cpuRatios;
+  log(`median of ${repeat} round(s): recognition on / off = ${c.ratio} (rounds ${c.ratios}); CPU per frame off / on = ${c.cpuRatio} (rounds ${c.cpuRatios})`);
   if (args.json) process.stdout.write(JSON.stringify(out) + '\n');
 }
 
@@ -582,41 +653,54 @@ async function compareIntegrations(video: ReturnType<typeof decode>, batchSize: 
   const receiver = await startChildReceiver();
   const targets: IntegrationTargets = { mqttUrl: broker.url, receiver };
   try {
-    const rounds: { off: RunResult; on: RunResult; ratio: number; cpuRatio: number }[] = [];
-    for (let r = 0; r < repeat; r++) {
-      if (repeat > 1) log(`round ${r + 1}/${repeat}`);
-      // alternate the order, so a load that changes over time does not always favour the same mode
-      let off: RunResult | undefined;
-      let on: RunResult | undefined;
-      for (const mode of r % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
-        if (mode === 'off') print('integ off', (off = await run(video, batchSize, identity, recognizer, { targets: null })));
-        else print('integ on', (on = await run(video, batchSize, identity, recognizer, { targets })));
-      }
-      const ratio = Math.round((on!.framesPerSecond / off!.framesPerSecond) * 1000) / 1000;
-      const cpuRatio = Math.round((off!.cpuMsPerFrame / on!.cpuMsPerFrame) * 1000) / 1000;
-      log(`integrations on / off: frames/s ${on!.framesPerSecond} / ${off!.framesPerSecond} = ${ratio}, CPU per frame (off / on) ${cpuRatio}`);
-      rounds.push({ off: off!, on: on!, ratio, cpuRatio });
-    }
-    const ratios = rounds.map((r) => r.ratio).sort((a, b) => a - b);
-    out.integrationsOff = medianBy(rounds.map((r) => r.off));
-    out.integrationsOn = medianBy(rounds.map((r) => r.on));
-    out.integrationsRatio = ratios[Math.floor((ratios.length - 1) / 2)];
-    out.integrationsRatios = rounds.map((r) => r.ratio);
-    out.integrationsFramesPerSecond = rounds.map((r) => ({ off: r.off.framesPerSecond, on: r.on.framesPerSecond }));
-    const cpu = rounds.map((r) => r.cpuRatio).sort((a, b) => a - b);
-    out.integrationsCpuRatio = cpu[Math.floor((cpu.length - 1) / 2)];
-    out.integrationsCpuRatios = rounds.map((r) => r.cpuRatio);
+    const c = await alternateRounds(
+      { label: 'integ off', run: () => run(video, batchSize, identity, recognizer, { targets: null }) },
+      { label: 'integ on', run: () => run(video, batchSize, identity, recognizer, { targets }) },
+    );
+    out.integrationsOff = c.a;
+    out.integrationsOn = c.b;
+    out.integrationsRatio = c.ratio;
+    out.integrationsRatios = c.ratios;
+    out.integrationsFramesPerSecond = c.framesPerSecond.map((r) => ({ off: r.a, on: r.b }));
+    out.integrationsCpuRatio = c.cpuRatio;
+    out.integrationsCpuRatios = c.cpuRatios;
     // proof that "on" was on: what each on run wrote, published and delivered
-    out.integrationsActivity = rounds.map((r) => r.on.integrations);
+    out.integrationsActivity = c.rounds.map((r) => r.b.integrations);
     log(
-      `median of ${repeat} round(s): integrations on / off = ${out.integrationsRatio} (rounds ${out.integrationsRatios}; bar >= 0.95); ` +
-        `CPU per frame off / on = ${out.integrationsCpuRatio} (rounds ${out.integrationsCpuRatios})`,
+      `median of ${repeat} round(s): integrations on / off = ${c.ratio} (rounds ${c.ratios}; bar >= 0.95); ` +
+        `CPU per frame off / on = ${c.cpuRatio} (rounds ${c.cpuRatios})`,
     );
     if (args.json) process.stdout.write(JSON.stringify(out) + '\n');
   } finally {
     await receiver.close();
     await broker.stop();
   }
+}
+
+/**
+ * --models A,B: the same batched pipeline on two models folders (MODELS_DIR), e.g. the shipped trunk against a
+ * candidate's, in alternating rounds: issue 17's "bench:pipeline still >= 200 frames/s" for a new network.
+ */
+async function compareModels(video: ReturnType<typeof decode>, batchSize: number, out: Record<string, unknown>, dirs: [string, string]): Promise<void> {
+  const identity = args.identity as 'face' | 'off' | undefined;
+  const recognizer = identity === 'face' ? await benchRecognizer(video) : undefined;
+  const c = await alternateRounds(
+    { label: 'models A', run: () => run(video, batchSize, identity, recognizer, undefined, { MODELS_DIR: dirs[0] }) },
+    { label: 'models B', run: () => run(video, batchSize, identity, recognizer, undefined, { MODELS_DIR: dirs[1] }) },
+  );
+  out.models = { a: dirs[0], b: dirs[1] };
+  out.modelsA = c.a;
+  out.modelsB = c.b;
+  out.modelsRatio = c.ratio;
+  out.modelsRatios = c.ratios;
+  out.modelsFramesPerSecond = c.framesPerSecond;
+  out.modelsCpuRatio = c.cpuRatio;
+  out.modelsCpuRatios = c.cpuRatios;
+  log(
+    `median of ${repeat} round(s): A ${dirs[0]} ${c.a.framesPerSecond} frames/s, B ${dirs[1]} ${c.b.framesPerSecond} frames/s; ` +
+      `B / A = ${c.ratio} (rounds ${c.ratios}); CPU per frame A / B = ${c.cpuRatio} (rounds ${c.cpuRatios})`,
+  );
+  if (args.json) process.stdout.write(JSON.stringify(out) + '\n');
 }
 
 main().catch((err) => {

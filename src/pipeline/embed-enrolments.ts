@@ -1,7 +1,7 @@
 import { concatMap, OperatorFunction } from 'rxjs';
-import { embedPrepared, type PreparedFace, type ViewEmbedder } from '../inference/embedding/identify-faces';
+import { embedPrepared, type ViewEmbedder } from '../inference/embedding/identify-faces';
 import type { PipelineMetrics } from './pipeline.metrics';
-import { FaceWork, FrameWork, StageError } from './pipeline.types';
+import { FrameWork, StageError } from './pipeline.types';
 
 /**
  * Calibration capture (IDENTITY=face): the faces prepared for enrolment (`toEnrol`, the frames of a camera whose
@@ -13,19 +13,20 @@ import { FaceWork, FrameWork, StageError } from './pipeline.types';
 export function embedEnrolments(options: { embedder: ViewEmbedder; metrics: PipelineMetrics }): OperatorFunction<FrameWork[], FrameWork[]> {
   const { embedder, metrics } = options;
   return concatMap(async (batch) => {
-    const faces: FaceWork[] = batch.flatMap((fw) => fw.faces.filter((f) => f.toEnrol));
+    const faces = batch.flatMap((fw) => fw.faces.flatMap((face) => (face.toEnrol ? [{ face, prepared: face.toEnrol }] : [])));
     if (faces.length === 0) return batch;
     const t0 = performance.now();
     try {
       const enrolments = await embedPrepared(
-        faces.map((f) => f.toEnrol as PreparedFace),
+        faces.map((f) => f.prepared),
         embedder,
       );
-      faces.forEach((f, i) => {
+      faces.forEach(({ face, prepared }, i) => {
         const e = enrolments[i];
-        f.enrolment = e;
-        if ('embedding' in e && f.identity && 'views' in f.identity && f.identity.views[0] === (f.toEnrol as { views: Uint8Array[] }).views[0]) {
-          f.identityEmbedding = e.embedding;
+        face.enrolment = e;
+        // the same prepared views (prepareFaces shares them): the scheduler's question is answered by this run too
+        if ('embedding' in e && 'views' in prepared && face.identity && 'views' in face.identity && face.identity.views[0] === prepared.views[0]) {
+          face.identityEmbedding = e.embedding;
         }
       });
     } catch (err) {

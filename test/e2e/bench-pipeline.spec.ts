@@ -58,6 +58,25 @@ describe.skipIf(!hasD6)('npm run bench:pipeline', () => {
     expect(rule.stderr).toContain('--webhook-rule must be user or flood (got "sometimes")');
   });
 
+  it('--models A,B: alternating rounds over two models folders, each mode\'s median and the B/A ratio', () => {
+    const models = resolve(root, 'models');
+    const bad = bench(['--source', D6, '--models', models]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--models takes two models folders');
+    const notModels = bench(['--source', D6, '--models', `${models},${resolve(root, 'docs')}`]);
+    expect(notModels.status).toBe(2);
+    expect(notModels.stderr).toContain('is not a models folder (no general/trunk.onnx in it)');
+    const r = bench(['--source', D6, '--cameras', '2', '--duration', '1', '--warmup', '0', '--frames', '5', '--repeat', '2', '--models', `${models},${models}`, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.models).toEqual({ a: models, b: models });
+    expect(out.modelsRatios).toHaveLength(2);
+    expect(out.modelsRatio).toBe(Math.min(...out.modelsRatios)); // lower middle of two
+    expect(out.modelsA.framesPerSecond).toBeGreaterThan(0);
+    expect(out.modelsB.framesPerSecond).toBeGreaterThan(0);
+    expect(r.stderr).toMatch(/models B \/ models A: frames\/s/);
+  });
+
   it.skipIf(!mosquitto)('--integrations compare: every delivery the server made reached the receiver process and verified', () => {
     const r = bench(['--source', D6, '--cameras', '2', '--duration', '2', '--warmup', '1', '--frames', '20', '--repeat', '1', '--integrations', 'compare', '--webhook-rule', 'flood', '--json']);
     expect(r.status, r.stderr).toBe(0);
