@@ -97,6 +97,11 @@ def export_all(model: ExpressionNet, out: str, train_x, train_y, history, best, 
     print(f"exported to {out}", file=sys.stderr)
 
 
+def _same_weights(previous, files) -> bool:
+    old = previous.get("files", {}).get("expression.onnx", {}).get("sha256")
+    return old is not None and old == files.get("expression.onnx", {}).get("sha256")
+
+
 def write_manifest(out: str, history, best, args) -> None:
     root = os.path.dirname(os.path.abspath(out.rstrip("/")))
     manifest_path = os.path.join(root, "manifest.json")
@@ -140,7 +145,9 @@ def write_manifest(out: str, history, best, args) -> None:
         "bestEpoch": best["epoch"],
         "bestPhase": best.get("phase", 1),
         "validation": {"accuracy": best["val_acc"], "recall": best_rec["val_recall"] if best_rec else None},
-        "metrics": previous.get("metrics", {}),
+        # metrics belong to the weights they were measured on: a re-export of the same weights keeps them, new weights
+        # start with none (`--metrics` records them) instead of inheriting the previous model's figures
+        "metrics": previous.get("metrics", {}) if _same_weights(previous, files) else {},
         "exportedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "licence": "Model weights: MIT (this project). Trained on FER-2013 (research/non-commercial dataset terms).",
     }

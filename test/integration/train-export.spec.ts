@@ -82,6 +82,26 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     expect(manifest.general.files['expression.onnx'].sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('keeps recorded metrics only while the weights are the ones they were measured on', () => {
+    const manifestPath = join(dir, 'models', 'manifest.json');
+    const evalJson = join(dir, 'eval.json');
+    writeFileSync(evalJson, JSON.stringify({ accuracy: 0.5, macroF1: 0.4, count: 10, perClass: {}, confusion: [], labels: [] }));
+    const recorded = run(['scripts/export.py', '--run', runDir, '--data', 'x', '--out', out, '--metrics', 'publicTest', evalJson]);
+    expect(recorded.status, recorded.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(manifestPath, 'utf8')).general.metrics.publicTest.accuracy).toBe(0.5);
+    // the same weights exported again: still theirs
+    const again = run(['scripts/export.py', '--run', runDir, '--data', join(dir, 'tiny.csv'), '--out', out, '--replay-per-class', '3']);
+    expect(again.status, again.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(manifestPath, 'utf8')).general.metrics.publicTest.accuracy).toBe(0.5);
+    // other weights over the same manifest (a new model shipped): the old model's figures must not describe it
+    mkdirSync(join(dir, 'other', 'models'), { recursive: true });
+    writeFileSync(join(dir, 'other', 'models', 'manifest.json'), readFileSync(manifestPath));
+    const other = run(['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', join(dir, 'run-other'), '--epochs', '1', '--batch', '16',
+      '--seed', '7', '--export', join(dir, 'other', 'models', 'general'), '--replay-per-class', '2']);
+    expect(other.status, other.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'other', 'models', 'manifest.json'), 'utf8')).general.metrics).toEqual({});
+  });
+
   it('starts a second phase from the best weights of the first (--init-from)', () => {
     const out2 = join(dir, 'phase2', 'models', 'general');
     const r = run(['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', join(dir, 'run2'), '--epochs', '1',
