@@ -623,6 +623,16 @@ async function alternateRounds(a: Mode, b: Mode): Promise<Alternated> {
   };
 }
 
+/** A comparison's figures in the JSON output, under one prefix: <prefix><A>, <prefix><B>, <prefix>Ratio(s), <prefix>CpuRatio(s). */
+function record(out: Record<string, unknown>, prefix: string, names: [string, string], c: Alternated): void {
+  out[prefix + names[0]] = c.a;
+  out[prefix + names[1]] = c.b;
+  out[prefix + 'Ratio'] = c.ratio;
+  out[prefix + 'Ratios'] = c.ratios;
+  out[prefix + 'CpuRatio'] = c.cpuRatio;
+  out[prefix + 'CpuRatios'] = c.cpuRatios;
+}
+
 /** --identity compare: R rounds of (IDENTITY=off, IDENTITY=face), batched; median round per mode, median ratio. */
 async function compareIdentity(video: ReturnType<typeof decode>, batchSize: number, out: Record<string, unknown>): Promise<void> {
   const recognizer = await benchRecognizer(video);
@@ -630,12 +640,7 @@ async function compareIdentity(video: ReturnType<typeof decode>, batchSize: numb
     { label: 'id off', run: () => run(video, batchSize, 'off') },
     { label: 'id on', run: () => run(video, batchSize, 'face', recognizer) },
   );
-  out.identityOff = c.a;
-  out.identityOn = c.b;
-  out.identityRatio = c.ratio;
-  out.identityRatios = c.ratios;
-  out.identityCpuRatio = c.cpuRatio;
-  out.identityCpuRatios = c.cpuRatios;
+  record(out, 'identity', ['Off', 'On'], c);
   log(`median of ${repeat} round(s): recognition on / off = ${c.ratio} (rounds ${c.ratios}); CPU per frame off / on = ${c.cpuRatio} (rounds ${c.cpuRatios})`);
   if (args.json) process.stdout.write(JSON.stringify(out) + '\n');
 }
@@ -657,13 +662,8 @@ async function compareIntegrations(video: ReturnType<typeof decode>, batchSize: 
       { label: 'integ off', run: () => run(video, batchSize, identity, recognizer, { targets: null }) },
       { label: 'integ on', run: () => run(video, batchSize, identity, recognizer, { targets }) },
     );
-    out.integrationsOff = c.a;
-    out.integrationsOn = c.b;
-    out.integrationsRatio = c.ratio;
-    out.integrationsRatios = c.ratios;
+    record(out, 'integrations', ['Off', 'On'], c);
     out.integrationsFramesPerSecond = c.framesPerSecond.map((r) => ({ off: r.a, on: r.b }));
-    out.integrationsCpuRatio = c.cpuRatio;
-    out.integrationsCpuRatios = c.cpuRatios;
     // proof that "on" was on: what each on run wrote, published and delivered
     out.integrationsActivity = c.rounds.map((r) => r.b.integrations);
     log(
@@ -689,13 +689,8 @@ async function compareModels(video: ReturnType<typeof decode>, batchSize: number
     { label: 'models B', run: () => run(video, batchSize, identity, recognizer, undefined, { MODELS_DIR: dirs[1] }) },
   );
   out.models = { a: dirs[0], b: dirs[1] };
-  out.modelsA = c.a;
-  out.modelsB = c.b;
-  out.modelsRatio = c.ratio;
-  out.modelsRatios = c.ratios;
+  record(out, 'models', ['A', 'B'], c);
   out.modelsFramesPerSecond = c.framesPerSecond;
-  out.modelsCpuRatio = c.cpuRatio;
-  out.modelsCpuRatios = c.cpuRatios;
   log(
     `median of ${repeat} round(s): A ${dirs[0]} ${c.a.framesPerSecond} frames/s, B ${dirs[1]} ${c.b.framesPerSecond} frames/s; ` +
       `B / A = ${c.ratio} (rounds ${c.ratios}); CPU per frame A / B = ${c.cpuRatio} (rounds ${c.cpuRatios})`,
