@@ -12,23 +12,34 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Logger } from '@nestjs/common';
 import { ModelSession, OrtSessionFactory } from '../src/inference/ort.sessions';
+import { fail } from './cli';
 
-const { values, positionals } = parseArgs({
-  options: {
-    batch: { type: 'string', default: '8' },
-    runs: { type: 'string', default: '300' },
-    threads: { type: 'string', default: '1' },
-    json: { type: 'boolean', default: false },
-  },
-  allowPositionals: true,
-});
+const USAGE = 'bench-trunk [--batch 8] [--runs 300 (>= 10)] [--threads 1] [--json] <trunk.onnx> ...';
+const parsed = (() => {
+  try {
+    return parseArgs({
+      options: {
+        batch: { type: 'string', default: '8' },
+        runs: { type: 'string', default: '300' },
+        threads: { type: 'string', default: '1' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+    });
+  } catch (err) {
+    fail((err as Error).message, USAGE);
+  }
+})();
+const { values, positionals } = parsed;
+if (values.help) {
+  process.stdout.write(`usage: ${USAGE}\n`);
+  process.exit(0);
+}
 const batch = Number(values.batch);
 const runs = Number(values.runs);
 const threads = Number(values.threads);
-if (!positionals.length || !(batch >= 1) || !(runs >= 10) || !(threads >= 0)) {
-  process.stderr.write('usage: bench-trunk [--batch 8] [--runs 300 (>= 10)] [--threads 1] <trunk.onnx> ...\n');
-  process.exit(2);
-}
+if (!positionals.length || !(batch >= 1) || !(runs >= 10) || !(threads >= 0)) fail('give at least one trunk.onnx; --batch >= 1, --runs >= 10, --threads >= 0', USAGE);
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
