@@ -10,6 +10,8 @@ Architectures (`--arch` in scripts/train.py, `ARCHS` below):
         stage's 512x6x6 is max-pooled 3x3 to 512x2x2 = 2048 features.
   vggs  vgg's slim student for distillation: one conv at 48 px, 256 channels at 6 px and a 1x1 conv to 512, ~101 M
         MACs (MAC count: scripts/bench/arch_cost.py).
+  vggs4 vggs whose 2048 features keep the seed's 128 x 4x4 grid (a 3x3 valid conv 256->128 at 6 px instead of the
+        1x1 to 512 and the pool), same cost: session 7 found vggs' 2x2 grid makes personal heads worse.
   res   ResNet-style: stem conv + stride-2 conv to 64x24x24, basic residual blocks at 64x24, 128x12, 256x6, a 1x1 conv
         to 512 and a 3x3 average pool to 512x2x2 = 2048 features, ~124 M MACs.
 vgg and res always train with BatchNorm (their design): fold_batchnorm() merges it into the convs, so the checkpoint's
@@ -55,9 +57,9 @@ class ConvBN(nn.Module):
 
     Both forms have the same conv at the same attribute path, so fold_batchnorm() matches them by name."""
 
-    def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, batchnorm: bool = True):
+    def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, batchnorm: bool = True, padding: int | None = None):
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, k, stride, k // 2, bias=not batchnorm)
+        self.conv = nn.Conv2d(cin, cout, k, stride, k // 2 if padding is None else padding, bias=not batchnorm)
         self.bn = nn.BatchNorm2d(cout) if batchnorm else None
 
     def forward(self, x):
@@ -85,24 +87,44 @@ class VggTrunk(nn.Module):
         return self.layers(x)
 
 
+def vgg_slim_stages(batchnorm: bool) -> list:
+    """vggs' convs up to 256 channels at 6x6 px: Conv32-Pool-[Conv64 Conv64]-Pool-[Conv128 Conv128]-Pool-[Conv256 Conv256]."""
+    widths = ((32,), (64, 64), (128, 128), (256, 256))
+    layers, cin = [], 1
+    for i, stage in enumerate(widths):
+        for w in stage:
+            layers += [ConvBN(cin, w, batchnorm=batchnorm), nn.ReLU(inplace=True)]
+            cin = w
+        if i < len(widths) - 1:
+            layers.append(nn.MaxPool2d(2))
+    return layers
+
+
 class VggSlimTrunk(nn.Module):
     """The distillation student (issue 17: vgg costs ~2.5 ms/face, and the whole pipeline with it measured 195
     frames/s over 8 cameras against the 200 bar): vgg without its most expensive convs. One conv at 48 px (the 32->32
     conv there is a sixth of vgg's MACs and, on its large activations, more of its time), two at 24 and 12 px, two of
     256 at 6 px, then a 1x1 conv to 512 (vgg's 3x3 256->512 is 31% of its MACs) and a 3x3 max-pool to 512x2x2."""
 
-    WIDTHS = ((32,), (64, 64), (128, 128), (256, 256))
+    def __init__(self, batchnorm: bool = True):
+        super().__init__()
+        layers = vgg_slim_stages(batchnorm) + [ConvBN(256, 512, 1, batchnorm=batchnorm), nn.ReLU(inplace=True), nn.MaxPool2d(3)]
+        self.layers = nn.Sequential(*layers, nn.Dropout(0.25), nn.Flatten())
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+class VggSlimGrid4Trunk(nn.Module):
+    """vggs with the seed's feature layout: the same stages, then a 3x3 VALID conv 256->128 turns 6x6 into 4x4, so the
+    2048 features are 128 channels on a 4x4 grid (the seed's) instead of 512 on 2x2 (vggs'). Session 7 measured that
+    vggs' 2x2 features make personal heads worse (JAFFE 91.3% against the seed's 95.3%): the coarse grid has pooled
+    away where things are on the face. Same cost as vggs (the last conv: 6x6x256 -> 4x4x128 x 9 = 4.7 M MACs, as
+    vggs' 1x1 to 512)."""
 
     def __init__(self, batchnorm: bool = True):
         super().__init__()
-        layers, cin = [], 1
-        for widths in self.WIDTHS:
-            for w in widths:
-                layers += [ConvBN(cin, w, batchnorm=batchnorm), nn.ReLU(inplace=True)]
-                cin = w
-            if widths is not self.WIDTHS[-1]:
-                layers.append(nn.MaxPool2d(2))
-        layers += [ConvBN(cin, 512, 1, batchnorm=batchnorm), nn.ReLU(inplace=True), nn.MaxPool2d(3)]
+        layers = vgg_slim_stages(batchnorm) + [ConvBN(256, 128, 3, batchnorm=batchnorm, padding=0), nn.ReLU(inplace=True)]
         self.layers = nn.Sequential(*layers, nn.Dropout(0.25), nn.Flatten())
 
     def forward(self, x):
@@ -167,6 +189,9 @@ ARCHS = {
     "vggs": (VggSlimTrunk, True, "VGG-style, slim (distillation student): Conv32-Pool-[Conv64 Conv64]-Pool-[Conv128 "
                                  "Conv128]-Pool-[Conv256 Conv256]-Conv1x1 512-MaxPool3-Drop.25-Flatten(512x2x2=2048)-"
                                  "Dense1024-Drop.5-Dense7, 3x3 same convs, BatchNorm folded into the convs, ReLU"),
+    "vggs4": (VggSlimGrid4Trunk, True, "VGG-style, slim, seed feature grid: Conv32-Pool-[Conv64 Conv64]-Pool-[Conv128 "
+                                       "Conv128]-Pool-[Conv256 Conv256]-Conv3x3 valid 128-Drop.25-Flatten(128x4x4=2048)-"
+                                       "Dense1024-Drop.5-Dense7, 3x3 same convs, BatchNorm folded into the convs, ReLU"),
     "res": (ResTrunk, True, "ResNet-style: Conv32-Conv64/2-Block64-Block128/2-Block256/2-Conv1x1 512-AvgPool3-Drop.25-"
                             "Flatten(512x2x2=2048)-Dense1024-Drop.5-Dense7, basic blocks of two 3x3 convs, BatchNorm "
                             "folded into the convs, ReLU"),

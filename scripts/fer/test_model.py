@@ -90,9 +90,17 @@ class ArchitecturesTest(unittest.TestCase):
         self.assertEqual(count_macs(SeedCNN().trunk), 609408 + 35684352 + 29491200 + 9437184)
         self.assertEqual(count_macs(SeedCNN()) - count_macs(SeedCNN().trunk), 2048 * 1024 + 1024 * 7)
         # issue 17's budget for a candidate trunk: more than the seed, and ~100-170 M MACs (<= 3 ms per face on 2 cores)
-        for arch in ("vgg", "vggs", "res"):
+        for arch in ("vgg", "vggs", "vggs4", "res"):
             with self.subTest(arch=arch):
                 self.assertTrue(100e6 <= count_macs(build_model(arch).trunk) <= 170e6)
+
+    def test_vggs4_keeps_the_seed_feature_grid_at_the_cost_of_vggs(self):
+        # 128 channels x 4 x 4, like the seed (personal heads need the spatial layout), not vggs' 512 x 2 x 2
+        m = build_model("vggs4").eval()
+        with torch.no_grad():
+            before_flatten = m.trunk.layers[:-1](torch.rand(2, 1, 48, 48))
+        self.assertEqual(tuple(before_flatten.shape), (2, 128, 4, 4))
+        self.assertEqual(count_macs(build_model("vggs4").trunk), count_macs(build_model("vggs").trunk))
 
     def test_unknown_arch_is_refused(self):
         with self.assertRaises(ValueError):
