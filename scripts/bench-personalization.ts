@@ -38,11 +38,13 @@ interface Args {
   json: boolean;
   models: string;
   threads: number;
+  /** --seeds 1,2,3: every subject fine-tuned once per seed; means over the seeds (the trunk-comparison protocol) */
+  seeds: number[] | null;
   options: Partial<FinetuneOptions>;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { data: '', timing: '', perLabel: 20, runs: 3, subjects: Infinity, only: null, json: false, models: resolve(__dirname, '..', 'models'), threads: 2, options: {} };
+  const a: Args = { data: '', timing: '', perLabel: 20, runs: 3, subjects: Infinity, only: null, json: false, models: resolve(__dirname, '..', 'models'), threads: 2, seeds: null, options: {} };
   const num = (i: number) => {
     const v = Number(argv[i]);
     if (!Number.isFinite(v)) throw new Error(`${argv[i - 1]} needs a number, got ${argv[i]}`);
@@ -65,17 +67,22 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--replay-weight') a.options.replayWeight = num(++i);
     else if (k === '--rows') a.options.targetUserRows = num(++i);
     else if (k === '--seed') a.options.seed = num(++i);
+    else if (k === '--seeds') {
+      a.seeds = (argv[++i] ?? '').split(',').map((v) => Number(v));
+      if (a.seeds.length === 0 || a.seeds.some((v) => !Number.isInteger(v))) throw new Error(`--seeds needs comma-separated integers, got ${argv[i]}`);
+    }
     else if (k === '--user-batch') a.options.userPerBatch = num(++i);
     else if (k === '--replay-batch') a.options.replayPerBatch = num(++i);
     else if (k === '--patience') a.options.patience = num(++i);
     else if (k === '--cv-folds') a.options.cvFolds = num(++i);
     else if (k === '--cv-epochs') a.options.cvEpochs = num(++i);
     else if (k === '--help' || k === '-h') {
-      console.log('usage: bench-personalization --data <root> [--subjects N] [--only id,id] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n] [--user-batch n] [--replay-batch n] [--patience n] [--cv-folds n (0 = no blend)] [--cv-epochs n]');
+      console.log('usage: bench-personalization --data <root> [--subjects N] [--only id,id] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n | --seeds 1,2,3] [--user-batch n] [--replay-batch n] [--patience n] [--cv-folds n (0 = no blend)] [--cv-epochs n]');
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
   if (!a.data && !a.timing) throw new Error('--data <root> (or --timing <fer2013 split>) is required');
+  if (a.seeds && a.options.seed !== undefined) throw new Error('give --seed or --seeds, not both');
   return a;
 }
 
@@ -148,9 +155,9 @@ async function main(): Promise<void> {
     return;
   }
   const subjects = dirs(args.data).filter((d) => !args.only || args.only.includes(d)).slice(0, args.subjects);
-  type Row = {
-    id: string;
-    general: number;
+  /** One fine-tune of one subject with one seed. */
+  type Run = {
+    seed: number;
     /** the personal model as served: w·personal + (1−w)·general (blend.ts) */
     personal: number;
     /** the personal head alone (w = 1, what was served before the blend) */
@@ -158,10 +165,11 @@ async function main(): Promise<void> {
     blend: number;
     /** test faces right: personal (as served) minus general; the bar is >= -1 */
     deltaFaces: number;
-    calibration: number;
-    test: number;
     finetuneSeconds: number;
   };
+  /** A subject: with one seed its run's figures; with --seeds the means over its runs (deltaFaces too), and each run. */
+  type Row = Omit<Run, 'seed'> & { id: string; general: number; calibration: number; test: number; runs?: Run[] };
+  const seeds = args.seeds ?? [args.options.seed ?? DEFAULT_FINETUNE.seed];
   const rows: Row[] = [];
   let facesMissed = 0;
   for (const id of subjects) {
@@ -176,33 +184,39 @@ async function main(): Promise<void> {
     const testFeatures = await trunk.features(test.faces.map((f) => f.face));
     const generalLogits = await forward.run(generalT, testFeatures, n);
     const g = accuracy(generalLogits, test.faces);
-    const t0 = performance.now();
-    const samples: FinetuneSample[] = cal.faces;
-    const result = await trainer.train(samples, general, replay, args.options);
-    const seconds = (performance.now() - t0) / 1000;
-    const personalLogits = await forward.run(headTensors(result.weights), testFeatures, n);
-    const w = result.metrics.blend ?? 1;
-    const ph = accuracy(personalLogits, test.faces);
-    // the way the server scores a personal face (ModelRegistry's runner): the blend of both heads' probabilities
-    const p = accuracy(blendLogits(generalLogits, personalLogits, n, w), test.faces);
-    const row: Row = {
+    const runs: Run[] = [];
+    for (const seed of seeds) {
+      const t0 = performance.now();
+      const samples: FinetuneSample[] = cal.faces;
+      const result = await trainer.train(samples, general, replay, { ...args.options, seed });
+      const seconds = (performance.now() - t0) / 1000;
+      const personalLogits = await forward.run(headTensors(result.weights), testFeatures, n);
+      const w = result.metrics.blend ?? 1;
+      const ph = accuracy(personalLogits, test.faces);
+      // the way the server scores a personal face (ModelRegistry's runner): the blend of both heads' probabilities
+      const p = accuracy(blendLogits(generalLogits, personalLogits, n, w), test.faces);
+      const run: Run = { seed, personal: round(p), personalHead: round(ph), blend: w, deltaFaces: Math.round((p - g) * n), finetuneSeconds: round(seconds, 2) };
+      runs.push(run);
+      if (!args.json) {
+        const miss = cal.missed + test.missed ? `  missed ${cal.missed + test.missed}` : '';
+        console.log(
+          `${id.padEnd(6)} ${seeds.length > 1 ? `seed ${seed}  ` : ''}general ${pct(g)}  personal ${pct(p)}  (${p >= g ? '+' : ''}${((p - g) * 100).toFixed(1)}, ${run.deltaFaces >= 0 ? '+' : ''}${run.deltaFaces} faces)  w ${w.toFixed(1)}  head alone ${pct(ph)}  calibration ${cal.faces.length}  test ${n}  fine-tune ${seconds.toFixed(2)} s  epochs ${result.metrics.epochs}${miss}`,
+        );
+      }
+    }
+    const avg = (k: keyof Omit<Run, 'seed'>, digits = 4) => round(runs.reduce((sum, r) => sum + r[k], 0) / runs.length, digits);
+    rows.push({
       id,
       general: round(g),
-      personal: round(p),
-      personalHead: round(ph),
-      blend: w,
-      deltaFaces: Math.round((p - g) * n),
+      personal: avg('personal'),
+      personalHead: avg('personalHead'),
+      blend: avg('blend', 2),
+      deltaFaces: avg('deltaFaces', 2),
       calibration: cal.faces.length,
       test: n,
-      finetuneSeconds: round(seconds, 2),
-    };
-    rows.push(row);
-    if (!args.json) {
-      const miss = cal.missed + test.missed ? `  missed ${cal.missed + test.missed}` : '';
-      console.log(
-        `${id.padEnd(6)} general ${pct(g)}  personal ${pct(p)}  (${p >= g ? '+' : ''}${((p - g) * 100).toFixed(1)}, ${row.deltaFaces >= 0 ? '+' : ''}${row.deltaFaces} faces)  w ${w.toFixed(1)}  head alone ${pct(ph)}  calibration ${row.calibration}  test ${row.test}  fine-tune ${seconds.toFixed(2)} s  epochs ${result.metrics.epochs}${miss}`,
-      );
-    }
+      finetuneSeconds: avg('finetuneSeconds', 2),
+      ...(seeds.length > 1 ? { runs } : {}),
+    });
   }
   const mean = (k: 'general' | 'personal' | 'personalHead' | 'finetuneSeconds' | 'blend') => rows.reduce((s, r) => s + r[k], 0) / Math.max(1, rows.length);
   const worse = rows.filter((r) => r.personal < r.general).length;
@@ -216,12 +230,17 @@ async function main(): Promise<void> {
     worseByMoreThanOneFace: worseByMore,
     minDeltaFaces: Math.min(...rows.map((r) => r.deltaFaces)),
     finetuneSeconds: round(mean('finetuneSeconds'), 2),
+    // with --seeds: the mean personal accuracy over the subjects, for each seed (how much one draw moves it)
+    ...(seeds.length > 1
+      ? { seeds, personalPerSeed: seeds.map((_, i) => round(rows.reduce((s, r) => s + r.runs![i].personal, 0) / Math.max(1, rows.length))) }
+      : {}),
   };
   if (args.json) {
     console.log(JSON.stringify({ subjects: rows, mean: summary, facesMissed, options: { ...DEFAULT_FINETUNE, ...args.options, augment: undefined } }));
   } else {
+    const over = seeds.length > 1 ? ` (means over seeds ${seeds.join(', ')}: ${summary.personalPerSeed!.map(pct).join(' / ')}; Δ per subject averaged)` : '';
     console.log(
-      `\nmean over ${rows.length} subjects: general ${pct(mean('general'))}  personal ${pct(mean('personal'))}  (+${((mean('personal') - mean('general')) * 100).toFixed(1)} points)  head alone ${pct(mean('personalHead'))}  mean w ${summary.blend}\n` +
+      `\nmean over ${rows.length} subjects: general ${pct(mean('general'))}  personal ${pct(mean('personal'))}  (+${((mean('personal') - mean('general')) * 100).toFixed(1)} points)  head alone ${pct(mean('personalHead'))}  mean w ${summary.blend}${over}\n` +
         `worse than general: ${worse} of ${rows.length} (by more than one face: ${worseByMore})   faces missed: ${facesMissed}   mean fine-tune: ${mean('finetuneSeconds').toFixed(2)} s\n` +
         `options: ${JSON.stringify({ ...DEFAULT_FINETUNE, ...args.options, augment: undefined })}`,
     );

@@ -1,0 +1,48 @@
+/**
+ * The personalization benchmark cannot rot: one JAFFE subject through the CLI (real detection, trunk, fine-tune),
+ * once per seed with --seeds, checked for the per-seed runs, their means, and that each run is exactly the run that
+ * --seed alone gives (the trunk-comparison protocol in docs/MODEL.md relies on it). Figures are not judged here.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { JAFFE, ROOT, TSX } from '../support/paths';
+
+const subject = join(JAFFE, 'KA');
+const hasJaffe = existsSync(subject);
+if (!hasJaffe) console.warn(`skipping the bench:personalization run: ${subject} is absent (datasets live in ../shared)`);
+const bench = (args: string[]) =>
+  spawnSync(TSX, ['scripts/bench-personalization.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+const common = ['--data', JAFFE, '--only', 'KA', '--epochs', '2', '--json'];
+
+describe('npm run bench:personalization', () => {
+  it.skipIf(!hasJaffe)('--seeds: one fine-tune per seed, the subject\'s figures are their means, each run equals --seed alone', () => {
+    const r = bench([...common, '--seeds', '1,2']);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const [row] = out.subjects;
+    expect(row.id).toBe('KA');
+    expect(row.runs.map((x: { seed: number }) => x.seed)).toEqual([1, 2]);
+    const mean = (k: string) => row.runs.reduce((s: number, x: Record<string, number>) => s + x[k], 0) / 2;
+    expect(row.personal).toBeCloseTo(mean('personal'), 4);
+    expect(row.deltaFaces).toBeCloseTo(mean('deltaFaces'), 2);
+    expect(out.mean.seeds).toEqual([1, 2]);
+    expect(out.mean.personalPerSeed).toEqual(row.runs.map((x: { personal: number }) => x.personal)); // one subject
+
+    const single = JSON.parse(bench([...common, '--seed', '2']).stdout);
+    expect(single.subjects[0].runs).toBeUndefined();
+    expect(single.subjects[0].personal).toBe(row.runs[1].personal);
+    expect(single.subjects[0].deltaFaces).toBe(row.runs[1].deltaFaces);
+    expect(single.subjects[0].general).toBe(row.general);
+  });
+
+  it('refuses --seed with --seeds, and --seeds that are not integers', () => {
+    const both = bench(['--data', JAFFE, '--seed', '1', '--seeds', '1,2']);
+    expect(both.status).not.toBe(0);
+    expect(both.stderr).toContain('give --seed or --seeds, not both');
+    const bad = bench(['--data', JAFFE, '--seeds', '1,x']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('--seeds needs comma-separated integers, got 1,x');
+  });
+});
