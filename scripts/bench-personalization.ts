@@ -40,11 +40,13 @@ interface Args {
   threads: number;
   /** --seeds 1,2,3: every subject fine-tuned once per seed; means over the seeds (the trunk-comparison protocol) */
   seeds: number[] | null;
+  /** --blend-sweep: also score every fixed blend weight w = 0, 0.1, …, 1 with the same heads (analysis, issue 17 §3) */
+  blendSweep: boolean;
   options: Partial<FinetuneOptions>;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { data: '', timing: '', perLabel: 20, runs: 3, subjects: Infinity, only: null, json: false, models: resolve(__dirname, '..', 'models'), threads: 2, seeds: null, options: {} };
+  const a: Args = { data: '', timing: '', perLabel: 20, runs: 3, subjects: Infinity, only: null, json: false, models: resolve(__dirname, '..', 'models'), threads: 2, seeds: null, blendSweep: false, options: {} };
   const num = (i: number) => {
     const v = Number(argv[i]);
     if (!Number.isFinite(v)) throw new Error(`${argv[i - 1]} needs a number, got ${argv[i]}`);
@@ -59,6 +61,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--per-label') a.perLabel = num(++i);
     else if (k === '--runs') a.runs = num(++i);
     else if (k === '--json') a.json = true;
+    else if (k === '--blend-sweep') a.blendSweep = true;
     else if (k === '--models') a.models = resolve(argv[++i]);
     else if (k === '--threads') a.threads = num(++i);
     else if (k === '--epochs') a.options.epochs = num(++i);
@@ -77,7 +80,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--cv-folds') a.options.cvFolds = num(++i);
     else if (k === '--cv-epochs') a.options.cvEpochs = num(++i);
     else if (k === '--help' || k === '-h') {
-      console.log('usage: bench-personalization --data <root> [--subjects N] [--only id,id] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n | --seeds 1,2,3] [--user-batch n] [--replay-batch n] [--patience n] [--cv-folds n (0 = no blend)] [--cv-epochs n]');
+      console.log('usage: bench-personalization --data <root> [--subjects N] [--only id,id] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n | --seeds 1,2,3] [--blend-sweep] [--user-batch n] [--replay-batch n] [--patience n] [--cv-folds n (0 = no blend)] [--cv-epochs n]');
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
@@ -166,9 +169,11 @@ async function main(): Promise<void> {
     /** test faces right: personal (as served) minus general; the bar is >= -1 */
     deltaFaces: number;
     finetuneSeconds: number;
+    /** --blend-sweep: test faces right minus general's for each fixed w in SWEEP (same heads, only the weight differs) */
+    sweepDeltaFaces?: number[];
   };
   /** A subject: with one seed its run's figures; with --seeds the means over its runs (deltaFaces too), and each run. */
-  type Row = Omit<Run, 'seed'> & { id: string; general: number; calibration: number; test: number; runs?: Run[] };
+  type Row = Omit<Run, 'seed' | 'sweepDeltaFaces'> & { id: string; general: number; calibration: number; test: number; runs?: Run[]; sweepDeltaFaces?: number[] };
   const seeds = args.seeds ?? [args.options.seed ?? DEFAULT_FINETUNE.seed];
   const rows: Row[] = [];
   let facesMissed = 0;
@@ -196,6 +201,7 @@ async function main(): Promise<void> {
       // the way the server scores a personal face (ModelRegistry's runner): the blend of both heads' probabilities
       const p = accuracy(blendLogits(generalLogits, personalLogits, n, w), test.faces);
       const run: Run = { seed, personal: round(p), personalHead: round(ph), blend: w, deltaFaces: Math.round((p - g) * n), finetuneSeconds: round(seconds, 2) };
+      if (args.blendSweep) run.sweepDeltaFaces = SWEEP.map((sw) => Math.round((accuracy(blendLogits(generalLogits, personalLogits, n, sw), test.faces) - g) * n));
       runs.push(run);
       if (!args.json) {
         const miss = cal.missed + test.missed ? `  missed ${cal.missed + test.missed}` : '';
@@ -204,7 +210,7 @@ async function main(): Promise<void> {
         );
       }
     }
-    const avg = (k: keyof Omit<Run, 'seed'>, digits = 4) => round(runs.reduce((sum, r) => sum + r[k], 0) / runs.length, digits);
+    const avg = (k: keyof Omit<Run, 'seed' | 'sweepDeltaFaces'>, digits = 4) => round(runs.reduce((sum, r) => sum + r[k], 0) / runs.length, digits);
     rows.push({
       id,
       general: round(g),
@@ -216,6 +222,7 @@ async function main(): Promise<void> {
       test: n,
       finetuneSeconds: avg('finetuneSeconds', 2),
       ...(seeds.length > 1 ? { runs } : {}),
+      ...(args.blendSweep ? { sweepDeltaFaces: SWEEP.map((_, j) => round(runs.reduce((sum, r) => sum + r.sweepDeltaFaces![j], 0) / runs.length, 2)) } : {}),
     });
   }
   const mean = (k: 'general' | 'personal' | 'personalHead' | 'finetuneSeconds' | 'blend') => rows.reduce((s, r) => s + r[k], 0) / Math.max(1, rows.length);
@@ -235,8 +242,20 @@ async function main(): Promise<void> {
       ? { seeds, personalPerSeed: seeds.map((_, i) => round(rows.reduce((s, r) => s + r.runs![i].personal, 0) / Math.max(1, rows.length))) }
       : {}),
   };
+  // --blend-sweep: per fixed w, the mean accuracy (general + mean Δ / test faces) and the subjects below general by > 1 face
+  const sweep = args.blendSweep
+    ? SWEEP.map((w, j) => ({
+        w,
+        personal: round(rows.reduce((sum, r) => sum + r.general + r.sweepDeltaFaces![j] / r.test, 0) / Math.max(1, rows.length)),
+        worseByMoreThanOneFace: rows.filter((r) => r.sweepDeltaFaces![j] < -1).map((r) => r.id),
+      }))
+    : undefined;
+  if (sweep && !args.json) {
+    console.log('\nfixed blend weight w (same heads): mean personal accuracy, subjects worse than general by more than one face');
+    for (const row of sweep) console.log(`  w ${row.w.toFixed(1)}  ${pct(row.personal)}  ${row.worseByMoreThanOneFace.join(', ') || '-'}`);
+  }
   if (args.json) {
-    console.log(JSON.stringify({ subjects: rows, mean: summary, facesMissed, options: { ...DEFAULT_FINETUNE, ...args.options, augment: undefined } }));
+    console.log(JSON.stringify({ subjects: rows, mean: summary, ...(sweep ? { sweep } : {}), facesMissed, options: { ...DEFAULT_FINETUNE, ...args.options, augment: undefined } }));
   } else {
     const over = seeds.length > 1 ? ` (means over seeds ${seeds.join(', ')}: ${summary.personalPerSeed!.map(pct).join(' / ')}; Δ per subject averaged)` : '';
     console.log(
@@ -272,6 +291,8 @@ async function timing(args: Args, trainer: FinetuneTrainer, general: ReturnType<
   console.log(args.json ? JSON.stringify(out) : out);
 }
 
+/** --blend-sweep's fixed weights of the personal head: 0 (general alone) to 1 (personal head alone). */
+const SWEEP = Array.from({ length: 11 }, (_, i) => i / 10);
 const round = (v: number, d = 4) => Math.round(v * 10 ** d) / 10 ** d;
 const pct = (v: number) => `${(v * 100).toFixed(1).padStart(5)}%`;
 

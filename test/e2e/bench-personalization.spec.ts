@@ -37,6 +37,21 @@ describe('npm run bench:personalization', () => {
     expect(single.subjects[0].general).toBe(row.general);
   });
 
+  it.skipIf(!hasJaffe)('--blend-sweep: every fixed w scored with the same heads; w = 0 is the general head, w = 1 the head as served', () => {
+    const r = bench([...common, '--seeds', '1,2', '--blend-sweep']);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const [row] = out.subjects;
+    expect(out.sweep.map((x: { w: number }) => x.w)).toEqual([0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]);
+    for (const run of row.runs) {
+      expect(run.sweepDeltaFaces).toHaveLength(11);
+      expect(run.sweepDeltaFaces[0]).toBe(0); // w = 0: the general head itself
+      expect(run.sweepDeltaFaces[10]).toBe(run.deltaFaces); // blend off by default: served w = 1
+    }
+    expect(out.sweep[0].personal).toBeCloseTo(row.general, 4);
+    expect(out.sweep[10].personal).toBeCloseTo(row.general + row.deltaFaces / row.test, 4);
+  });
+
   it('refuses --seed with --seeds, and --seeds that are not integers', () => {
     const both = bench(['--data', JAFFE, '--seed', '1', '--seeds', '1,2']);
     expect(both.status).not.toBe(0);
