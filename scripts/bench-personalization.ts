@@ -169,11 +169,13 @@ async function main(): Promise<void> {
     /** test faces right: personal (as served) minus general; the bar is >= -1 */
     deltaFaces: number;
     finetuneSeconds: number;
+    /** with --cv-folds: the held-out calibration faces the blend was chosen on (faces; right with general, personal, blend) */
+    blendCheck?: unknown;
     /** --blend-sweep: test faces right minus general's for each fixed w in SWEEP (same heads, only the weight differs) */
     sweepDeltaFaces?: number[];
   };
   /** A subject: with one seed its run's figures; with --seeds the means over its runs (deltaFaces too), and each run. */
-  type Row = Omit<Run, 'seed' | 'sweepDeltaFaces'> & { id: string; general: number; calibration: number; test: number; runs?: Run[]; sweepDeltaFaces?: number[] };
+  type Row = Omit<Run, 'seed' | 'sweepDeltaFaces' | 'blendCheck'> & { id: string; general: number; calibration: number; test: number; runs?: Run[]; sweepDeltaFaces?: number[] };
   const seeds = args.seeds ?? [args.options.seed ?? DEFAULT_FINETUNE.seed];
   const rows: Row[] = [];
   let facesMissed = 0;
@@ -201,6 +203,7 @@ async function main(): Promise<void> {
       // the way the server scores a personal face (ModelRegistry's runner): the blend of both heads' probabilities
       const p = accuracy(blendLogits(generalLogits, personalLogits, n, w), test.faces);
       const run: Run = { seed, personal: round(p), personalHead: round(ph), blend: w, deltaFaces: Math.round((p - g) * n), finetuneSeconds: round(seconds, 2) };
+      if (result.metrics.blendCheck) run.blendCheck = result.metrics.blendCheck;
       if (args.blendSweep) run.sweepDeltaFaces = SWEEP.map((sw) => Math.round((accuracy(blendLogits(generalLogits, personalLogits, n, sw), test.faces) - g) * n));
       runs.push(run);
       if (!args.json) {
@@ -210,7 +213,7 @@ async function main(): Promise<void> {
         );
       }
     }
-    const avg = (k: keyof Omit<Run, 'seed' | 'sweepDeltaFaces'>, digits = 4) => round(runs.reduce((sum, r) => sum + r[k], 0) / runs.length, digits);
+    const avg = (k: keyof Omit<Run, 'seed' | 'sweepDeltaFaces' | 'blendCheck'>, digits = 4) => round(runs.reduce((sum, r) => sum + r[k], 0) / runs.length, digits);
     rows.push({
       id,
       general: round(g),
@@ -221,7 +224,7 @@ async function main(): Promise<void> {
       calibration: cal.faces.length,
       test: n,
       finetuneSeconds: avg('finetuneSeconds', 2),
-      ...(seeds.length > 1 ? { runs } : {}),
+      ...(seeds.length > 1 ? { runs } : runs[0].blendCheck ? { blendCheck: runs[0].blendCheck } : {}),
       ...(args.blendSweep ? { sweepDeltaFaces: SWEEP.map((_, j) => round(runs.reduce((sum, r) => sum + r.sweepDeltaFaces![j], 0) / runs.length, 2)) } : {}),
     });
   }

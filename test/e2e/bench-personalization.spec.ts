@@ -52,6 +52,15 @@ describe('npm run bench:personalization', () => {
     expect(out.sweep[10].personal).toBeCloseTo(row.general + row.deltaFaces / row.test, 4);
   });
 
+  it.skipIf(!hasJaffe)('--cv-folds: each run reports the held-out calibration faces its blend weight was chosen on', () => {
+    const r = bench([...common, '--cv-folds', '2', '--cv-epochs', '1']);
+    expect(r.status, r.stderr).toBe(0);
+    const [row] = JSON.parse(r.stdout).subjects;
+    expect(row.blendCheck).toMatchObject({ folds: 2, faces: row.calibration });
+    // w is chosen on these faces among 0 (general) … 1 (personal): the blend gets at least as many right as either head
+    expect(row.blendCheck.blended).toBeGreaterThanOrEqual(Math.max(row.blendCheck.general, row.blendCheck.personal));
+  });
+
   it('refuses --seed with --seeds, and --seeds that are not integers', () => {
     const both = bench(['--data', JAFFE, '--seed', '1', '--seeds', '1,2']);
     expect(both.status).not.toBe(0);
