@@ -154,7 +154,12 @@ describe.skipIf(!hasNats)('shared state on one nats-server', () => {
       a.faces.insert(face('f1', 'ana.1', 's1'));
       a.models.insert({ userId: 'ana.1', version: 1, file: 'models/ana.1/1.head.f32', sha256: 'x', trunkSha256: 't', metrics: { accuracy: 0.9 } as never, createdAt: 3 }, true);
     });
-    await until('the rows on B', () => b.models.activeVersion('ana.1') === 1 && b.faces.get('f1') !== undefined && b.samples.listByUser('ana.1').length === 1);
+    // each table is its own KV bucket, so the rows may arrive in any order: the user's active version (users) can be
+    // on B before the model row (models) is; wait for every row the checks below read
+    await until(
+      'the rows on B',
+      () => b.models.activeVersion('ana.1') === 1 && b.models.get('ana.1', 1) !== undefined && b.faces.get('f1') !== undefined && b.samples.listByUser('ana.1').length === 1,
+    );
     expect(Array.from(b.faces.get('f1')!.embedding)).toEqual(Array.from(face('f1', 'ana.1', 's1').embedding));
     expect(b.models.get('ana.1', 1)?.metrics).toEqual({ accuracy: 0.9 });
 
