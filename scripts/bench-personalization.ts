@@ -18,6 +18,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { LABEL_NAMES } from '../src/contracts/labels';
+import type { FinetuneMetrics } from '../src/contracts/personalization';
 import { cropFace } from '../src/inference/face-crop';
 import { OrtSessionFactory } from '../src/inference/ort.sessions';
 import { BgrImage, YunetDetector } from '../src/inference/yunet.detector';
@@ -170,7 +171,7 @@ async function main(): Promise<void> {
     deltaFaces: number;
     finetuneSeconds: number;
     /** with --cv-folds: the held-out calibration faces the blend was chosen on (faces; right with general, personal, blend) */
-    blendCheck?: unknown;
+    blendCheck?: FinetuneMetrics['blendCheck'];
     /** --blend-sweep: test faces right minus general's for each fixed w in SWEEP (same heads, only the weight differs) */
     sweepDeltaFaces?: number[];
   };
@@ -192,9 +193,9 @@ async function main(): Promise<void> {
     const generalLogits = await forward.run(generalT, testFeatures, n);
     const g = accuracy(generalLogits, test.faces);
     const runs: Run[] = [];
+    const samples: FinetuneSample[] = cal.faces;
     for (const seed of seeds) {
       const t0 = performance.now();
-      const samples: FinetuneSample[] = cal.faces;
       const result = await trainer.train(samples, general, replay, { ...args.options, seed });
       const seconds = (performance.now() - t0) / 1000;
       const personalLogits = await forward.run(headTensors(result.weights), testFeatures, n);

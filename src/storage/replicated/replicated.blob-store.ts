@@ -16,6 +16,13 @@ export interface ReplicaObjects {
 export const BLOBS_BUCKET = 'iex-blobs';
 
 /**
+ * Tries of an object-store read (get, list) before it fails. Why more than one: while one NATS server of three is down,
+ * nats-server 2.9 leaves about one consumer creation in three unanswered (docs/CLUSTER.md "Known gaps"), and every
+ * read opens one; a new try is placed anew. Reads are idempotent, so trying again is safe.
+ */
+export const OBJECT_READ_TRIES = 3;
+
+/**
  * BlobStore of a clustered node: the data-dir store is this node's copy (and cache), the `iex-blobs` Object Store is
  * the cluster's. put = local, then the object store (awaited: the owner inserts the row that makes the blob visible
  * only after put resolved, so a row on any node names a blob the cluster holds); get = local, else fetched from the
@@ -49,7 +56,7 @@ export class ReplicatedBlobStore extends BlobStore {
     }
     let bytes: Uint8Array | null;
     try {
-      bytes = await this.objects.get(key);
+      bytes = await reading(() => this.objects.get(key));
     } catch (e) {
       throw new ReplicationUnavailableError(`blob ${key}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
@@ -64,7 +71,7 @@ export class ReplicatedBlobStore extends BlobStore {
     await this.local.remove(key);
     let names: string[];
     try {
-      names = (await this.objects.list()).filter((n) => n === key || n.startsWith(`${key}/`));
+      names = (await reading(() => this.objects.list())).filter((n) => n === key || n.startsWith(`${key}/`));
       for (const n of names) await this.objects.delete(n);
     } catch (e) {
       throw new ReplicationUnavailableError(`blob ${key}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
@@ -80,7 +87,7 @@ export class ReplicatedBlobStore extends BlobStore {
    * a single node's DATA_DIR brings when it becomes a cluster's first node. Returns how many.
    */
   async importLocal(prefixes: readonly string[]): Promise<number> {
-    const remote = new Set(await this.objects.list());
+    const remote = new Set(await reading(() => this.objects.list()));
     let n = 0;
     for (const prefix of prefixes) {
       for (const key of await this.local.list(prefix)) {
@@ -90,5 +97,16 @@ export class ReplicatedBlobStore extends BlobStore {
       }
     }
     return n;
+  }
+}
+
+/** `read` until it resolves, at most OBJECT_READ_TRIES times; the last failure is thrown. */
+async function reading<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (e) {
+      if (attempt >= OBJECT_READ_TRIES) throw e;
+    }
   }
 }

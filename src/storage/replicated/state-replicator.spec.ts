@@ -283,6 +283,44 @@ describe('StateReplicator start-up while JetStream does not answer', () => {
     expect(warnings[0]).toContain('loading bucket iex-state-users failed (attempt 1: timeout)');
   });
 
+  it('loads the buckets at once: a bucket that waits does not hold the others back', async () => {
+    const MODELS: TableSpec = { ...USERS, table: 'models', bucket: 'iex-state-models' };
+    const js = new FakeJetStream();
+    const inner = js.node();
+    let modelsWatched!: () => void;
+    const modelsWatching = new Promise<void>((r) => (modelsWatched = r));
+    // users' bucket answers only once the models bucket is loaded and watched: one bucket after another never ends
+    const link: ReplicationLink = {
+      status: () => inner.status(),
+      kv: async (bucket) => {
+        const kv = await inner.kv(bucket);
+        if (bucket === USERS.bucket) await modelsWatching;
+        return bucket === MODELS.bucket ? { ...kv, keys: () => kv.keys(), get: (k) => kv.get(k), put: (k, v) => kv.put(k, v), delete: (k) => kv.delete(k), watch: (fn) => kv.watch(fn).finally(modelsWatched) } : kv;
+      },
+    };
+    const rep = new StateReplicator(link, new MapReplica(), [USERS, MODELS], new PendingWrites(), quiet);
+    const stuck = new Promise<string>((r) => setTimeout(() => r('stuck'), 2000).unref());
+    expect(await Promise.race([rep.start().then(() => 'started'), stuck])).toBe('started');
+  });
+
+  it('a bucket that never loads fails the start only after the others loaded, naming that bucket', async () => {
+    const MODELS: TableSpec = { ...USERS, table: 'models', bucket: 'iex-state-models' };
+    const js = new FakeJetStream();
+    const inner = js.node();
+    const opened: string[] = [];
+    const link: ReplicationLink = {
+      status: () => inner.status(),
+      kv: (bucket) => (bucket === USERS.bucket ? Promise.reject(timeout()) : inner.kv(bucket).then((kv) => (opened.push(bucket), kv))),
+    };
+    const rep = new StateReplicator(link, new MapReplica(), [USERS, MODELS], new PendingWrites(), quiet);
+    let t = 0;
+    const err = await rep
+      .start(new StartupRetry({ servers: 'nats://a:4222', warn: () => undefined, now: () => t, sleep: async (ms) => void (t += ms) }))
+      .catch((e: unknown) => e);
+    expect(opened).toEqual([MODELS.bucket]);
+    expect((err as Error).message).toMatch(/^cannot join the cluster: loading bucket iex-state-users: /);
+  });
+
   it('gives up after the start-up budget with a ClusterStartupError naming the bucket and NATS_URL', async () => {
     const link: ReplicationLink = { status: () => 'connected', kv: () => Promise.reject(timeout()) };
     const rep = new StateReplicator(link, new MapReplica(), [USERS], new PendingWrites(), quiet);

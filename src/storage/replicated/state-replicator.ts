@@ -72,21 +72,32 @@ export class StateReplicator extends ReplicatedChanges {
   }
 
   /**
-   * Loads every bucket and starts its watcher. A step JetStream does not answer (a stream electing its leader after a
-   * server died or the NATS cluster restarted answers after a few seconds) is tried again with growing waits, each
-   * logged, within the start-up budget of `retry` (60 s); past it the start fails with a ClusterStartupError naming
-   * the bucket and NATS_URL.
+   * Loads every bucket and starts its watcher, all buckets at once. A step JetStream does not answer (a stream
+   * electing its leader after a server died or the NATS cluster restarted answers after a few seconds) is tried again
+   * with growing waits, each logged, within the start-up budget of `retry` (60 s); past it the start fails with a
+   * ClusterStartupError naming the bucket and NATS_URL.
+   *
+   * Why at once: right after a NATS server died, nats-server 2.9 still places about one R1 consumer in three (each
+   * load and watch opens one) on the dead peer for minutes, and each such try costs a 5 s timeout; one bucket after
+   * another, a fresh node summed those waits over its eight buckets (often past a minute, measured in
+   * docs/CLUSTER.md), at once it waits about as long as its unluckiest bucket. Rows apply with foreign keys off
+   * (SqliteReplica), so the buckets' order never mattered.
    */
   async start(retry: StartupRetry = new StartupRetry({ servers: 'NATS_URL', warn: (m) => this.logger.warn(m) })): Promise<void> {
-    for (const spec of this.specs) {
-      await retry.run(`loading bucket ${spec.bucket}`, async () => {
-        const kv = await this.link.kv(spec.bucket, { history: 1 });
-        await this.load(spec, kv);
-        this.stops.push(await kv.watch((c) => this.onChange(spec, c.key, c.value, c.revision)));
-        this.buckets.set(spec.bucket, kv);
-        if (this.externalTables.includes(spec.table)) this.external.set(spec.bucket, this.replica.rows(spec));
-      });
-    }
+    const loads = await Promise.allSettled(
+      this.specs.map((spec) =>
+        retry.run(`loading bucket ${spec.bucket}`, async () => {
+          const kv = await this.link.kv(spec.bucket, { history: 1 });
+          await this.load(spec, kv);
+          this.stops.push(await kv.watch((c) => this.onChange(spec, c.key, c.value, c.revision)));
+          this.buckets.set(spec.bucket, kv);
+          if (this.externalTables.includes(spec.table)) this.external.set(spec.bucket, this.replica.rows(spec));
+        }),
+      ),
+    );
+    // every bucket had its chance (none left half-started behind a rejection); the first failure is the node's error
+    const failed = loads.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   stop(): void {
