@@ -206,9 +206,16 @@ describe.skipIf(!chromiumPath || !hasVideo)('dashboard: History and Webhooks pag
     expect(rest.historyExportUrl({ cameraId: camera.id, from, to }, 'csv')).toBe(
       `${h.server.url}/api/history?cameraId=${camera.id}&from=${from}&to=${to.getTime()}&format=csv`,
     );
-    const text = await (await rest.exportHistory({ cameraId: camera.id, from, to }, 'csv')).text();
+    // The camera keeps streaming, so a range that reaches the present grows between the two exports (a CI run once
+    // saw 17 then 18 rows). Up to 15 s ago every interval is written (closed 2 s after it ends, flushed every 0.5 s
+    // here, with a loaded machine's margin): that range is the same for both, once it holds a row.
+    const rowsUpTo = async (t: number) => ((await (await rest.exportHistory({ cameraId: camera.id, from, to: t }, 'json')).json()) as unknown[]).length;
+    await expect.poll(() => rowsUpTo(Date.now() - 15_000), { timeout: 40_000, interval: 1000 }).toBeGreaterThan(0);
+    const settled = Date.now() - 15_000;
+    const text = await (await rest.exportHistory({ cameraId: camera.id, from, to: settled }, 'csv')).text();
     expect(text.split('\n')[0]).toBe(CSV_HEADER);
-    const rows = (await (await rest.exportHistory({ cameraId: camera.id, from, to }, 'json')).json()) as HistoryRowView[];
+    const rows = (await (await rest.exportHistory({ cameraId: camera.id, from, to: settled }, 'json')).json()) as HistoryRowView[];
+    expect(rows.length).toBeGreaterThan(0);
     expect(text.trim().split('\n').length - 1).toBe(rows.length);
 
     const noToken = new IExpressionRest({ baseUrl: h.server.url });
