@@ -21,12 +21,13 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fer.data import LABELS, DataError, load, split_indices  # noqa: E402
+from fer.mixup import mix_batch, mix_weight, mixed_loss  # noqa: E402
 from fer.model import ARCHS, build_model, fold_batchnorm, trains_with_batchnorm  # noqa: E402
 
 
 RECIPE_KEYS = ("epochs", "batch", "lr", "weight_decay", "label_smoothing", "class_weight_power", "augment",
                "no_augment", "ema", "warmup_epochs", "init_weights", "teachers", "distill", "seed", "split_seed",
-               "val_fraction", "batchnorm", "arch")
+               "val_fraction", "batchnorm", "arch", "mixup")
 
 
 def recipe_of(args: dict) -> dict:
@@ -81,6 +82,9 @@ def parse_args(argv=None):
     p.add_argument("--batchnorm", action="store_true",
                    help="train with a BatchNorm after every conv and fc1, folded into their weights whenever the best "
                         "weights are kept: the stored and exported model is the seed architecture exactly")
+    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                   help="mix each batch with a shuffled copy, weight ~ Beta(ALPHA, ALPHA) (0.2-0.4 usual; 0 = off); "
+                        "works with --teachers (the soft targets are mixed the same way)")
     p.add_argument("--warmup-epochs", type=float, default=1.0)
     p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
                    help="bfloat16 autocast on CPU; auto = on where the CPU has AVX512-BF16 (2.6x faster there)")
@@ -305,12 +309,15 @@ def main(argv=None) -> int:
                 target = torch.where(flip.view(-1, 1), soft_mirror[idx.to(device)], soft[idx.to(device)])
             elif not args.no_augment:
                 xb = augment(xb, gen, args.augment)
-            xb = xb.contiguous(memory_format=torch.channels_last)
+            lam = mix_weight(args.mixup, args.seed, step)
+            mix_perm = torch.randperm(len(yb), generator=gen).to(device) if lam < 1.0 else None
+            xb = mix_batch(xb, lam, mix_perm).contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
                 logits = model(xb)
-            loss = F.cross_entropy(logits.float(), yb, weight=w, label_smoothing=args.label_smoothing)
+            lf = logits.float()
+            loss = mixed_loss(lambda t: F.cross_entropy(lf, t, weight=w, label_smoothing=args.label_smoothing), yb, lam, mix_perm)
             if teachers:
-                kd = -(target * F.log_softmax(logits.float(), 1)).sum(1).mean()
+                kd = mixed_loss(lambda t: -(t * F.log_softmax(lf, 1)).sum(1).mean(), target, lam, mix_perm)
                 loss = (1 - args.distill) * loss + args.distill * kd
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -54,8 +54,8 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
 
   beforeAll(() => tinyCsv(join(dir, 'tiny.csv')));
 
-  it('passes its loader, model and ONNX layout unit tests', () => {
-    const r = run(['-m', 'unittest', 'scripts/fer/test_data.py', 'scripts/fer/test_model.py', 'scripts/fer/test_onnx_layout.py']);
+  it('passes its loader, model, ONNX layout and mixup unit tests', () => {
+    const r = run(['-m', 'unittest', 'scripts/fer/test_data.py', 'scripts/fer/test_model.py', 'scripts/fer/test_onnx_layout.py', 'scripts/fer/test_mixup.py']);
     expect(r.stderr).toMatch(/OK/);
     expect(r.status).toBe(0);
   });
@@ -123,6 +123,18 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     const refused = run([...common, '--run', join(dir, 'run4'), '--augment', 'light']);
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain('--teachers needs --augment flip');
+  });
+
+  it('trains with --mixup (labels and soft targets mixed like the images) and records it in the recipe', () => {
+    const mixOut = join(dir, 'mix', 'models', 'general');
+    const r = run(['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', join(dir, 'run-mix'), '--epochs', '1', '--batch', '16',
+      '--mixup', '0.3', '--export', mixOut, '--replay-per-class', '2']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/epoch 1\/1 loss [\d.]+ /);
+    expect(readFileSync(join(dir, 'mix', 'models', 'manifest.json'), 'utf8')).toContain('"mixup": 0.3');
+    const distilled = run(['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', join(dir, 'run-mix-kd'), '--epochs', '1', '--batch', '16',
+      '--mixup', '0.3', '--augment', 'flip', '--init-from', join(runDir, 'checkpoint.pt'), '--teachers', join(runDir, 'checkpoint.pt')]);
+    expect(distilled.status, distilled.stderr).toBe(0);
   });
 
   it('trains with --batchnorm, resumes it without the flag, and exports the plain seed architecture (BatchNorm folded)', () => {
