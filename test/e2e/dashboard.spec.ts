@@ -16,6 +16,7 @@ import type { ModelVersionView, UserView } from '../../src/contracts/personaliza
 import { startDashboard, type DashboardHarness } from '../support/dashboard';
 import { D6, ROOT } from '../support/paths';
 import { Relay } from '../support/relay';
+import { steps } from '../support/steps';
 import { requireTool } from '../support/require-tool';
 
 const chromiumPath = requireTool('/usr/bin/chromium', 'chromium');
@@ -238,24 +239,34 @@ describe.skipIf(!chromiumPath || !ffmpegPath)('dashboard in Chromium against the
 
   it('shows the lost connection and recovers by itself after a server restart', async () => {
     // A relay keeps the page's address while the server behind it restarts on the same data directory.
+    // Each step has its own limit (their sum stays under the test's timeout), so a stuck one is named with its time.
+    const step = steps();
     const relay = new Relay(Number(new URL(h.server.url).port));
     await relay.start();
     try {
-      const page = await open(undefined, `http://127.0.0.1:${relay.port}`);
-      await signIn(page);
-      await h.server.close();
+      const page = await step.run('open and sign in through the relay', 20_000, async () => {
+        const p = await open(undefined, `http://127.0.0.1:${relay.port}`);
+        await signIn(p);
+        return p;
+      });
+      await step.run('close the server', 30_000, () => h.server.close());
       relay.cut();
-      await page.locator('[data-state="reconnecting"]').waitFor({ timeout: 5000 });
-      await page.getByText(/connection|reconnect/i).first().waitFor();
+      await step.run('page shows "reconnecting"', 10_000, async () => {
+        await page.locator('[data-state="reconnecting"]').waitFor({ timeout: 10_000 });
+        await page.getByText(/connection|reconnect/i).first().waitFor({ timeout: 5_000 });
+      });
       await page.screenshot({ path: join(screenshots, 'e-reconnecting.png') });
-      relay.target = Number(new URL((await h.restartOnSameData()).url).port);
-      await page.locator('[data-state="open"]').waitFor({ timeout: 15_000 });
-      // Lists are reloaded after the reconnect: the webcam panel is back to its ready state and the form works.
-      await page.getByRole('button', { name: 'Add camera' }).waitFor();
+      const restarted = await step.run('restart on the same data', 30_000, () => h.restartOnSameData());
+      relay.target = Number(new URL(restarted.url).port);
+      await step.run('page reconnects by itself', 25_000, async () => {
+        await page.locator('[data-state="open"]').waitFor({ timeout: 15_000 });
+        // Lists are reloaded after the reconnect: the webcam panel is back to its ready state and the form works.
+        await page.getByRole('button', { name: 'Add camera' }).waitFor({ timeout: 10_000 });
+      });
     } finally {
       await relay.stop();
     }
-  });
+  }, 150_000);
 
   it('no page broke the Content-Security-Policy', () => {
     expect(h.violations).toEqual([]);

@@ -179,4 +179,10 @@ describe.skipIf(!existsSync(HEAD_ONNX) || !existsSync(HEAD_F32))('head forward g
     for (let i = 0; i < mine.length; i++) expect(mine[i]).toBeCloseTo(theirs[i], 4);
     await fwd.release();
   });
+
+  it('releases once: a second release (an app closed twice) resolves instead of throwing', async () => {
+    const fwd = await HeadForward.create(cpuFactory(1), HEAD_FORWARD);
+    await fwd.release();
+    await expect(fwd.release()).resolves.toBeUndefined();
+  });
 });

@@ -35,5 +35,7 @@ export async function startRealApp(
   app.enableShutdownHooks();
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-  return { app, url, wsUrl: `${url.replace(/^http/, 'ws')}/ws`, dataDir: dir, close: () => app.close() };
+  // close() once: a test that closed the server and then failed leaves its harness to close it again in afterAll
+  let closing: Promise<void> | null = null;
+  return { app, url, wsUrl: `${url.replace(/^http/, 'ws')}/ws`, dataDir: dir, close: () => (closing ??= app.close()) };
 }

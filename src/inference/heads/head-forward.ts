@@ -17,6 +17,8 @@ export function headTensors(w: HeadWeights): HeadTensors {
  * held-out evaluation.
  */
 export class HeadForward {
+  private released: Promise<void> | null = null;
+
   private constructor(private readonly session: ort.InferenceSession) {}
 
   /** `factory` decides the execution provider (and, unless `options` say otherwise, threads and spinning). */
@@ -34,8 +36,9 @@ export class HeadForward {
     return logits.length === n * CLASSES ? logits : logits.slice(0, n * CLASSES);
   }
 
-  async release(): Promise<void> {
-    await this.session.release();
+  /** Idempotent: ORT throws on a second release, and an application may be closed twice (a signal during close). */
+  release(): Promise<void> {
+    return (this.released ??= this.session.release());
   }
 }
 
