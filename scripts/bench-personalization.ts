@@ -1,7 +1,7 @@
 /**
  * Personalization benchmark: general head vs a per-subject fine-tuned head, on real people.
  *
- *   npm run bench:personalization -- --data ../shared/datasets/jaffe [--subjects N] [--json]
+ *   npm run bench:personalization -- --data ../shared/datasets/jaffe [--subjects N] [--json] [--dump faces.json]
  *   (= tsx scripts/bench-personalization.ts ...)
  *   npm run bench:personalization -- --timing ../shared/datasets/fer2013/test [--per-label 20] [--runs 3]
  *   (the speed target: one user with 7 labels x 20 faces (FER-2013 test crops, already 48x48) + the replay set)
@@ -14,7 +14,7 @@
  * (sessions are created once, as in a warm worker).
  */
 import { Logger } from '@nestjs/common';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { LABEL_NAMES } from '../src/contracts/labels';
@@ -26,7 +26,7 @@ import { DEFAULT_FINETUNE, FinetuneOptions, FinetuneSample, FinetuneTrainer } fr
 import { generalAssetPaths, loadGeneralHead, loadReplay } from '../src/personalization/finetune/general-assets';
 import { openTrainingSessions, trainingFactory, TRAINING_SPIN } from '../src/personalization/finetune/finetune.sessions';
 import { argmaxRows, headTensors } from '../src/inference/heads/head-forward';
-import { blendLogits } from '../src/personalization/finetune/blend';
+import { blendLogits, probabilities } from '../src/personalization/finetune/blend';
 
 interface Args {
   data: string;
@@ -43,11 +43,13 @@ interface Args {
   seeds: number[] | null;
   /** --blend-sweep: also score every fixed blend weight w = 0, 0.1, …, 1 with the same heads (analysis, issue 17 §3) */
   blendSweep: boolean;
+  /** --dump FILE: every test face's label and both heads' probabilities, per subject and seed (JSON; offline analysis) */
+  dump: string;
   options: Partial<FinetuneOptions>;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { data: '', timing: '', perLabel: 20, runs: 3, subjects: Infinity, only: null, json: false, models: resolve(__dirname, '..', 'models'), threads: 2, seeds: null, blendSweep: false, options: {} };
+  const a: Args = { data: '', timing: '', perLabel: 20, runs: 3, subjects: Infinity, only: null, json: false, models: resolve(__dirname, '..', 'models'), threads: 2, seeds: null, blendSweep: false, dump: '', options: {} };
   const num = (i: number) => {
     const v = Number(argv[i]);
     if (!Number.isFinite(v)) throw new Error(`${argv[i - 1]} needs a number, got ${argv[i]}`);
@@ -63,6 +65,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--runs') a.runs = num(++i);
     else if (k === '--json') a.json = true;
     else if (k === '--blend-sweep') a.blendSweep = true;
+    else if (k === '--dump') a.dump = resolve(argv[++i] ?? '');
     else if (k === '--models') a.models = resolve(argv[++i]);
     else if (k === '--threads') a.threads = num(++i);
     else if (k === '--epochs') a.options.epochs = num(++i);
@@ -81,7 +84,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--cv-folds') a.options.cvFolds = num(++i);
     else if (k === '--cv-epochs') a.options.cvEpochs = num(++i);
     else if (k === '--help' || k === '-h') {
-      console.log('usage: bench-personalization --data <root> [--subjects N] [--only id,id] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n | --seeds 1,2,3] [--blend-sweep] [--user-batch n] [--replay-batch n] [--patience n] [--cv-folds n (0 = no blend)] [--cv-epochs n]');
+      console.log('usage: bench-personalization --data <root> [--subjects N] [--only id,id] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n | --seeds 1,2,3] [--blend-sweep] [--dump file.json] [--user-batch n] [--replay-batch n] [--patience n] [--cv-folds n (0 = no blend)] [--cv-epochs n]');
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
@@ -179,6 +182,7 @@ async function main(): Promise<void> {
   type Row = Omit<Run, 'seed' | 'sweepDeltaFaces' | 'blendCheck'> & { id: string; general: number; calibration: number; test: number; runs?: Run[]; sweepDeltaFaces?: number[] };
   const seeds = args.seeds ?? [args.options.seed ?? DEFAULT_FINETUNE.seed];
   const rows: Row[] = [];
+  const dumped: DumpedRun[] = [];
   let facesMissed = 0;
   for (const id of subjects) {
     const cal = await loadFaces(join(args.data, id, 'calibration'), detector);
@@ -205,6 +209,9 @@ async function main(): Promise<void> {
       const p = accuracy(blendLogits(generalLogits, personalLogits, n, w), test.faces);
       const run: Run = { seed, personal: round(p), personalHead: round(ph), blend: w, deltaFaces: Math.round((p - g) * n), finetuneSeconds: round(seconds, 2) };
       if (result.metrics.blendCheck) run.blendCheck = result.metrics.blendCheck;
+      if (args.dump) {
+        dumped.push({ id, seed, w, labels: test.faces.map((f) => f.label), general: Array.from(probabilities(generalLogits, n), r6), personal: Array.from(probabilities(personalLogits, n), r6) });
+      }
       if (args.blendSweep) run.sweepDeltaFaces = SWEEP.map((sw) => Math.round((accuracy(blendLogits(generalLogits, personalLogits, n, sw), test.faces) - g) * n));
       runs.push(run);
       if (!args.json) {
@@ -268,8 +275,20 @@ async function main(): Promise<void> {
         `options: ${JSON.stringify({ ...DEFAULT_FINETUNE, ...args.options, augment: undefined })}`,
     );
   }
+  if (args.dump) writeFileSync(args.dump, JSON.stringify({ classes: LABEL_NAMES, runs: dumped }));
   await Promise.all([detector.release(), sessions.release()]);
 }
+
+/** --dump's record of one fine-tune: test labels and both heads' probabilities (n x 7, row-major), w as chosen. */
+interface DumpedRun {
+  id: string;
+  seed: number;
+  w: number;
+  labels: number[];
+  general: number[];
+  personal: number[];
+}
+const r6 = (v: number) => Math.round(v * 1e6) / 1e6;
 
 /** Fine-tune time for one user with perLabel faces of each label (48x48 FER-2013 crops: no detection needed). */
 async function timing(args: Args, trainer: FinetuneTrainer, general: ReturnType<typeof loadGeneralHead>, replay: ReturnType<typeof loadReplay>): Promise<void> {

@@ -4,7 +4,8 @@
  * --seed alone gives (the trunk-comparison protocol in docs/MODEL.md relies on it). Figures are not judged here.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JAFFE, ROOT, TSX } from '../support/paths';
@@ -59,6 +60,32 @@ describe('npm run bench:personalization', () => {
     expect(row.blendCheck).toMatchObject({ folds: 2, faces: row.calibration });
     // w is chosen on these faces among 0 (general) … 1 (personal): the blend gets at least as many right as either head
     expect(row.blendCheck.blended).toBeGreaterThanOrEqual(Math.max(row.blendCheck.general, row.blendCheck.personal));
+  });
+
+  it.skipIf(!hasJaffe)('--dump: every test face\'s label and both heads\' probabilities, which give the run\'s own figures', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-dump-'));
+    try {
+      const file = join(dir, 'faces.json');
+      const r = bench([...common, '--seeds', '1,2', '--dump', file]);
+      expect(r.status, r.stderr).toBe(0);
+      const [row] = JSON.parse(r.stdout).subjects;
+      const dump = JSON.parse(readFileSync(file, 'utf8'));
+      expect(dump.classes).toHaveLength(7);
+      expect(dump.runs.map((x: { id: string; seed: number }) => [x.id, x.seed])).toEqual([['KA', 1], ['KA', 2]]);
+      const argmax = (p: number[], i: number) => p.slice(i * 7, i * 7 + 7).reduce((b, v, c, a) => (v > a[b] ? c : b), 0);
+      for (const [k, run] of dump.runs.entries()) {
+        const n = run.labels.length;
+        expect(n).toBe(row.test);
+        expect(run.general).toHaveLength(n * 7);
+        expect(run.personal).toHaveLength(n * 7);
+        for (let i = 0; i < n; i++) expect(run.personal.slice(i * 7, i * 7 + 7).reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 4);
+        const right = (p: number[]) => run.labels.filter((y: number, i: number) => argmax(p, i) === y).length;
+        expect(right(run.general)).toBe(Math.round(row.general * n));
+        expect(right(run.personal) - right(run.general)).toBe(row.runs[k].deltaFaces); // served w = 1 (blend off by default)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses --seed with --seeds, and --seeds that are not integers', () => {
