@@ -26,7 +26,8 @@ import { DEFAULT_FINETUNE, FinetuneOptions, FinetuneSample, FinetuneTrainer } fr
 import { generalAssetPaths, loadGeneralHead, loadReplay } from '../src/personalization/finetune/general-assets';
 import { openTrainingSessions, trainingFactory, TRAINING_SPIN } from '../src/personalization/finetune/finetune.sessions';
 import { argmaxRows, headTensors } from '../src/inference/heads/head-forward';
-import { blendLogits, probabilities } from '../src/personalization/finetune/blend';
+import { blendLogits, gateLogits, probabilities } from '../src/personalization/finetune/blend';
+import { DEFAULT_PERSONAL_GATE } from '../src/config';
 
 interface Args {
   data: string;
@@ -43,13 +44,15 @@ interface Args {
   seeds: number[] | null;
   /** --blend-sweep: also score every fixed blend weight w = 0, 0.1, …, 1 with the same heads (analysis, issue 17 §3) */
   blendSweep: boolean;
+  /** --gate TAU: the per-face gate the server applies (PERSONAL_GATE; 1 = off) */
+  gate: number;
   /** --dump FILE: every test face's label and both heads' probabilities, per subject and seed (JSON; offline analysis) */
   dump: string;
   options: Partial<FinetuneOptions>;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { data: '', timing: '', perLabel: 20, runs: 3, subjects: Infinity, only: null, json: false, models: resolve(__dirname, '..', 'models'), threads: 2, seeds: null, blendSweep: false, dump: '', options: {} };
+  const a: Args = { data: '', timing: '', perLabel: 20, runs: 3, subjects: Infinity, only: null, json: false, models: resolve(__dirname, '..', 'models'), threads: 2, seeds: null, blendSweep: false, dump: '', gate: DEFAULT_PERSONAL_GATE, options: {} };
   const num = (i: number) => {
     const v = Number(argv[i]);
     if (!Number.isFinite(v)) throw new Error(`${argv[i - 1]} needs a number, got ${argv[i]}`);
@@ -66,6 +69,10 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--json') a.json = true;
     else if (k === '--blend-sweep') a.blendSweep = true;
     else if (k === '--dump') a.dump = resolve(argv[++i] ?? '');
+    else if (k === '--gate') {
+      a.gate = num(++i);
+      if (a.gate < 0.5 || a.gate > 1) throw new Error(`--gate needs a number from 0.5 to 1 (1 = off), got ${argv[i]}`);
+    }
     else if (k === '--models') a.models = resolve(argv[++i]);
     else if (k === '--threads') a.threads = num(++i);
     else if (k === '--epochs') a.options.epochs = num(++i);
@@ -84,7 +91,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--cv-folds') a.options.cvFolds = num(++i);
     else if (k === '--cv-epochs') a.options.cvEpochs = num(++i);
     else if (k === '--help' || k === '-h') {
-      console.log('usage: bench-personalization --data <root> [--subjects N] [--only id,id] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n | --seeds 1,2,3] [--blend-sweep] [--dump file.json] [--user-batch n] [--replay-batch n] [--patience n] [--cv-folds n (0 = no blend)] [--cv-epochs n]');
+      console.log('usage: bench-personalization --data <root> [--subjects N] [--only id,id] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n | --seeds 1,2,3] [--blend-sweep] [--gate tau (1 = off)] [--dump file.json] [--user-batch n] [--replay-batch n] [--patience n] [--cv-folds n (0 = no blend)] [--cv-epochs n]');
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
@@ -205,14 +212,16 @@ async function main(): Promise<void> {
       const personalLogits = await forward.run(headTensors(result.weights), testFeatures, n);
       const w = result.metrics.blend ?? 1;
       const ph = accuracy(personalLogits, test.faces);
-      // the way the server scores a personal face (ModelRegistry's runner): the blend of both heads' probabilities
-      const p = accuracy(blendLogits(generalLogits, personalLogits, n, w), test.faces);
+      // the way the server scores a personal face (ModelRegistry's runner): the blend of both heads' probabilities,
+      // then the per-face gate (faces the general head is at least PERSONAL_GATE sure of keep its scores)
+      const served = (weight: number) => gateLogits(generalLogits, blendLogits(generalLogits, personalLogits, n, weight), n, args.gate);
+      const p = accuracy(served(w), test.faces);
       const run: Run = { seed, personal: round(p), personalHead: round(ph), blend: w, deltaFaces: Math.round((p - g) * n), finetuneSeconds: round(seconds, 2) };
       if (result.metrics.blendCheck) run.blendCheck = result.metrics.blendCheck;
       if (args.dump) {
         dumped.push({ id, seed, w, labels: test.faces.map((f) => f.label), general: Array.from(probabilities(generalLogits, n), r6), personal: Array.from(probabilities(personalLogits, n), r6) });
       }
-      if (args.blendSweep) run.sweepDeltaFaces = SWEEP.map((sw) => Math.round((accuracy(blendLogits(generalLogits, personalLogits, n, sw), test.faces) - g) * n));
+      if (args.blendSweep) run.sweepDeltaFaces = SWEEP.map((sw) => Math.round((accuracy(served(sw), test.faces) - g) * n));
       runs.push(run);
       if (!args.json) {
         const miss = cal.missed + test.missed ? `  missed ${cal.missed + test.missed}` : '';
@@ -266,13 +275,13 @@ async function main(): Promise<void> {
     for (const row of sweep) console.log(`  w ${row.w.toFixed(1)}  ${pct(row.personal)}  ${row.worseByMoreThanOneFace.join(', ') || '-'}`);
   }
   if (args.json) {
-    console.log(JSON.stringify({ subjects: rows, mean: summary, ...(sweep ? { sweep } : {}), facesMissed, options: { ...DEFAULT_FINETUNE, ...args.options, augment: undefined } }));
+    console.log(JSON.stringify({ subjects: rows, mean: summary, ...(sweep ? { sweep } : {}), facesMissed, gate: args.gate, options: { ...DEFAULT_FINETUNE, ...args.options, augment: undefined } }));
   } else {
     const over = seeds.length > 1 ? ` (means over seeds ${seeds.join(', ')}: ${summary.personalPerSeed!.map(pct).join(' / ')}; Δ per subject averaged)` : '';
     console.log(
       `\nmean over ${rows.length} subjects: general ${pct(mean('general'))}  personal ${pct(mean('personal'))}  (+${((mean('personal') - mean('general')) * 100).toFixed(1)} points)  head alone ${pct(mean('personalHead'))}  mean w ${summary.blend}${over}\n` +
         `worse than general: ${worse} of ${rows.length} (by more than one face: ${worseByMore})   faces missed: ${facesMissed}   mean fine-tune: ${mean('finetuneSeconds').toFixed(2)} s\n` +
-        `options: ${JSON.stringify({ ...DEFAULT_FINETUNE, ...args.options, augment: undefined })}`,
+        `gate ${args.gate}${args.gate >= 1 ? ' (off)' : ''}   options: ${JSON.stringify({ ...DEFAULT_FINETUNE, ...args.options, augment: undefined })}`,
     );
   }
   if (args.dump) writeFileSync(args.dump, JSON.stringify({ classes: LABEL_NAMES, runs: dumped }));

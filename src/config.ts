@@ -7,6 +7,9 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** PERSONAL_GATE's default, chosen and checked by the rules in docs/PERSONALIZATION.md (bench:personalization's too). */
+export const DEFAULT_PERSONAL_GATE = 0.98;
+
 export const ConfigSchema = z.object({
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -37,6 +40,11 @@ export const ConfigSchema = z.object({
   FINETUNE_THREADS: int(0, 64).default(2),
   /** Fewest samples of each of the 7 labels a fine-tune accepts (1 = one photo per expression, augmentation does the rest). */
   FINETUNE_MIN_SAMPLES_PER_LABEL: int(1, 1000).default(1),
+  /**
+   * A personalized face keeps the general head's scores when the general head is at least this sure of its label
+   * (docs/PERSONALIZATION.md, "A per-face gate"); 1 turns the gate off (the personal head alone, as before).
+   */
+  PERSONAL_GATE: z.coerce.number().min(0.5).max(1).default(DEFAULT_PERSONAL_GATE),
   /** YuNet variant in MODELS_DIR/face-detection: `s` (smaller, faster) or `n`. */
   DETECTOR_MODEL: z.enum(['s', 'n']).default('s'),
   /** Square letterbox side every frame is scaled into before detection (multiple of 32). */

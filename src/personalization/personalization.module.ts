@@ -40,6 +40,7 @@ import { ModelRegistry } from './registry/model.registry';
         const registry = new ModelRegistry(files, models, users, forward, join(c.modelsDir, 'general', 'expression.onnx'), {
           general: loadGeneralHead(paths.head),
           trunkSha256: await trunkSha256(paths.trunk),
+          gate: c.PERSONAL_GATE,
         });
         await registry.init();
         // clustered: another node's fine-tune or activation reaches this node as rows; serve the head they name

@@ -68,7 +68,8 @@ describe('npm run bench:personalization', () => {
       const file = join(dir, 'faces.json');
       const r = bench([...common, '--seeds', '1,2', '--dump', file]);
       expect(r.status, r.stderr).toBe(0);
-      const [row] = JSON.parse(r.stdout).subjects;
+      const out = JSON.parse(r.stdout);
+      const [row] = out.subjects;
       const dump = JSON.parse(readFileSync(file, 'utf8'));
       expect(dump.classes).toHaveLength(7);
       expect(dump.runs.map((x: { id: string; seed: number }) => [x.id, x.seed])).toEqual([['KA', 1], ['KA', 2]]);
@@ -81,11 +82,25 @@ describe('npm run bench:personalization', () => {
         for (let i = 0; i < n; i++) expect(run.personal.slice(i * 7, i * 7 + 7).reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 4);
         const right = (p: number[]) => run.labels.filter((y: number, i: number) => argmax(p, i) === y).length;
         expect(right(run.general)).toBe(Math.round(row.general * n));
-        expect(right(run.personal) - right(run.general)).toBe(row.runs[k].deltaFaces); // served w = 1 (blend off by default)
+        expect(right(run.personal)).toBe(Math.round(row.runs[k].personalHead * n)); // the head alone
+        // as served (blend off by default, then the default gate 0.98): a face the general head is >= 0.98 sure of
+        // keeps the general label
+        const sure = (i: number) => Math.max(...run.general.slice(i * 7, i * 7 + 7)) >= 0.98;
+        const served = run.labels.filter((y: number, i: number) => argmax(sure(i) ? run.general : run.personal, i) === y).length;
+        expect(out.gate).toBe(0.98);
+        expect(served - right(run.general)).toBe(row.runs[k].deltaFaces);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it.skipIf(!hasJaffe)('--gate 1 is the personal head alone; a --gate outside 0.5-1 is refused', () => {
+    const [row] = JSON.parse(bench([...common, '--gate', '1']).stdout).subjects;
+    expect(row.personal).toBe(row.personalHead);
+    const bad = bench(['--data', JAFFE, '--gate', '0.2']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('--gate needs a number from 0.5 to 1 (1 = off), got 0.2');
   });
 
   it('refuses --seed with --seeds, and --seeds that are not integers', () => {

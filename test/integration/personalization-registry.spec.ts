@@ -97,6 +97,28 @@ describe('ModelRegistry', () => {
     await expect(moved.activate('ana', 1)).rejects.toMatchObject({ code: 'conflict' });
   });
 
+  it('with a gate, a face the general head is at least that sure of keeps the general scores; the others the personal ones', async () => {
+    const general = head(110);
+    const personal = head(111);
+    const n = 8;
+    const x = features(n, 112);
+    const g = probabilities(await forward.run(headTensors(general), x, n), n);
+    const p = probabilities(await forward.run(headTensors(personal), x, n), n);
+    // a gate between the rows' top general probabilities, so that some faces are above it and some below
+    const tops = Array.from({ length: n }, (_, r) => Math.max(...g.subarray(r * 7, r * 7 + 7))).sort((a, b) => a - b);
+    const gate = (tops[3] + tops[4]) / 2;
+    const reg = new ModelRegistry(new ModelFileStore(new DataDirBlobStore(dir)), models, users, forward, EXPRESSION, { general, gate });
+    await reg.save('ana', personal, metrics(1)); // no blend weight: the personal head alone before the gate
+    const got = probabilities(await reg.headFor('ana')!.run(x, n), n);
+    let kept = 0;
+    for (let r = 0; r < n; r++) {
+      const sure = Math.max(...g.subarray(r * 7, r * 7 + 7)) >= gate;
+      kept += sure ? 1 : 0;
+      for (let c = 0; c < 7; c++) expect(got[r * 7 + c]).toBeCloseTo((sure ? g : p)[r * 7 + c], 5);
+    }
+    expect(kept).toBe(4);
+  });
+
   it('saves versions as files + rows, serves the active head, rolls back and returns to general', async () => {
     const reg = open();
     expect(reg.headFor('ana')).toBeNull();

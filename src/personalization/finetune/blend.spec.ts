@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BLEND_WEIGHTS, blendCorrect, blendLogLikelihood, blendLogits, chooseBlendWeight, probabilities } from './blend';
+import { BLEND_WEIGHTS, blendCorrect, blendLogLikelihood, blendLogits, chooseBlendWeight, gateLogits, probabilities } from './blend';
 
 /** n x 7 probabilities: each row puts `top` on one class and spreads the rest evenly. */
 function probs(classes: number[], top = 0.7): Float32Array {
@@ -98,5 +98,27 @@ describe('blendLogits', () => {
     const g0 = probabilities(blendLogits(general, personal, 2, 0), 2);
     const g = probabilities(general, 2);
     for (let i = 0; i < 14; i++) expect(g0[i]).toBeCloseTo(g[i], 6);
+  });
+});
+
+describe('gateLogits', () => {
+  // row 0: general sure of class 0 (softmax ~0.99); row 1: general unsure (~0.53 on class 3)
+  const general = new Float32Array([8, 2, 2, 2, 2, 2, 2, 0, 0, 0, 1.9, 0, 0, 0]);
+  const personal = new Float32Array([0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0]);
+
+  it('keeps the general scores of a face the general head is at least tau sure of, the personal ones elsewhere', () => {
+    const sure = probabilities(general, 2)[0];
+    expect(sure).toBeGreaterThan(0.98);
+    const got = gateLogits(general, personal, 2, 0.98);
+    expect([...got.subarray(0, 7)]).toEqual([...general.subarray(0, 7)]);
+    expect([...got.subarray(7, 14)]).toEqual([...personal.subarray(7, 14)]);
+    expect([...personal.subarray(0, 7)]).toEqual([0, 5, 0, 0, 0, 0, 0]); // the input is not written to
+  });
+
+  it('a face just under tau keeps the personal scores; tau >= 1 turns the gate off', () => {
+    const sure = probabilities(general, 2)[0];
+    expect(gateLogits(general, personal, 2, Math.fround(sure) + 1e-6)).toBe(personal);
+    expect(gateLogits(general, personal, 2, 1)).toBe(personal);
+    expect(gateLogits(general, personal, 2, 0.5)[7 + 3]).toBeCloseTo(1.9, 6); // 0.53 >= 0.5: row 1 general too
   });
 });

@@ -87,3 +87,24 @@ export function blendLogits(general: Float32Array, personal: Float32Array, n: nu
   for (let i = 0; i < out.length; i++) out[i] = Math.log(Math.max(1e-30, w * p[i] + (1 - w) * g[i]));
   return out;
 }
+
+/**
+ * The per-face gate (docs/PERSONALIZATION.md, "A per-face gate"): a face the general head gives probability >= tau
+ * keeps the general head's scores; every other face gets `served` (the personal head, or its blend). Subjects whose
+ * calibration photos do not look like their later faces lose faces the general head was sure of; no rule over the
+ * calibration faces can see that, the general head's own confidence can. tau >= 1 turns the gate off (returns
+ * `served` itself). Rows are n x CLASSES logits; the result is a new array unless nothing changes.
+ */
+export function gateLogits(general: Float32Array, served: Float32Array, n: number, tau: number): Float32Array {
+  if (tau >= 1) return served;
+  const g = probabilities(general, n);
+  let out: Float32Array | null = null;
+  for (let r = 0; r < n; r++) {
+    let top = 0;
+    for (let c = 0; c < CLASSES; c++) top = Math.max(top, g[r * CLASSES + c]);
+    if (top < tau) continue;
+    out ??= Float32Array.from(served.subarray(0, n * CLASSES));
+    out.set(general.subarray(r * CLASSES, (r + 1) * CLASSES), r * CLASSES);
+  }
+  return out ?? served;
+}

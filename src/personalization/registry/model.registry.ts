@@ -9,7 +9,7 @@ import type { LaidOutModel } from '../../inference/heads/head-layout';
 import { exportPersonalModel, loadExpressionModel } from '../onnx/export-onnx';
 import { HeadForward, HeadTensors, headTensors } from '../../inference/heads/head-forward';
 import { ModelFileStore } from './model-files';
-import { blendLogits } from '../finetune/blend';
+import { blendLogits, gateLogits } from '../finetune/blend';
 
 export interface RegistryOptions {
   /** The general head: a version whose blend weight is under 1 scores faces with both heads (blend.ts). */
@@ -19,6 +19,11 @@ export interface RegistryOptions {
    * (others wait for their retrain: staleUsers(), TrunkRetrainer). Omitted: every version counts as this trunk's.
    */
   trunkSha256?: string;
+  /**
+   * The per-face gate (blend.ts gateLogits): a face the general head is at least this sure of keeps its scores.
+   * Needs `general`. Omitted or >= 1: off.
+   */
+  gate?: number;
 }
 
 export type RegistryErrorCode = Extract<ErrorCode, 'not_found' | 'unavailable' | 'conflict'>;
@@ -221,20 +226,23 @@ export class ModelRegistry {
   /**
    * The head a user's faces are scored with: the personal head, blended with the general one when the version's
    * blend weight is under 1 (log of w·softmax(personal) + (1−w)·softmax(general): the pipeline's softmax then gives
-   * the blended probabilities). Versions without a weight (stored before the blend) are the personal head alone.
+   * the blended probabilities), and gated per face when the registry has a gate (a face the general head is at least
+   * `gate` sure of keeps the general scores). Versions without a weight (stored before the blend) are the personal
+   * head alone before the gate.
    */
   private runnerFor(weights: HeadWeights, blend: number | undefined): HeadRunner {
     const tensors: HeadTensors = headTensors(weights);
     const forward = this.forward;
     const w = blend ?? 1;
-    if (w >= 1) return { run: (features: Float32Array, n: number) => forward.run(tensors, features, n) };
-    if (!this.options.general) throw new RegistryError('unavailable', `a blended model (w = ${w}) needs the general head, and the registry has none`);
+    const gate = this.options.gate ?? 1;
+    if (w >= 1 && gate >= 1) return { run: (features: Float32Array, n: number) => forward.run(tensors, features, n) };
+    if (!this.options.general) throw new RegistryError('unavailable', `a blended or gated model (w = ${w}, gate ${gate}) needs the general head, and the registry has none`);
     this.generalTensors ??= headTensors(this.options.general);
     const general = this.generalTensors;
     return {
       run: async (features: Float32Array, n: number) => {
         const [g, p] = await Promise.all([forward.run(general, features, n), forward.run(tensors, features, n)]);
-        return blendLogits(g, p, n, w);
+        return gateLogits(g, blendLogits(g, p, n, w), n, gate);
       },
     };
   }
