@@ -62,8 +62,9 @@ def parse_args(argv=None):
     p.add_argument("--limit", type=int, default=0, help="use only N training images (smoke tests)")
     p.add_argument("--strict", action="store_true", help="first bad input row/file is fatal")
     p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--augment", choices=["full", "medium", "light", "flip"], default="full",
-                   help="full: flip, rotation +-10, scale 0.9-1.1, shift +-4 px, brightness/contrast; "
+    p.add_argument("--augment", choices=["strong", "full", "medium", "light", "flip"], default="full",
+                   help="strong: flip, rotation +-15, scale 0.85-1.15, shift +-5 px, 1.5x full's jitter (for "
+                        "transfer to other faces, MODEL.md); full: flip, rotation +-10, scale 0.9-1.1, shift +-4 px, brightness/contrast; "
                         "medium: flip, rotation +-8, scale 0.92-1.08, shift +-3 px, half the jitter; "
                         "light: flip, rotation +-5, scale 0.95-1.05, shift +-2 px; flip: horizontal flip only")
     p.add_argument("--init-from", help="start a NEW run from the best weights of this checkpoint (phase 2 of a "
@@ -107,6 +108,7 @@ def cpu_has_bf16() -> bool:
 
 
 AUGMENT = {
+    "strong": {"rot": 15, "scale": 0.15, "shift": 5, "contrast": 0.3, "bright": 0.15},
     "full": {"rot": 10, "scale": 0.1, "shift": 4, "contrast": 0.2, "bright": 0.1},
     "medium": {"rot": 8, "scale": 0.08, "shift": 3, "contrast": 0.1, "bright": 0.05},
     "light": {"rot": 5, "scale": 0.05, "shift": 2, "contrast": 0.0, "bright": 0.0},
