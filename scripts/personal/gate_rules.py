@@ -24,15 +24,17 @@ def load(path):
     runs = []
     for r in d['runs']:
         n = len(r['labels'])
-        runs.append(dict(id=r['id'], seed=r['seed'], y=np.array(r['labels']),
+        runs.append(dict(id=r['id'], seed=r['seed'], w=r.get('w', 1.0), y=np.array(r['labels']),
                          g=np.array(r['general'], dtype=np.float64).reshape(n, CLASSES),
                          p=np.array(r['personal'], dtype=np.float64).reshape(n, CLASSES)))
     return runs
 
 
 def gate(run, tau):
-    """Labels under the gate; tau None = the personal head alone (as served)."""
-    personal = run['p'].argmax(1)
+    """Labels under the gate; tau None = no gate. Faces the gate leaves get the personal model as the server scores
+    it: w * personal + (1 - w) * general, w the run's blend weight (1, the head alone, unless --cv-folds chose one)."""
+    w = run.get('w', 1.0)
+    personal = (w * run['p'] + (1 - w) * run['g']).argmax(1)
     if tau is None:
         return personal
     return np.where(run['g'].max(1) >= tau, run['g'].argmax(1), personal)
@@ -72,7 +74,7 @@ def main():
         for tau in (None,) + TAUS:
             mean, right, bad = score(runs, tau)
             faces = sum(len(r['y']) for r in runs)
-            print(f"  {'head alone' if tau is None else f'tau {tau}':10s} {mean * 100:6.2f}%  ({right} of {faces} faces)  "
+            print(f"  {'no gate' if tau is None else f'tau {tau}':10s} {mean * 100:6.2f}%  ({right} of {faces} faces)  "
                   f"subjects mean delta < -1: {bad or '-'}")
     tau = choose(sets[a.choose_on])
     if tau is None:
@@ -81,7 +83,7 @@ def main():
     head, _, _ = score(sets[a.score_on], None)
     mean, _, bad = score(sets[a.score_on], tau)
     adopted = mean >= head - 1e-12 and not bad
-    print(f'chosen on {a.choose_on}: tau {tau}; on {a.score_on}: {mean * 100:.2f}% (head alone {head * 100:.2f}%), '
+    print(f'chosen on {a.choose_on}: tau {tau}; on {a.score_on}: {mean * 100:.2f}% (no gate {head * 100:.2f}%), '
           f"subjects below -1: {bad or '-'} -> {'adopted' if adopted else 'not adopted'}")
 
 

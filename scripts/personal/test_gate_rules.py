@@ -20,6 +20,9 @@ class GateTest(unittest.TestCase):
         r = run('A', 1, [0, 1], [onehot(0, 0.97), onehot(2, 0.6)], [onehot(3, 0.9), onehot(1, 0.9)])
         self.assertEqual(list(gate(r, 0.95)), [0, 1])  # sure general kept; unsure general overruled
         self.assertEqual(list(gate(r, None)), [3, 1])  # the personal head alone
+        r['w'] = 0.3  # a blended model: faces the gate leaves get 0.3 * personal + 0.7 * general, as served
+        self.assertEqual(list(gate(r, None)), [0, 2])  # face 1: 0.7 * 0.6 on class 2 beats 0.3 * 0.9 on class 1
+        self.assertEqual(list(gate(r, 0.95)), [0, 2])
 
     def test_score_reports_subjects_more_than_one_face_below_general(self):
         # general right on 3 faces, personal on 1: delta -2 for subject A; subject B unchanged
