@@ -63,14 +63,14 @@ interface Node {
 
 const nodes: Node[] = [];
 
-async function startNode(servers: string, opts: { dataDir?: string; replicas?: number } = {}): Promise<Node> {
+async function startNode(servers: string, opts: { dataDir?: string; replicas?: number; startupMs?: number } = {}): Promise<Node> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'iexpr-state-'));
   const link = await connectNats({ servers, name: 'iexpressionnet/test', replicas: opts.replicas ?? 1 });
   const db = new SqliteDatabase(dataDir);
   const pending = new PendingWrites();
   const rep = new StateReplicator(link, new SqliteReplica(db.db, REPLICATED_TABLES), REPLICATED_TABLES, pending, quiet);
   // the same start-up retry as ReplicatedStorageModule: right after a server is killed, the streams elect new leaders
-  const startup = new StartupRetry({ servers, warn: () => undefined });
+  const startup = new StartupRetry({ servers, warn: () => undefined, ...(opts.startupMs ? { totalMs: opts.startupMs } : {}) });
   await rep.start(startup);
   const objects = await startup.run(`object store ${BLOBS_BUCKET}`, () => link.objectStore(BLOBS_BUCKET));
   const node: Node = {
@@ -301,7 +301,10 @@ describe.skipIf(!hasNats)('shared state on a 3-server cluster (NATS_REPLICAS=3)'
     }, 30_000);
     acked.push('after');
     const others = cluster.servers.slice(1).map((s) => s.url).join(',');
-    const b = await startNode(others, { replicas: 3 });
+    // With one of three nats-servers 2.9.10 down, a third or more of consumer creations go unanswered (5 s each) for as
+    // long as it is down (docs/CLUSTER.md, "Known gaps"; scripts/probe-nats-failover.ts): a clean-clone run once saw
+    // one bucket fail every try of the default 60 s budget. What this test checks is the data, not that budget.
+    const b = await startNode(others, { replicas: 3, startupMs: 150_000 });
     expect(b.users.list().map((u) => u.id).sort()).toEqual([...acked].sort());
     // the object store's stream may still be electing a leader among the survivors: a read then answers unavailable
     let blob: Uint8Array | null = null;
@@ -313,5 +316,5 @@ describe.skipIf(!hasNats)('shared state on a 3-server cluster (NATS_REPLICAS=3)'
       return blob !== null;
     }, 30_000);
     expect(blob).toEqual(new Uint8Array([1, 2, 3, 4]));
-  }, 180_000); // the survivors elect new stream leaders: each bucket's first request after the kill may time out (5 s)
+  }, 300_000); // the survivors elect new stream leaders; consumer creations time out (5 s) while a server is down
 });
