@@ -383,18 +383,8 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
   private view(id: string): CameraView {
     const m = this.cameras.get(id);
     if (!m) return this.remoteView(id);
-    const r = m.record;
     const src = m.runner ?? m.browser;
-    const v: CameraView = {
-      id: r.id,
-      name: r.name,
-      url: redactUrl(r.url),
-      kind: r.kind,
-      fps: r.fps,
-      loop: r.loop,
-      userId: r.userId,
-      status: m.invalid ? 'failed' : src!.state,
-    };
+    const v: CameraView = { ...storedFields(m.record), status: m.invalid ? 'failed' : src!.state };
     const reason = m.invalid ?? m.runner?.reason;
     if (reason) v.reason = reason;
     if (src && src.state === 'streaming') v.measuredFps = src.measuredFps;
@@ -409,17 +399,7 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
     const node = this.placement!.ownerOf(id);
     const last = node ? this.remoteStatus(id, node) : undefined;
     // Nobody holds it: it is being placed (or its node died and the lease has not expired yet).
-    const v: CameraView = {
-      id: r.id,
-      name: r.name,
-      url: redactUrl(r.url),
-      kind: r.kind,
-      fps: r.fps,
-      loop: r.loop,
-      userId: r.userId,
-      status: last?.state ?? 'connecting',
-      node,
-    };
+    const v: CameraView = { ...storedFields(r), status: last?.state ?? 'connecting', node };
     if (last?.reason) v.reason = last.reason;
     if (last?.state === 'streaming' && last.fps !== undefined) v.measuredFps = last.fps;
     return v;
@@ -445,6 +425,11 @@ export class CameraService implements OnApplicationBootstrap, OnApplicationShutd
     while (this.cameras.has(id));
     return id;
   }
+}
+
+/** What every view of a camera says of its record, wherever it runs; the URL's password is hidden. */
+function storedFields(r: Managed['record']): Omit<CameraView, 'status'> {
+  return { id: r.id, name: r.name, url: redactUrl(r.url), kind: r.kind, fps: r.fps, loop: r.loop, userId: r.userId };
 }
 
 function notFound(id: string): IngestError {

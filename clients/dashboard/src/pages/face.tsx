@@ -3,6 +3,7 @@ import type { AlignedData } from 'uplot';
 import { LABEL_NAMES } from '../../../sdk/src';
 import { Chart } from '../components/chart';
 import { IdentityCard } from '../components/identity-card';
+import { ShareBars } from '../components/share-bars';
 import { faceWho, LABEL_COLORS, LABEL_EMOJI } from '../overlay';
 import { navigate, type Route } from '../router';
 import { useStore, useTick } from '../store';
@@ -113,22 +114,7 @@ export function FacePage({ route }: { route: Route }) {
           <section class="card" aria-labelledby="dist-title">
             <h2 id="dist-title">This session</h2>
             <p class="muted">{total} frames of face #{trackId}</p>
-            <ul class="bars">
-              {LABEL_NAMES.map((l) => {
-                const share = total ? history.counts[l] / total : 0;
-                return (
-                  <li>
-                    <span class="bar-label">
-                      {LABEL_EMOJI[l]} {l}
-                    </span>
-                    <span class="bar" role="meter" aria-valuenow={Math.round(share * 100)} aria-valuemin={0} aria-valuemax={100} aria-label={l}>
-                      <span style={{ width: `${share * 100}%`, background: LABEL_COLORS[l] }} />
-                    </span>
-                    <span class="bar-value">{Math.round(share * 100)}%</span>
-                  </li>
-                );
-              })}
-            </ul>
+            <ShareBars share={(l) => (total ? history.counts[l] / total : 0)} />
           </section>
         </div>
       ) : (

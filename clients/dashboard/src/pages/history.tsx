@@ -6,9 +6,9 @@ import {
   type HistoryResolution,
   type HistorySeriesView,
   type HistorySummaryView,
-  type LabelName,
 } from '../../../sdk/src';
 import { Chart } from '../components/chart';
+import { ShareBars } from '../components/share-bars';
 import { LABEL_COLORS, LABEL_EMOJI } from '../labels';
 import { describeError, useStore } from '../store';
 
@@ -292,22 +292,7 @@ export function HistoryPage() {
           <section class="card" aria-labelledby="history-share-title" data-seconds={shares?.seconds ?? 0}>
             <h2 id="history-share-title">Share of time</h2>
             <p class="muted">{Math.round(shares?.seconds ?? 0)} face-seconds, by dominant expression</p>
-            <ul class="bars">
-              {LABEL_NAMES.map((l: LabelName) => {
-                const share = shares?.shares[l] ?? 0;
-                return (
-                  <li>
-                    <span class="bar-label">
-                      {LABEL_EMOJI[l]} {l}
-                    </span>
-                    <span class="bar" role="meter" aria-valuenow={Math.round(share * 100)} aria-valuemin={0} aria-valuemax={100} aria-label={l}>
-                      <span style={{ width: `${share * 100}%`, background: LABEL_COLORS[l] }} />
-                    </span>
-                    <span class="bar-value">{Math.round(share * 100)}%</span>
-                  </li>
-                );
-              })}
-            </ul>
+            <ShareBars share={(l) => shares?.shares[l] ?? 0} />
           </section>
         </div>
       ) : null}
