@@ -1,18 +1,9 @@
 import type { ExpressionEvent } from '../../contracts/events';
 import type { LabelName } from '../../contracts/labels';
-import type { WebhookEventPayload } from '../../contracts/webhooks';
+import type { WebhookEventPayload, WebhookView } from '../../contracts/webhooks';
 
-/** What the engine needs of a rule (no URL, no secret: it only decides when a rule fires). */
-export interface RuleSpec {
-  id: string;
-  cameraId: string | null;
-  userId: string | null;
-  /** null: the face's dominant label. */
-  label: LabelName | null;
-  minScore: number;
-  minDurationMs: number;
-  cooldownMs: number;
-}
+/** What the engine needs of a rule (no URL, no secret: it only decides when a rule fires). A null label: the face's dominant one. */
+export type RuleSpec = Pick<WebhookView, 'id' | 'cameraId' | 'userId' | 'label' | 'minScore' | 'minDurationMs' | 'cooldownMs'>;
 
 /** One rule firing for one face. `ts` is the expression event's time (frame capture, ms epoch). */
 export interface Firing {

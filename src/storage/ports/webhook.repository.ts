@@ -1,4 +1,4 @@
-import type { WebhookDeliveryStatus, WebhookWithSecret } from '../../contracts/webhooks';
+import type { WebhookDeliveryView, WebhookWithSecret } from '../../contracts/webhooks';
 
 /**
  * A stored webhook rule: the rule as the API shows it at creation, secret included (the secret signs its deliveries,
@@ -6,18 +6,8 @@ import type { WebhookDeliveryStatus, WebhookWithSecret } from '../../contracts/w
  */
 export type WebhookRecord = WebhookWithSecret;
 
-/** One firing of a rule and what became of it. `event` is the JSON of the WebhookEventPayload. */
-export interface WebhookDeliveryRecord {
-  id: string;
-  webhookId: string;
-  status: WebhookDeliveryStatus;
-  attempts: number;
-  responseStatus: number | null;
-  lastError: string | null;
-  event: string;
-  createdAt: number;
-  updatedAt: number;
-}
+/** One firing of a rule and what became of it, as stored: the view's fields, `event` as the payload's JSON text. */
+export type WebhookDeliveryRecord = Omit<WebhookDeliveryView, 'event'> & { event: string };
 
 /**
  * Port (and Nest token) for webhook rules and their delivery log; StorageModule binds it to SqliteWebhookRepository.
