@@ -23,11 +23,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fer.data import LABELS, DataError, load, split_indices  # noqa: E402
 from fer.mixup import mix_batch, mix_weight, mixed_loss  # noqa: E402
 from fer.model import ARCHS, build_model, fold_batchnorm, trains_with_batchnorm  # noqa: E402
+from fer.optim import OPTIMIZERS, checkpoint_optimizer, make_optimizer  # noqa: E402
 
 
 RECIPE_KEYS = ("epochs", "batch", "lr", "weight_decay", "label_smoothing", "class_weight_power", "augment",
                "no_augment", "ema", "warmup_epochs", "init_weights", "teachers", "distill", "seed", "split_seed",
-               "val_fraction", "batchnorm", "arch", "mixup")
+               "val_fraction", "batchnorm", "arch", "mixup", "optimizer")
 
 
 def recipe_of(args: dict) -> dict:
@@ -50,7 +51,9 @@ def parse_args(argv=None):
     p.add_argument("--run", required=True, help="run folder: checkpoint.pt, history.json (resumed if present)")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW, warmup + cosine)")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (warmup + cosine)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw",
+                   help="adamw (default) or sgd (Nesterov momentum 0.9; give it a larger --lr, e.g. 0.01)")
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--class-weight-power", type=float, default=0.5,
@@ -230,7 +233,13 @@ def main(argv=None) -> int:
     log(f"arch {args.arch}{' (BatchNorm while training, folded into the convs for export)' if args.batchnorm else ''}")
     torch.manual_seed(args.seed)
     model = build_model(args.arch, args.batchnorm).to(device).to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    if os.path.exists(ckpt_path):
+        # resuming continues the checkpoint's optimizer: its state (moments or momentum buffers) fits no other
+        trained = checkpoint_optimizer(torch.load(ckpt_path, map_location="cpu")["args"])
+        if trained != args.optimizer:
+            log(f"note: checkpoint was trained with --optimizer {trained}; keeping it")
+            args.optimizer = trained
+    opt = make_optimizer(model.parameters(), args.optimizer, args.lr, args.weight_decay)
     if args.class_weight_power > 0:
         w = counts.clamp(min=1).pow(-args.class_weight_power)
         w = w / (w * counts).sum() * counts.sum()

@@ -54,8 +54,8 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
 
   beforeAll(() => tinyCsv(join(dir, 'tiny.csv')));
 
-  it('passes its loader, model, ONNX layout, mixup, augmentation and per-face gate unit tests', () => {
-    const r = run(['-m', 'unittest', 'scripts/fer/test_data.py', 'scripts/fer/test_model.py', 'scripts/fer/test_onnx_layout.py', 'scripts/fer/test_mixup.py', 'scripts/fer/test_augment.py', 'scripts/personal/test_gate_rules.py']);
+  it('passes its loader, model, ONNX layout, mixup, augmentation, optimizer and per-face gate unit tests', () => {
+    const r = run(['-m', 'unittest', 'scripts/fer/test_data.py', 'scripts/fer/test_model.py', 'scripts/fer/test_onnx_layout.py', 'scripts/fer/test_mixup.py', 'scripts/fer/test_augment.py', 'scripts/fer/test_optim.py', 'scripts/personal/test_gate_rules.py']);
     expect(r.stderr).toMatch(/OK/);
     expect(r.status).toBe(0);
   });
@@ -135,6 +135,21 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     const distilled = run(['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', join(dir, 'run-mix-kd'), '--epochs', '1', '--batch', '16',
       '--mixup', '0.3', '--augment', 'flip', '--init-from', join(runDir, 'checkpoint.pt'), '--teachers', join(runDir, 'checkpoint.pt')]);
     expect(distilled.status, distilled.stderr).toBe(0);
+  });
+
+  it('trains with --optimizer sgd (Nesterov), resumes it with SGD even without the flag, and records it in the recipe', () => {
+    const sgdRun = join(dir, 'run-sgd');
+    const common = ['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', sgdRun, '--epochs', '2', '--batch', '16'];
+    const first = run([...common, '--optimizer', 'sgd', '--lr', '0.01', '--stop-after', '0.00001']);
+    expect(first.status, first.stderr).toBe(0);
+    const second = run([...common, '--export', join(dir, 'sgd', 'models', 'general'), '--replay-per-class', '2']);
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stderr).toContain('checkpoint was trained with --optimizer sgd; keeping it');
+    expect(second.stdout).toMatch(/epoch 2\/2 loss [\d.]+ /);
+    expect(readFileSync(join(dir, 'sgd', 'models', 'manifest.json'), 'utf8')).toContain('"optimizer": "sgd"');
+    const refused = run(['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', join(dir, 'run-sgd2'), '--epochs', '1', '--optimizer', 'adam']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain("invalid choice: 'adam'");
   });
 
   it('trains with --batchnorm, resumes it without the flag, and exports the plain seed architecture (BatchNorm folded)', () => {
