@@ -9,10 +9,11 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { LABEL_NAMES } from '../src/contracts/labels';
-import { cropFace, CropRule } from '../src/inference/face-crop';
+import { warpToCrop } from '../src/inference/embedding/face-align';
+import { cropFace, cropRegion, CropRule, DEFAULT_CROP } from '../src/inference/face-crop';
 import { OrtSessionFactory } from '../src/inference/ort.sessions';
-import { INPUT_SIZE, writeInput } from '../src/inference/preprocess';
-import { YunetDetector } from '../src/inference/yunet.detector';
+import { areaResize, INPUT_SIZE, toGray, writeInput } from '../src/inference/preprocess';
+import { BgrImage, YunetDetector } from '../src/inference/yunet.detector';
 import { cliArgs } from './cli';
 
 const args = cliArgs(
@@ -32,6 +33,28 @@ export const VARIANTS: Record<string, CropRule> = {
   'width x1.1': { basis: 'width', scale: 1.1, shiftY: 0 },
   'width x1.2': { basis: 'width', scale: 1.2, shiftY: 0 },
 };
+
+/** Side of the intermediate warp: 4x the classifier input, area-resized to 48 like cropFace's crops. */
+const WARP_SIDE = INPUT_SIZE * 4;
+
+/**
+ * DEFAULT_CROP's square, rotated about its centre so that the eyes (YuNet landmarks 0 and 1) are level when `level`,
+ * through a bilinear warp; `level: false` is the same warp without rotation, the control that separates what the
+ * rotation does from what the resampling does. (A measurement for issue 17's "aligned faces": the live path does not
+ * rotate faces.)
+ */
+function warpedCrop(image: BgrImage, box: { x: number; y: number; w: number; h: number }, landmarks: number[], level: boolean): Uint8Array {
+  const r = cropRegion(box, image.width, image.height, DEFAULT_CROP);
+  const angle = level ? Math.atan2(landmarks[3] - landmarks[1], landmarks[2] - landmarks[0]) : 0;
+  const k = WARP_SIDE / r.w;
+  const a = k * Math.cos(-angle);
+  const b = k * Math.sin(-angle);
+  const cx = r.x + r.w / 2;
+  const cy = r.y + r.h / 2;
+  const rgb = warpToCrop(image, 'bgr', { a, b, tx: WARP_SIDE / 2 - (a * cx - b * cy), ty: WARP_SIDE / 2 - (b * cx + a * cy) }, WARP_SIDE);
+  return areaResize(toGray(rgb, WARP_SIDE, WARP_SIDE, 'rgb'), WARP_SIDE, WARP_SIDE, INPUT_SIZE, INPUT_SIZE);
+}
+const WARPED = { 'default, warped (control)': false, 'default, eyes level': true };
 
 function images(root: string): { path: string; label: number }[] {
   const out: { path: string; label: number }[] = [];
@@ -56,7 +79,7 @@ async function main(): Promise<void> {
     size: 320, scoreThreshold: 0.6, nmsIou: 0.3, minFacePixels: 24,
   });
   const cnn = await factory.create(join(models, 'general/expression.onnx'));
-  const names = Object.keys(VARIANTS);
+  const names = [...Object.keys(VARIANTS), ...Object.keys(WARPED)];
   for (const set of ['jaffe', 'taiwanese']) {
     let list = images(join(args.root!, set));
     if (args.limit) list = list.filter((_, i) => i % Math.ceil(list.length / Number(args.limit)) === 0);
@@ -74,9 +97,11 @@ async function main(): Promise<void> {
       const [faces] = await detector.detect([image]);
       if (faces.length === 0) continue;
       found++;
-      const box = faces.reduce((a, b) => (b.score > a.score ? b : a)).box;
+      const { box, landmarks } = faces.reduce((a, b) => (b.score > a.score ? b : a));
       const input = new Float32Array(names.length * INPUT_SIZE * INPUT_SIZE);
-      names.forEach((n, i) => writeInput(cropFace(image, box, VARIANTS[n]).crop48, input, i));
+      names.forEach((n, i) =>
+        writeInput(n in VARIANTS ? cropFace(image, box, VARIANTS[n]).crop48 : warpedCrop(image, box, landmarks, WARPED[n as keyof typeof WARPED]), input, i),
+      );
       const { logits } = await cnn.run({ input: { data: input, dims: [names.length, 1, INPUT_SIZE, INPUT_SIZE] } });
       names.forEach((_, i) => {
         const row = logits.data.subarray(i * 7, i * 7 + 7);
