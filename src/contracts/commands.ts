@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { CameraInputSchema, type CameraView } from './cameras';
 import { LabelSchema } from './labels';
-import type { CalibrationPlanView, FaceView, FinetuneJobView, UserView } from './personalization';
+import { CALIBRATION_STYLES, type CalibrationPlanView, type FaceView, type FinetuneJobView, type UserView } from './personalization';
 import type { Scope } from './scopes';
 
 const id = z.string().min(1).max(128);
@@ -42,6 +42,8 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
       userId: cameraRef,
       cameraId: cameraRef,
       labels: z.array(LabelSchema).min(1).max(7).optional(),
+      /** One round per style (default ['natural']): each round walks every label. Repeats are dropped. */
+      styles: z.array(z.enum(CALIBRATION_STYLES)).min(1).max(CALIBRATION_STYLES.length).optional(),
       secondsPerLabel: z.number().positive().max(60).optional(),
       framesPerLabel: z.number().int().positive().max(200).optional(),
     })

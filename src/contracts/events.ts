@@ -7,7 +7,7 @@ import type { CameraState } from './cameras';
 import type { ErrorCode } from './errors';
 import type { FaceIdentity, FaceObservation, FaceResult } from './faces';
 import type { LabelName } from './labels';
-import type { FinetuneMetrics } from './personalization';
+import type { CalibrationStyle, FinetuneMetrics } from './personalization';
 
 // ---- pipeline ---------------------------------------------------------------------------------------------------
 
@@ -58,13 +58,25 @@ export type CameraEvent = CameraStatusEvent | CameraRemovedEvent;
 
 // ---- calibration and fine-tuning --------------------------------------------------------------------------------
 
-export type CalibrationPromptEvent = { type: 'calibration.prompt'; userId: string; label: LabelName; index: number; of: number; secondsLeft: number };
+/** `index`/`of`: the label within its round; `round`/`rounds`: which of the plan's styles (0-based) is asked for. */
+export type CalibrationPromptEvent = {
+  type: 'calibration.prompt';
+  userId: string;
+  label: LabelName;
+  index: number;
+  of: number;
+  style: CalibrationStyle;
+  round: number;
+  rounds: number;
+  secondsLeft: number;
+};
 export type CalibrationSampleEvent = {
   type: 'calibration.sample';
   userId: string;
   label: LabelName;
   status: 'accepted' | 'rejected';
   reason?: 'blurred' | 'too_small' | 'duplicate' | 'no_face' | 'several_faces';
+  /** This session's accepted samples of `label`, all rounds together. */
   count: number;
   /**
    * Accepted only: whether the sample's face was also enrolled in the user's gallery (docs/IDENTITY.md "Enrolment").

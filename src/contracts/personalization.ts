@@ -72,11 +72,26 @@ export interface FinetuneJobView {
   finishedAt: number | null;
 }
 
+/**
+ * How a calibration round asks for each expression. Several rounds in different ways give a personal model the
+ * variety it is later judged on: calibrating on one posing style and meeting the person in others is what makes a
+ * personal model worse than the general one (docs/PERSONALIZATION.md, "What does protect P05 and P07").
+ * - natural: as the person would show it on their own;
+ * - strong: exaggerated, as for a photo;
+ * - subtle: slight, barely showing;
+ * - turned: head turned a little to one side.
+ */
+export const CALIBRATION_STYLES = ['natural', 'strong', 'subtle', 'turned'] as const;
+export type CalibrationStyle = (typeof CALIBRATION_STYLES)[number];
+
 /** What `calibration.start` answers at once: the plan the session will walk (docs/CALIBRATION.md). */
 export interface CalibrationPlanView {
   userId: string;
   cameraId: string;
   labels: LabelName[];
+  /** One round per style, in this order; each round walks every label. */
+  styles: CalibrationStyle[];
   secondsPerLabel: number;
+  /** Per label and round. */
   framesPerLabel: number;
 }

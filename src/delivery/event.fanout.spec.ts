@@ -82,7 +82,7 @@ describe('EventFanout (EventBus -> sockets)', () => {
     const watcher = s.connect({ authenticated: true, cameras: ['camA'] });
     const other = s.connect({ authenticated: true, cameras: ['camB'] });
     const authOrigin = s.connect({ authenticated: true, cameras: ['camA'] });
-    const prompt = { type: 'calibration.prompt', userId: 'u1', label: 'happy', index: 0, of: 7, secondsLeft: 3 } as const;
+    const prompt = { type: 'calibration.prompt', userId: 'u1', label: 'happy', index: 0, of: 7, style: 'natural', round: 0, rounds: 1, secondsLeft: 3 } as const;
     s.bus.publish('calibration.prompt', prompt, { originId: origin.c.id, cameraIds: ['camA'] });
     s.bus.publish('calibration.prompt', prompt, { originId: authOrigin.c.id, cameraIds: ['camA', 'camB'] });
     s.bus.publish('finetune.failed', { type: 'finetune.failed', userId: 'u1', code: 'conflict', message: 'x' }, { originId: origin.c.id, cameraIds: [] });

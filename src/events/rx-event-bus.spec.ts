@@ -39,7 +39,7 @@ const SAMPLES: { [K in EventName]: EventMap[K] } = {
   },
   'camera.status': { type: 'camera.status', cameraId: 'cam1', state: 'streaming', fps: 9.5, ts: 1_700_000_000_000 },
   'camera.removed': { type: 'camera.removed', cameraId: 'cam1' },
-  'calibration.prompt': { type: 'calibration.prompt', userId: 'u1', label: 'sad', index: 4, of: 7, secondsLeft: 3 },
+  'calibration.prompt': { type: 'calibration.prompt', userId: 'u1', label: 'sad', index: 4, of: 7, style: 'strong', round: 1, rounds: 2, secondsLeft: 3 },
   'calibration.sample': {
     type: 'calibration.sample',
     userId: 'u1',

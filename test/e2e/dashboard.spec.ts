@@ -190,12 +190,19 @@ describe.skipIf(!chromiumPath || !ffmpegPath)('dashboard in Chromium against the
     // (fine-tuning refuses a label with none): at 1.2 s a loaded CI machine kept 1-2 webcam frames per label (the 5 fps
     // webcam, each calibrating frame's face also embedded for the gallery) and once none of 'sad'.
     expect(await page.getByLabel('Seconds per expression').inputValue()).toBe('3');
+    // Three rounds (natural, strong, subtle) by default; two here, to keep the test's minute: the round-by-round
+    // prompts are the same code for any count.
+    const rounds = page.getByLabel('Rounds');
+    expect(await rounds.locator('option:checked').textContent()).toBe('3 rounds: natural, strong, subtle');
+    await rounds.selectOption({ label: '2 rounds: natural, strong' });
     await page.getByRole('button', { name: 'Start calibration' }).click();
     const prompt = page.locator('.prompt');
     await prompt.getByText('Smile — look happy').waitFor({ timeout: 30_000 });
-    expect(await prompt.textContent()).toMatch(/Expression 4 of 7 · \d s/);
+    expect(await prompt.textContent()).toMatch(/the way you would on your own.*Round 1 of 2 · Expression 4 of 7 · \d s/);
     await page.getByText(/✓ Kept|✕ Not kept/).first().waitFor();
     await page.screenshot({ path: join(screenshots, 'c-calibration-prompt.png') });
+    await prompt.getByText('stronger — exaggerate it, as for a photo').waitFor({ timeout: 40_000 });
+    expect(await prompt.textContent()).toMatch(/Round 2 of 2 · Expression \d of 7/);
     await page.getByText('✓ Calibration captured.').waitFor({ timeout: 60_000 });
     const counts = await page.getByLabel('Samples per expression').textContent();
     for (const label of ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral']) expect(counts).toMatch(new RegExp(`${label}: [1-9]`));
@@ -235,7 +242,7 @@ describe.skipIf(!chromiumPath || !ffmpegPath)('dashboard in Chromium against the
     await page.locator('[data-version="1"]').getByText('(active)').waitFor();
     await page.getByRole('link', { name: 'Cameras' }).click();
     await live.first().waitFor({ timeout: 15_000 });
-  }, 240_000); // its waits (calibration ~21 s, training) bound failures; the default 60 s would cut a loaded run short
+  }, 270_000); // its waits (calibration ~42 s, training) bound failures; the default 60 s would cut a loaded run short
 
   it('shows the lost connection and recovers by itself after a server restart', async () => {
     // A relay keeps the page's address while the server behind it restarts on the same data directory.

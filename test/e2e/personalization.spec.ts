@@ -76,11 +76,11 @@ describe.skipIf(!ready)('personalization end to end (real app, d6.mp4)', () => {
     expect(tooFew.message).toMatch(/angry: 0/);
 
     const started = await ws.request<Msg<'ack'>>({ type: 'calibration.start', id: 'cal', userId, cameraId, secondsPerLabel: 1.5, framesPerLabel: 4 });
-    expect(started).toMatchObject({ type: 'ack', labels: ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'] });
+    expect(started).toMatchObject({ type: 'ack', labels: ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'], styles: ['natural'] });
     const captured = await ws.next<Msg<'calibration.captured'>>(is('calibration.captured', (m) => m.userId === userId), 30_000);
     const prompts = ws.received.filter((m) => m.type === 'calibration.prompt') as Msg<'calibration.prompt'>[];
     expect(prompts.map((p) => p.label)).toEqual(expect.arrayContaining(['angry', 'neutral']));
-    expect(prompts.find((p) => p.label === 'angry')).toMatchObject({ index: 0, of: 7, secondsLeft: 2 });
+    expect(prompts.find((p) => p.label === 'angry')).toMatchObject({ index: 0, of: 7, style: 'natural', round: 0, rounds: 1, secondsLeft: 2 });
     const accepted = ws.received.filter((m) => m.type === 'calibration.sample' && m.status === 'accepted');
     for (const label of ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'] as const) {
       expect(captured.counts[label], label).toBeGreaterThanOrEqual(1);
@@ -159,6 +159,52 @@ describe.skipIf(!ready)('personalization end to end (real app, d6.mp4)', () => {
     expect(accepted.label).toBe('happy');
     await ws.next(is('calibration.captured', (m) => m.userId === userId), 10_000);
     await ws.request({ type: 'camera.remove', id: 'y4', cameraId });
+  }, 60_000);
+
+  it('rounds: every label once per style, in order; counts add up over the rounds; bad styles are refused', async () => {
+    const cam = await ws.request<Msg<'ack'>>({ type: 'camera.add', id: 'c4', url: `file://${VIDEO}`, loop: true, fps: 10, name: 'rounds' });
+    const cameraId = (cam.camera as { id: string }).id;
+    const userId = ((await ws.request<Msg<'ack'>>({ type: 'user.create', id: 'u4', name: 'Rounds' })).user as { id: string }).id;
+    expect(await ws.request({ type: 'camera.bind', id: 'z0', cameraId, userId })).toMatchObject({ type: 'ack' });
+    await ws.request({ type: 'subscribe', id: 's4', cameras: [cameraId] });
+    await ws.next(is('expression', (e) => e.cameraId === cameraId && e.faces.length === 1), 30_000);
+    const bad = await ws.request<Msg<'error'>>({ type: 'calibration.start', id: 'z1', userId, cameraId, styles: ['loud'] } as never);
+    expect(bad).toMatchObject({ type: 'error', code: 'bad_message' });
+    expect(await ws.request({ type: 'calibration.start', id: 'z2', userId, cameraId, styles: [] })).toMatchObject({ type: 'error', code: 'bad_message' });
+    ws.received.length = 0;
+    const plan = await ws.request<Msg<'ack'>>({
+      type: 'calibration.start',
+      id: 'z3',
+      userId,
+      cameraId,
+      labels: ['happy', 'neutral'],
+      styles: ['strong', 'subtle', 'strong'],
+      secondsPerLabel: 1.5,
+      framesPerLabel: 2,
+    });
+    expect(plan).toMatchObject({ labels: ['happy', 'neutral'], styles: ['strong', 'subtle'], framesPerLabel: 2 });
+    const captured = await ws.next<Msg<'calibration.captured'>>(is('calibration.captured', (m) => m.userId === userId), 30_000);
+    const prompts = ws.received.filter((m) => m.type === 'calibration.prompt' && m.userId === userId) as Msg<'calibration.prompt'>[];
+    // the first prompt of each window, in the order the session walked them
+    const windows = prompts.filter((p, i) => i === 0 || p.label !== prompts[i - 1].label || p.round !== prompts[i - 1].round);
+    expect(windows.map((p) => [p.style, p.round, p.rounds, p.label, p.index, p.of])).toEqual([
+      ['strong', 0, 2, 'happy', 0, 2],
+      ['strong', 0, 2, 'neutral', 1, 2],
+      ['subtle', 1, 2, 'happy', 0, 2],
+      ['subtle', 1, 2, 'neutral', 1, 2],
+    ]);
+    const accepted = ws.received.filter((m) => m.type === 'calibration.sample' && m.userId === userId && m.status === 'accepted') as Msg<'calibration.sample'>[];
+    for (const label of ['happy', 'neutral'] as const) {
+      const mine = accepted.filter((m) => m.label === label);
+      // framesPerLabel bounds each round's window, and `count` runs on over the rounds
+      expect(mine.length, label).toBe(captured.counts[label]);
+      expect(captured.counts[label], label).toBeGreaterThanOrEqual(1);
+      expect(captured.counts[label], label).toBeLessThanOrEqual(4);
+      expect(mine.map((m) => m.count)).toEqual(mine.map((_, i) => i + 1));
+    }
+    const users = (await request(server.url).get('/api/users').expect(200)).body as { id: string; samples: Record<string, number> }[];
+    expect(users.find((u) => u.id === userId)?.samples).toEqual(captured.counts);
+    expect(await ws.request({ type: 'camera.remove', id: 'z4', cameraId })).toMatchObject({ type: 'ack' });
   }, 60_000);
 
   it('REST samples: a labelled photo is face-detected and stored; bad input gets typed 4xx errors and stores nothing', async () => {

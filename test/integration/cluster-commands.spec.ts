@@ -68,7 +68,7 @@ class FakeCalibrationStart implements WsCommandHandler<'calibration.start'> {
     FakeCalibrationStart.calls.push({ node: this.node, cameraId: m.cameraId, originId: ctx.connection.id });
     this.bus.publish(
       'calibration.prompt',
-      { type: 'calibration.prompt', userId: m.userId, label: 'happy', index: 0, of: 1, secondsLeft: 3 },
+      { type: 'calibration.prompt', userId: m.userId, label: 'happy', index: 0, of: 1, style: 'natural', round: 0, rounds: 1, secondsLeft: 3 },
       { originId: ctx.connection.id, cameraIds: [m.cameraId] },
     );
     return { userId: m.userId, cameraId: m.cameraId, ranOn: this.node } as never;

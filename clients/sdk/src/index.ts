@@ -8,5 +8,5 @@ export { decodePreview, encodePreview, encodeBrowserFrame } from './preview';
 export type { PreviewFrame } from './preview';
 export { backoffDelay } from './backoff';
 export type { BackoffOptions } from './backoff';
-export { ERROR_CODES, LABEL_NAMES, PREVIEW_TAG, PROTOCOL_VERSION } from '../../../src/contracts';
+export { CALIBRATION_STYLES, ERROR_CODES, LABEL_NAMES, PREVIEW_TAG, PROTOCOL_VERSION } from '../../../src/contracts';
 export type * from './types';

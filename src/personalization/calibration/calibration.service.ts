@@ -4,7 +4,7 @@ import { CodedError } from '../../contracts/errors';
 import { PersonalizationEvent } from '../../contracts/events';
 import type { FaceObservation } from '../../contracts/faces';
 import { LABEL_NAMES, LabelName } from '../../contracts/labels';
-import { CalibrationPlanView } from '../../contracts/personalization';
+import { CalibrationPlanView, CalibrationStyle } from '../../contracts/personalization';
 import { EventBus } from '../../events/event-bus';
 import { FaceObservationDemand } from '../../events/face-observation-demand';
 import { FacesService } from '../faces/faces.service';
@@ -35,6 +35,7 @@ export interface CalibrationRequest {
   userId: string;
   cameraId: string;
   labels?: LabelName[];
+  styles?: CalibrationStyle[];
   secondsPerLabel?: number;
   framesPerLabel?: number;
   /** The connection (Connection.id) that asked: it gets the session's events whatever it subscribed to. */
@@ -46,8 +47,8 @@ export type CalibrationPlan = CalibrationPlanView;
 type RejectReason = 'blurred' | 'too_small' | 'duplicate' | 'no_face' | 'several_faces';
 
 /**
- * One calibration per user at a time: walks the labels, prompts with a countdown each second, and keeps the crops
- * of the user's face on that camera that pass the quality checks (docs/CALIBRATION.md). Crops come from the
+ * One calibration per user at a time: walks the labels once per style (a round each), prompts with a countdown each
+ * second, and keeps the crops of the user's face on that camera that pass the quality checks (docs/CALIBRATION.md). Crops come from the
  * pipeline's `face.observed` events (the exact classifier input), decisions from its per-frame `expression` events
  * (which faces are in view, including none), both read on the EventBus. Its own events (calibration.prompt, .sample,
  * .captured) are published there for the requesting connection and the camera's subscribers.
@@ -74,6 +75,7 @@ export class CalibrationService implements OnModuleDestroy {
       userId: req.userId,
       cameraId: req.cameraId,
       labels: req.labels?.length ? [...new Set(req.labels)] : [...LABEL_NAMES],
+      styles: req.styles?.length ? [...new Set(req.styles)] : ['natural'],
       secondsPerLabel: req.secondsPerLabel ?? this.settings.defaultSecondsPerLabel,
       framesPerLabel: req.framesPerLabel ?? this.settings.defaultFramesPerLabel,
     };
@@ -125,6 +127,7 @@ class CalibrationSession {
   private readonly crops = new Map<number, FaceObservation[]>();
   private readonly lastReject = new Map<RejectReason, number>();
   private readonly pending = new Set<Promise<void>>();
+  /** The label being asked for in the current round; `accepted`/`taken` count this round's crops of it. */
   private current: { label: LabelName; previous: Uint8Array | null; accepted: number; taken: number } | null = null;
   private lastFrameAt = Date.now();
   private cancelled = false;
@@ -149,7 +152,7 @@ class CalibrationSession {
   }
 
   private async walk(): Promise<void> {
-    const { cameraId, userId, labels, secondsPerLabel } = this.plan;
+    const { cameraId, userId, labels, styles, secondsPerLabel } = this.plan;
     const subs = new Subscription();
     // ask the pipeline to enrol this camera's faces (aligned crop + embedding, in the workers) for as long as the session
     // runs — not only while the current label still needs samples: frames planned after one label filled up are still
@@ -173,13 +176,16 @@ class CalibrationSession {
       }),
     );
     try {
-      for (let index = 0; index < labels.length && !this.stopped(); index++) {
-        const label = labels[index];
-        this.current = { label, previous: null, accepted: 0, taken: 0 };
-        this.counts[label] ??= 0;
-        this.lastFrameAt = Date.now();
-        await this.window(label, index, secondsPerLabel * 1000);
-        this.current = null;
+      // round-major: every label in one way, then every label in the next, so each round is a pass of its own
+      for (let round = 0; round < styles.length && !this.stopped(); round++) {
+        for (let index = 0; index < labels.length && !this.stopped(); index++) {
+          const label = labels[index];
+          this.current = { label, previous: null, accepted: 0, taken: 0 };
+          this.counts[label] ??= 0;
+          this.lastFrameAt = Date.now();
+          await this.window(label, index, round, secondsPerLabel * 1000);
+          this.current = null;
+        }
       }
       this.current = null;
       await Promise.allSettled([...this.pending]);
@@ -191,11 +197,22 @@ class CalibrationSession {
     this.deps.emit({ type: 'calibration.captured', userId, counts: { ...this.counts } });
   }
 
-  /** One label's window: prompt now and every second, end at the deadline, on framesPerLabel, or on cancel. */
-  private window(label: LabelName, index: number, ms: number): Promise<void> {
+  /** One label's window in one round: prompt now and every second, end at the deadline, on framesPerLabel, or on cancel. */
+  private window(label: LabelName, index: number, round: number, ms: number): Promise<void> {
     const end = Date.now() + ms;
+    const { userId, labels, styles } = this.plan;
     const prompt = () =>
-      this.deps.emit({ type: 'calibration.prompt', userId: this.plan.userId, label, index, of: this.plan.labels.length, secondsLeft: Math.max(0, Math.ceil((end - Date.now()) / 1000 - 1e-6)) });
+      this.deps.emit({
+        type: 'calibration.prompt',
+        userId,
+        label,
+        index,
+        of: labels.length,
+        style: styles[round],
+        round,
+        rounds: styles.length,
+        secondsLeft: Math.max(0, Math.ceil((end - Date.now()) / 1000 - 1e-6)),
+      });
     prompt();
     return new Promise<void>((resolve) => {
       const timers: NodeJS.Timeout[] = [];
@@ -247,7 +264,7 @@ class CalibrationSession {
           userId,
           label,
           status: 'accepted',
-          count: cur.accepted,
+          count: this.counts[label],
           enrolled,
           ...(enrolled ? {} : { notEnrolled: enrolment && 'rejected' in enrolment ? enrolment.rejected : 'unavailable' }),
         });
@@ -266,7 +283,7 @@ class CalibrationSession {
     const now = Date.now();
     if (now - (this.lastReject.get(reason) ?? 0) < this.deps.settings.rejectIntervalMs) return;
     this.lastReject.set(reason, now);
-    this.deps.emit({ type: 'calibration.sample', userId: this.plan.userId, label: cur.label, status: 'rejected', reason, count: cur.accepted });
+    this.deps.emit({ type: 'calibration.sample', userId: this.plan.userId, label: cur.label, status: 'rejected', reason, count: this.counts[cur.label] ?? 0 });
   }
 
   private stopped(): boolean {

@@ -3,11 +3,14 @@ import { useState } from 'preact/hooks';
 import { LABEL_NAMES } from '../../../../sdk/src';
 import { LABEL_COLORS, LABEL_EMOJI } from '../../overlay';
 import { describeError, useTick, type DashboardStore } from '../../store';
-import { REJECTION_TEXT, PROMPT_TEXT } from './texts';
+import { REJECTION_TEXT, PROMPT_TEXT, ROUND_CHOICES, STYLE_TEXT } from './texts';
 
 export function CaptureStep({ store, userId, cameraId }: { store: DashboardStore; userId: string; cameraId: string | null }) {
   useTick(250);
   const [seconds, setSeconds] = useState('3');
+  // three ways by default: a model calibrated on one posing style can be worse than the general one on the others
+  // (docs/PERSONALIZATION.md, "What does protect P05 and P07")
+  const [rounds, setRounds] = useState(2);
   const [error, setError] = useState<string | null>(null);
   const state = store.calibrationOf(userId);
   const start = async () => {
@@ -16,7 +19,7 @@ export function CaptureStep({ store, userId, cameraId }: { store: DashboardStore
     Object.assign(state, { cameraId, running: true, accepted: {}, captured: null, rejected: 0, lastSample: null, prompt: null });
     store.notify();
     try {
-      await store.client.command('calibration.start', { userId, cameraId, secondsPerLabel: Number(seconds) || 3 });
+      await store.client.command('calibration.start', { userId, cameraId, styles: ROUND_CHOICES[rounds].styles, secondsPerLabel: Number(seconds) || 3 });
     } catch (err) {
       state.running = false;
       setError(describeError(err));
@@ -39,7 +42,10 @@ export function CaptureStep({ store, userId, cameraId }: { store: DashboardStore
   return (
     <section class="card step" aria-labelledby="step-capture">
       <h2 id="step-capture">3 · Show your expressions</h2>
-      <p class="muted">The server asks for each expression in turn and keeps the clear, different shots.</p>
+      <p class="muted">
+        The server asks for each expression in turn, once per round, and keeps the clear, different shots. Each round asks a different way:
+        your model learns how you really look, not one pose.
+      </p>
       {state.running ? (
         <div class="prompt" aria-live="assertive" data-label={prompt?.label}>
           {prompt ? (
@@ -50,8 +56,10 @@ export function CaptureStep({ store, userId, cameraId }: { store: DashboardStore
               <div class="prompt-text" style={{ borderColor: LABEL_COLORS[prompt.label] }}>
                 {PROMPT_TEXT[prompt.label]}
               </div>
+              <div class="prompt-style" data-style={prompt.style}>{STYLE_TEXT[prompt.style] ?? prompt.style}</div>
               <div class="prompt-meta">
-                Expression {prompt.index + 1} of {prompt.of} · <span class="countdown">{left} s</span>
+                {prompt.rounds > 1 ? `Round ${prompt.round + 1} of ${prompt.rounds} · ` : ''}Expression {prompt.index + 1} of {prompt.of} ·{' '}
+                <span class="countdown">{left} s</span>
               </div>
             </>
           ) : (
@@ -76,7 +84,8 @@ export function CaptureStep({ store, userId, cameraId }: { store: DashboardStore
       </ul>
       {state.captured ? (
         <p class="ok" role="status">
-          ✓ Calibration captured. {state.rejected ? `${state.rejected} shots were not kept.` : ''}
+          ✓ Calibration captured. {state.rejected ? `${state.rejected} shots were not kept.` : ''} Calibrating again later, in other
+          light or on another day, adds to these samples and helps most.
         </p>
       ) : null}
       <div class="row">
@@ -86,6 +95,14 @@ export function CaptureStep({ store, userId, cameraId }: { store: DashboardStore
           </button>
         ) : (
           <>
+            <label class="inline">
+              Rounds
+              <select value={String(rounds)} onChange={(e) => setRounds(Number((e.target as HTMLSelectElement).value))}>
+                {ROUND_CHOICES.map((c, i) => (
+                  <option value={String(i)}>{c.text}</option>
+                ))}
+              </select>
+            </label>
             <label class="inline">
               Seconds per expression
               <input type="number" min="1" max="60" value={seconds} onInput={(e) => setSeconds((e.target as HTMLInputElement).value)} class="short" />

@@ -14,7 +14,7 @@ export function CalibratePage() {
   return (
     <div class="page">
       <h1>Calibrate: a model that learns you</h1>
-      <p class="lead">Four steps, about a minute: pick a person, show the camera their face, make each expression, train.</p>
+      <p class="lead">Four steps, a few minutes: pick a person, show the camera their face, make each expression a few ways, train.</p>
       <div class="steps">
         <UserStep store={store} />
         {userId ? <CameraStep store={store} userId={userId} cameraId={chosenCamera} setCameraId={setCameraId} /> : null}
