@@ -218,8 +218,11 @@ def main(argv=None) -> int:
     counts = torch.bincount(y_tr, minlength=len(LABELS)).float()
     log(f"train {len(y_tr)}  validation {len(y_va)}  per class {counts.int().tolist()}  device {device}{' (bf16 autocast)' if use_bf16 else ''}")
 
-    if os.path.exists(ckpt_path):
-        saved = torch.load(ckpt_path, map_location="cpu")["args"]
+    # read once: the resumed run's network, optimizer and state all come from it (on the CPU: load_state_dict moves
+    # the tensors to the model's and the optimizer's device)
+    ck = torch.load(ckpt_path, map_location="cpu") if os.path.exists(ckpt_path) else None
+    if ck is not None:
+        saved = ck["args"]
         args.batchnorm = bool(saved.get("batchnorm", False))
         args.arch = saved.get("arch", "seed")  # a resumed run keeps its network, whatever the command line says
     elif args.init_from:
@@ -233,9 +236,9 @@ def main(argv=None) -> int:
     log(f"arch {args.arch}{' (BatchNorm while training, folded into the convs for export)' if args.batchnorm else ''}")
     torch.manual_seed(args.seed)
     model = build_model(args.arch, args.batchnorm).to(device).to(memory_format=torch.channels_last)
-    if os.path.exists(ckpt_path):
+    if ck is not None:
         # resuming continues the checkpoint's optimizer: its state (moments or momentum buffers) fits no other
-        trained = checkpoint_optimizer(torch.load(ckpt_path, map_location="cpu")["args"])
+        trained = checkpoint_optimizer(ck["args"])
         if trained != args.optimizer:
             log(f"note: checkpoint was trained with --optimizer {trained}; keeping it")
             args.optimizer = trained
@@ -260,8 +263,7 @@ def main(argv=None) -> int:
         soft, soft_mirror = soft.to(device), soft_mirror.to(device)
     gen = torch.Generator().manual_seed(args.seed)
     start_epoch, history, best = 0, [], {"val_acc": -1.0, "epoch": -1, "state": None}
-    if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, map_location=device)
+    if ck is not None:
         if ck["args"]["epochs"] != args.epochs:
             log(f"note: checkpoint planned {ck['args']['epochs']} epochs; keeping that schedule")
             args.epochs = ck["args"]["epochs"]
@@ -293,7 +295,7 @@ def main(argv=None) -> int:
     if args.ema > 0:
         ema = build_model(args.arch, args.batchnorm).to(device).to(memory_format=torch.channels_last)
         ema.load_state_dict(model.state_dict())
-        if os.path.exists(ckpt_path) and ck.get("ema") is not None:
+        if ck is not None and ck.get("ema") is not None:
             ema.load_state_dict(ck["ema"])
         for p_ in ema.parameters():
             p_.requires_grad_(False)

@@ -54,7 +54,7 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
 
   beforeAll(() => tinyCsv(join(dir, 'tiny.csv')));
 
-  it('passes its loader, model, ONNX layout, mixup, augmentation, optimizer and per-face gate unit tests', () => {
+  it('passes its loader, model, ONNX layout, mixup, augmentation, optimizer and per-face gate, varied-calibration layout unit tests', () => {
     const r = run(['-m', 'unittest', 'scripts/fer/test_data.py', 'scripts/fer/test_model.py', 'scripts/fer/test_onnx_layout.py', 'scripts/fer/test_mixup.py', 'scripts/fer/test_augment.py', 'scripts/fer/test_optim.py', 'scripts/personal/test_gate_rules.py', 'scripts/personal/test_varied_calibration.py']);
     expect(r.stderr).toMatch(/OK/);
     expect(r.status).toBe(0);
