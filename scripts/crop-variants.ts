@@ -56,6 +56,21 @@ function warpedCrop(image: BgrImage, box: { x: number; y: number; w: number; h: 
 }
 const WARPED = { 'default, warped (control)': false, 'default, eyes level': true };
 
+/** A 48x48 face mirrored left-right (the `--tta` of scripts/evaluate.ts: the image and its mirror averaged). */
+function mirror(face: Uint8Array): Uint8Array {
+  const out = new Uint8Array(face.length);
+  for (let y = 0; y < INPUT_SIZE; y++) for (let x = 0; x < INPUT_SIZE; x++) out[y * INPUT_SIZE + x] = face[y * INPUT_SIZE + INPUT_SIZE - 1 - x];
+  return out;
+}
+const softmax = (row: Float32Array): number[] => {
+  const m = Math.max(...row);
+  const e = [...row].map((v) => Math.exp(v - m));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+};
+/** The default crop scored as the image and its mirror, probabilities averaged: what flip averaging live would give. */
+const FLIP = 'default + mirror (flip average)';
+
 function images(root: string): { path: string; label: number }[] {
   const out: { path: string; label: number }[] = [];
   const walk = (dir: string) => {
@@ -79,7 +94,8 @@ async function main(): Promise<void> {
     size: 320, scoreThreshold: 0.6, nmsIou: 0.3, minFacePixels: 24,
   });
   const cnn = await factory.create(join(models, 'general/expression.onnx'));
-  const names = [...Object.keys(VARIANTS), ...Object.keys(WARPED)];
+  const names = [...Object.keys(VARIANTS), ...Object.keys(WARPED), FLIP];
+  const defaultName = Object.keys(VARIANTS).find((n) => VARIANTS[n].basis === DEFAULT_CROP.basis && VARIANTS[n].scale === DEFAULT_CROP.scale && VARIANTS[n].shiftY === DEFAULT_CROP.shiftY)!;
   for (const set of ['jaffe', 'taiwanese']) {
     let list = images(join(args.root!, set));
     if (args.limit) list = list.filter((_, i) => i % Math.ceil(list.length / Number(args.limit)) === 0);
@@ -99,12 +115,20 @@ async function main(): Promise<void> {
       found++;
       const { box, landmarks } = faces.reduce((a, b) => (b.score > a.score ? b : a));
       const input = new Float32Array(names.length * INPUT_SIZE * INPUT_SIZE);
+      const plain = cropFace(image, box, DEFAULT_CROP).crop48;
       names.forEach((n, i) =>
-        writeInput(n in VARIANTS ? cropFace(image, box, VARIANTS[n]).crop48 : warpedCrop(image, box, landmarks, WARPED[n as keyof typeof WARPED]), input, i),
+        writeInput(
+          n === FLIP ? mirror(plain) : n in VARIANTS ? cropFace(image, box, VARIANTS[n]).crop48 : warpedCrop(image, box, landmarks, WARPED[n as keyof typeof WARPED]),
+          input,
+          i,
+        ),
       );
       const { logits } = await cnn.run({ input: { data: input, dims: [names.length, 1, INPUT_SIZE, INPUT_SIZE] } });
-      names.forEach((_, i) => {
-        const row = logits.data.subarray(i * 7, i * 7 + 7);
+      const probs = names.map((_, i) => softmax(logits.data.subarray(i * 7, i * 7 + 7)));
+      // the mirror row alone is the mirrored face; the variant scored is its average with the default crop's row
+      const flipRow = names.indexOf(FLIP);
+      probs[flipRow] = probs[flipRow].map((p, k) => (p + probs[names.indexOf(defaultName)][k]) / 2);
+      probs.forEach((row, i) => {
         if (row.indexOf(Math.max(...row)) === label) correct[i]++;
       });
     }
