@@ -108,7 +108,7 @@ export function TrainStep({ store, userId }: { store: DashboardStore; userId: st
       {result && (result.metrics.personalAccuracy ?? 0) < (result.metrics.generalAccuracy ?? 0) ? (
         <p class="warn" role="status">
           ⚠ The personal model scored lower than the general one on your held-out samples. Calibrate again (follow each
-          prompt, good light), or use the general model below.
+          prompt, more rounds, good light: new samples add to these), or use the general model below.
         </p>
       ) : null}
       {state.failure ? (
