@@ -24,6 +24,7 @@ from fer.data import LABELS, DataError, load, split_indices  # noqa: E402
 from fer.mixup import mix_batch, mix_weight, mixed_loss  # noqa: E402
 from fer.model import ARCHS, build_model, fold_batchnorm, trains_with_batchnorm  # noqa: E402
 from fer.optim import OPTIMIZERS, checkpoint_optimizer, make_optimizer  # noqa: E402
+from fer.teachers import teacher_probs  # noqa: E402
 
 
 RECIPE_KEYS = ("epochs", "batch", "lr", "weight_decay", "label_smoothing", "class_weight_power", "augment",
@@ -34,7 +35,9 @@ RECIPE_KEYS = ("epochs", "batch", "lr", "weight_decay", "label_smoothing", "clas
 def recipe_of(args: dict) -> dict:
     """What a phase was trained with (recorded per phase in the checkpoint and the manifest)."""
     r = {k: args.get(k) for k in RECIPE_KEYS}
-    r["teachers"] = [os.path.basename(os.path.dirname(t)) or t for t in (args.get("teachers") or "").split(",") if t]
+    # a checkpoint is named by its run folder, a soft-target file by its file name
+    r["teachers"] = [os.path.basename(t) if t.lower().endswith(".npz") else os.path.basename(os.path.dirname(t)) or t
+                     for t in (args.get("teachers") or "").split(",") if t]
     if not r["teachers"]:
         r.pop("distill")
     return r
@@ -75,9 +78,9 @@ def parse_args(argv=None):
     p.add_argument("--init-weights", choices=["best", "last"], default="best",
                    help="with --init-from: the checkpoint's best-validation weights or its last epoch's weights")
     p.add_argument("--teachers", default="",
-                   help="comma-separated checkpoints of earlier runs: their averaged probabilities (on each image and "
-                        "its mirror, computed once) become soft targets (knowledge distillation from an ensemble); "
-                        "needs --augment flip")
+                   help="comma-separated checkpoints of earlier runs and/or soft-target files (.npz, from "
+                        "scripts/soft_targets.py): their averaged probabilities (on each image and its mirror, computed "
+                        "once) become soft targets (knowledge distillation from an ensemble); needs --augment flip")
     p.add_argument("--distill", type=float, default=0.7,
                    help="with --teachers: weight of the soft-target loss (the labelled loss gets 1 - this)")
     p.add_argument("--arch", choices=list(ARCHS), default="seed",
@@ -159,24 +162,6 @@ def evaluate(model, x, y, device, batch=512):
     return acc, recall
 
 
-@torch.no_grad()
-def teacher_probs(paths, x, device, use_bf16, batch=512):
-    """Average softmax of the teachers' best weights on x and on its mirror image: two [N,7] tensors."""
-    plain = torch.zeros(len(x), len(LABELS))
-    mirror = torch.zeros(len(x), len(LABELS))
-    for path in paths:
-        ck = torch.load(path, map_location=device)
-        m = build_model(ck["args"].get("arch", "seed")).to(device).to(memory_format=torch.channels_last)
-        m.load_state_dict(ck["best"]["state"])
-        m.eval()
-        for i in range(0, len(x), batch):
-            xb = x[i:i + batch].to(device).contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-                plain[i:i + batch] += m(xb).float().softmax(1).cpu()
-                mirror[i:i + batch] += m(torch.flip(xb, [3])).float().softmax(1).cpu()
-    return plain / len(paths), mirror / len(paths)
-
-
 def atomic_save(obj, path: str) -> None:
     tmp = path + ".tmp"
     torch.save(obj, tmp)
@@ -255,8 +240,12 @@ def main(argv=None) -> int:
             log("error: --teachers needs --augment flip (soft targets are computed once, for each image and its mirror)")
             return 2
         t0 = time.time()
-        soft, soft_mirror = teacher_probs(teachers, x_tr, device, use_bf16)
-        va_plain, va_mirror = teacher_probs(teachers, x_va, device, use_bf16)
+        try:
+            soft, soft_mirror = teacher_probs(teachers, x_tr, images[tr_idx], device, use_bf16)
+            va_plain, va_mirror = teacher_probs(teachers, x_va, images[va_idx], device, use_bf16)
+        except DataError as exc:
+            log(f"error: {exc}")
+            return 2
         log(f"distillation from {len(teachers)} teacher(s), soft targets in {time.time() - t0:.0f}s; teacher ensemble "
             f"validation {(va_plain.argmax(1) == y_va).float().mean().item():.4f} "
             f"(with mirror {((va_plain + va_mirror).argmax(1) == y_va).float().mean().item():.4f})")

@@ -187,9 +187,14 @@ def split_indices(labels: np.ndarray, fraction: float, seed: int):
 
 
 def load(source: str, usage: str | None = None, strict: bool = False):
-    """A CSV file or a split folder."""
+    """A CSV file, a split folder, or a packed dataset (.npz / .npz.xz, scripts/fer/packed.py)."""
     if os.path.isfile(source) and source.lower().endswith(".csv"):
         return load_csv(source, usage=usage, strict=strict)
     if os.path.isdir(source):
         return load_folder(source, strict=strict)
-    raise DataError(f"{source}: not a .csv file or a folder")
+    from fer.packed import is_packed, load_packed  # packed.py imports this module
+
+    if is_packed(source):  # one split, like a folder: `usage` is a CSV's
+        images, labels = load_packed(source)
+        return images, labels, LoadReport()
+    raise DataError(f"{source}: not a .csv file, a folder or a packed .npz / .npz.xz")

@@ -54,8 +54,9 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
 
   beforeAll(() => tinyCsv(join(dir, 'tiny.csv')));
 
-  it('passes its loader, model, ONNX layout, mixup, augmentation, optimizer and per-face gate, varied-calibration layout unit tests', () => {
-    const r = run(['-m', 'unittest', 'scripts/fer/test_data.py', 'scripts/fer/test_model.py', 'scripts/fer/test_onnx_layout.py', 'scripts/fer/test_mixup.py', 'scripts/fer/test_augment.py', 'scripts/fer/test_optim.py', 'scripts/personal/test_gate_rules.py', 'scripts/personal/test_varied_calibration.py']);
+  it('passes its loader, packed-data, soft-target, model, ONNX layout, mixup, augmentation, optimizer, per-face gate and varied-calibration unit tests', () => {
+    const r = run(['-m', 'unittest', 'scripts/fer/test_data.py', 'scripts/fer/test_packed.py', 'scripts/fer/test_teachers.py', 'scripts/fer/test_model.py', 'scripts/fer/test_onnx_layout.py',
+      'scripts/fer/test_mixup.py', 'scripts/fer/test_augment.py', 'scripts/fer/test_optim.py', 'scripts/personal/test_gate_rules.py', 'scripts/personal/test_varied_calibration.py']);
     expect(r.stderr).toMatch(/OK/);
     expect(r.status).toBe(0);
   });
@@ -123,6 +124,37 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     const refused = run([...common, '--run', join(dir, 'run4'), '--augment', 'light']);
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain('--teachers needs --augment flip');
+  });
+
+  it('packs the data, trains a teacher with the GPU script (on the CPU here) and distils from its soft-target file', () => {
+    const packed = join(dir, 'tiny.npz.xz');
+    const p = run(['scripts/fer/packed.py', join(dir, 'tiny.csv'), packed, '--usage', 'Training']);
+    expect(p.status, p.stderr).toBe(0);
+    expect(p.stdout).toMatch(/^140 faces -> .*tiny\.npz\.xz/);
+    const gpuOut = join(dir, 'gpu-out');
+    const env = { ...process.env, PYTHON: python!, ARCH: 'seed', MAX_EPOCHS: '2', EXTRA: '--threads 2 --batch 16' };
+    const t = spawnSync('bash', ['scripts/gpu/teacher.sh', packed, gpuOut, '0.05'], { cwd: root, encoding: 'utf8', timeout: 240_000, env });
+    expect(t.status, t.stderr + t.stdout).toBe(0);
+    expect(t.stdout).toMatch(/planning [12] epochs in 0\.05 minutes/);
+    expect(t.stdout).toMatch(/140 faces, 1 teacher\(s\) on cpu in \d+s -> .*teacher-targets\.npz/);
+    expect(readdirSync(gpuOut).sort()).toEqual(['teacher-history.json', 'teacher-targets.npz', 'teacher.log']);
+    expect(spawnSync('bash', ['scripts/gpu/teacher.sh'], { cwd: root, encoding: 'utf8' }).status).toBe(2);
+
+    // the file and a checkpoint as teachers, the same faces loaded from the CSV: rows are matched by their pixels
+    const targets = join(gpuOut, 'teacher-targets.npz');
+    const common = ['scripts/train.py', '--epochs', '1', '--batch', '16', '--init-from', join(runDir, 'checkpoint.pt'), '--augment', 'flip'];
+    const r = run([...common, '--data', join(dir, 'tiny.csv'), '--run', join(dir, 'run-file'), '--teachers', `${targets},${join(dir, 'run2', 'checkpoint.pt')}`]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/distillation from 2 teacher\(s\), soft targets in \d+s; teacher ensemble validation [\d.]+/);
+    expect(r.stdout).toMatch(/epoch 1\/1 loss [\d.]+ /);
+    // faces the file was not made for: refused before training
+    const other = join(dir, 'other.csv');
+    const rows = ['emotion,pixels,Usage'];
+    for (let c = 0; c < 7; c++) for (let k = 0; k < 3; k++) rows.push(`${c},${Array(2304).fill(String(c * 30 + k)).join(' ')},Training`);
+    writeFileSync(other, rows.join('\n') + '\n');
+    const refused = run([...common, '--data', other, '--run', join(dir, 'run-refused'), '--val-fraction', '0.34', '--teachers', targets]);
+    expect(refused.status, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/error: .*teacher-targets\.npz: \d+ of \d+ faces have no soft targets/);
   });
 
   it('trains with --mixup (labels and soft targets mixed like the images) and records it in the recipe', () => {
