@@ -8,9 +8,9 @@ import { REJECTION_TEXT, PROMPT_TEXT, ROUND_CHOICES, STYLE_TEXT } from './texts'
 export function CaptureStep({ store, userId, cameraId }: { store: DashboardStore; userId: string; cameraId: string | null }) {
   useTick(250);
   const [seconds, setSeconds] = useState('3');
-  // three ways by default: a model calibrated on one posing style can be worse than the general one on the others
-  // (docs/PERSONALIZATION.md, "What does protect P05 and P07")
-  const [rounds, setRounds] = useState(2);
+  // an index into ROUND_CHOICES; three rounds by default: a model calibrated on one posing style can be worse than the
+  // general one on the others (docs/PERSONALIZATION.md, "What does protect P05 and P07")
+  const [choice, setChoice] = useState(2);
   const [error, setError] = useState<string | null>(null);
   const state = store.calibrationOf(userId);
   const start = async () => {
@@ -19,7 +19,7 @@ export function CaptureStep({ store, userId, cameraId }: { store: DashboardStore
     Object.assign(state, { cameraId, running: true, accepted: {}, captured: null, rejected: 0, lastSample: null, prompt: null });
     store.notify();
     try {
-      await store.client.command('calibration.start', { userId, cameraId, styles: ROUND_CHOICES[rounds].styles, secondsPerLabel: Number(seconds) || 3 });
+      await store.client.command('calibration.start', { userId, cameraId, styles: ROUND_CHOICES[choice].styles, secondsPerLabel: Number(seconds) || 3 });
     } catch (err) {
       state.running = false;
       setError(describeError(err));
@@ -97,7 +97,7 @@ export function CaptureStep({ store, userId, cameraId }: { store: DashboardStore
           <>
             <label class="inline">
               Rounds
-              <select value={String(rounds)} onChange={(e) => setRounds(Number((e.target as HTMLSelectElement).value))}>
+              <select value={String(choice)} onChange={(e) => setChoice(Number((e.target as HTMLSelectElement).value))}>
                 {ROUND_CHOICES.map((c, i) => (
                   <option value={String(i)}>{c.text}</option>
                 ))}
