@@ -10,6 +10,8 @@ Preprocessing contract (src/inference/preprocess.ts implements the same steps):
 from __future__ import annotations
 
 import csv
+import io
+import lzma
 import math
 import os
 import sys
@@ -186,14 +188,45 @@ def split_indices(labels: np.ndarray, fraction: float, seed: int):
     return np.flatnonzero(mask), val
 
 
+# ---- packed datasets: one file (scripts/fer/packed.py writes them) ----------------------------------------------
+
+PACKED_SUFFIXES = (".npz", ".npz.xz")
+
+
+def is_packed(path: str) -> bool:
+    return path.lower().endswith(PACKED_SUFFIXES)
+
+
+def load_packed(path: str):
+    """-> (uint8 N x 48 x 48, int64 labels); DataError for anything else."""
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        if path.lower().endswith(".xz"):
+            data = lzma.decompress(data)
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            images, labels = z["images"], z["labels"]
+    except (OSError, ValueError, KeyError, lzma.LZMAError, EOFError) as exc:
+        raise DataError(f"{path}: not a packed dataset ({exc.__class__.__name__}: {exc})") from exc
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (SIZE, SIZE):
+        raise DataError(f"{path}: images must be uint8 N x {SIZE} x {SIZE}, got {images.dtype} {images.shape}")
+    if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{path}: labels must be {len(images)} integers, got {labels.dtype} {labels.shape}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(LABELS)):
+        raise DataError(f"{path}: labels must be 0..{len(LABELS) - 1}")
+    if len(images) == 0:
+        raise DataError(f"{path}: no images")
+    return images, labels.astype(np.int64)
+
+
 def load(source: str, usage: str | None = None, strict: bool = False):
     """A CSV file, a split folder, or a packed dataset (.npz / .npz.xz, scripts/fer/packed.py)."""
     if os.path.isfile(source) and source.lower().endswith(".csv"):
         return load_csv(source, usage=usage, strict=strict)
     if os.path.isdir(source):
         return load_folder(source, strict=strict)
-    from fer.packed import is_packed, load_packed  # packed.py imports this module
-
     if is_packed(source):  # one split, like a folder: `usage` is a CSV's
         images, labels = load_packed(source)
         return images, labels, LoadReport()

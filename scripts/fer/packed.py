@@ -2,7 +2,8 @@
 
 Why: a GPU machine gets only what travels with the working tree (64 MiB in all; ../shared stays behind), and
 FER-2013's 28,709 training faces are 54 MB of PNGs, 60 MiB as a compressed .npz and 49 MiB as .npz.xz
-(docs/MODEL.md, "Next"). Loading is the same arrays the folder loader gives, checked like them.
+(docs/MODEL.md, "Next"). Reading is fer/data.py's (`load` takes a packed file like a folder; `load_packed`): the
+same arrays the folder loader gives, checked like them.
 
     /usr/bin/python3 scripts/fer/packed.py ../shared/datasets/fer2013/train .gpu/fer-train.npz.xz
 """
@@ -17,19 +18,13 @@ import numpy as np
 
 if __package__ in (None, ""):  # run as a script: make `fer` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fer.data import LABELS, SIZE, DataError  # noqa: E402
-
-SUFFIXES = (".npz", ".npz.xz")
-
-
-def is_packed(path: str) -> bool:
-    return path.lower().endswith(SUFFIXES)
+from fer.data import DataError, is_packed  # noqa: E402
 
 
 def save_packed(images: np.ndarray, labels: np.ndarray, path: str) -> None:
     """Written to a temporary file and renamed: a stopped run never leaves half a dataset."""
     if not is_packed(path):
-        raise DataError(f"{path}: a packed dataset ends in {' or '.join(SUFFIXES)}")
+        raise DataError(f"{path}: a packed dataset ends in .npz or .npz.xz")
     buf = io.BytesIO()
     np.savez(buf, images=np.ascontiguousarray(images, dtype=np.uint8), labels=np.asarray(labels, dtype=np.int64))
     data = buf.getvalue()
@@ -41,30 +36,6 @@ def save_packed(images: np.ndarray, labels: np.ndarray, path: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-def load_packed(path: str):
-    """-> (uint8 N x 48 x 48, int64 labels); DataError for anything else."""
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: no such file")
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-        if path.lower().endswith(".xz"):
-            data = lzma.decompress(data)
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            images, labels = z["images"], z["labels"]
-    except (OSError, ValueError, KeyError, lzma.LZMAError, EOFError) as exc:
-        raise DataError(f"{path}: not a packed dataset ({exc.__class__.__name__}: {exc})") from exc
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (SIZE, SIZE):
-        raise DataError(f"{path}: images must be uint8 N x {SIZE} x {SIZE}, got {images.dtype} {images.shape}")
-    if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"{path}: labels must be {len(images)} integers, got {labels.dtype} {labels.shape}")
-    if len(labels) and (labels.min() < 0 or labels.max() >= len(LABELS)):
-        raise DataError(f"{path}: labels must be 0..{len(LABELS) - 1}")
-    if len(images) == 0:
-        raise DataError(f"{path}: no images")
-    return images, labels.astype(np.int64)
 
 
 def main(argv=None) -> int:

@@ -7,8 +7,8 @@ import unittest
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fer.data import DataError, load  # noqa: E402
-from fer.packed import load_packed, main, save_packed  # noqa: E402
+from fer.data import DataError, load, load_packed  # noqa: E402
+from fer.packed import main, save_packed  # noqa: E402
 
 
 def faces(n=12, seed=0):

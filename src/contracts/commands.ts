@@ -42,8 +42,11 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
       userId: cameraRef,
       cameraId: cameraRef,
       labels: z.array(LabelSchema).min(1).max(7).optional(),
-      /** One round per style (default ['natural']): each round walks every label. Repeats are dropped. */
-      styles: z.array(z.enum(CALIBRATION_STYLES)).min(1).max(CALIBRATION_STYLES.length).optional(),
+      /**
+       * One round per style (default ['natural']): each round walks every label. Repeats are dropped. A literal bound:
+       * reading CALIBRATION_STYLES.length here keeps every schema, and zod, in the SDK's bundle (sdk-package.spec).
+       */
+      styles: z.array(z.enum(CALIBRATION_STYLES)).min(1).max(8).optional(),
       secondsPerLabel: z.number().positive().max(60).optional(),
       framesPerLabel: z.number().int().positive().max(200).optional(),
     })
