@@ -41,6 +41,7 @@ export class HistoryService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('History');
   private readonly subscription = new Subscription();
   private retentionTimer?: NodeJS.Timeout;
+  private firstSweep?: NodeJS.Immediate;
   /** Deletions run one after another (a chain), so two never interleave their batches. */
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -57,11 +58,14 @@ export class HistoryService implements OnApplicationBootstrap, OnModuleDestroy {
   onApplicationBootstrap(): void {
     this.subscription.add(this.bus.on('user.deleted').subscribe((e) => void this.deleteUser(e.payload.userId).catch(() => undefined)));
     // At start: rows of users deleted while a deletion was cut short (crash), then retention; then hourly.
+    // A server closed right after it started (tests do) must not sweep a closed database: the first sweep is cancelled
+    // on destroy, and a sweep never starts once closed.
     const sweep = () => {
+      if (this.closed) return;
       for (const userId of this.repo.orphanUsers()) void this.deleteUser(userId).catch(() => undefined);
       void this.retention().catch(() => undefined);
     };
-    setImmediate(sweep);
+    this.firstSweep = setImmediate(sweep);
     this.retentionTimer = setInterval(sweep, RETENTION_EVERY_MS);
     this.retentionTimer.unref();
   }
@@ -70,6 +74,7 @@ export class HistoryService implements OnApplicationBootstrap, OnModuleDestroy {
     this.closed = true;
     this.subscription.unsubscribe();
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    if (this.firstSweep) clearImmediate(this.firstSweep);
   }
 
   /** Aggregated series: one entry per non-empty bucket of `resolution` (default: the finest listed ≥ HISTORY_RESOLUTION_MS). */
