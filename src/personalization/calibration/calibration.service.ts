@@ -48,10 +48,11 @@ type RejectReason = 'blurred' | 'too_small' | 'duplicate' | 'no_face' | 'several
 
 /**
  * One calibration per user at a time: walks the labels once per style (a round each), prompts with a countdown each
- * second, and keeps the crops of the user's face on that camera that pass the quality checks (docs/CALIBRATION.md). Crops come from the
- * pipeline's `face.observed` events (the exact classifier input), decisions from its per-frame `expression` events
- * (which faces are in view, including none), both read on the EventBus. Its own events (calibration.prompt, .sample,
- * .captured) are published there for the requesting connection and the camera's subscribers.
+ * second, and keeps the crops of the user's face on that camera that pass the quality checks (docs/CALIBRATION.md).
+ * Crops come from the pipeline's `face.observed` events (the exact classifier input), decisions from its per-frame
+ * `expression` events (which faces are in view, including none), both read on the EventBus. Its own events
+ * (calibration.prompt, .sample, .captured) are published there for the requesting connection and the camera's
+ * subscribers.
  */
 @Injectable()
 export class CalibrationService implements OnModuleDestroy {
