@@ -14,20 +14,19 @@
  * (sessions are created once, as in a warm worker).
  */
 import { Logger } from '@nestjs/common';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import sharp from 'sharp';
-import { LABEL_NAMES } from '../src/contracts/labels';
 import type { FinetuneMetrics } from '../src/contracts/personalization';
-import { cropFace } from '../src/inference/face-crop';
 import { OrtSessionFactory } from '../src/inference/ort.sessions';
-import { BgrImage, YunetDetector } from '../src/inference/yunet.detector';
 import { DEFAULT_FINETUNE, FinetuneOptions, FinetuneSample, FinetuneTrainer } from '../src/personalization/finetune/finetune.trainer';
 import { generalAssetPaths, loadGeneralHead, loadReplay } from '../src/personalization/finetune/general-assets';
 import { openTrainingSessions, trainingFactory, TRAINING_SPIN } from '../src/personalization/finetune/finetune.sessions';
 import { argmaxRows, headTensors } from '../src/inference/heads/head-forward';
 import { blendLogits, gateLogits, probabilities } from '../src/personalization/finetune/blend';
 import { DEFAULT_PERSONAL_GATE } from '../src/config';
+import { LABEL_NAMES } from '../src/contracts/labels';
+import sharp from 'sharp';
+import { Face, loadFaces, openSubjectDetector, subjectDirs } from './subject-faces';
 
 interface Args {
   data: string;
@@ -100,43 +99,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-const dirs = (p: string) => readdirSync(p).filter((n) => statSync(join(p, n)).isDirectory()).sort();
-
-interface Face {
-  label: number;
-  face: Uint8Array;
-}
-
-/** Decoded image -> the 48x48 crop of its best face, or null when the detector finds none. */
-async function loadFaces(dir: string, detector: YunetDetector): Promise<{ faces: Face[]; missed: number; total: number }> {
-  const faces: Face[] = [];
-  let missed = 0;
-  let total = 0;
-  for (const labelName of dirs(dir)) {
-    const label = (LABEL_NAMES as readonly string[]).indexOf(labelName);
-    if (label < 0) throw new Error(`${join(dir, labelName)}: not one of ${LABEL_NAMES.join(', ')}`);
-    for (const file of readdirSync(join(dir, labelName)).sort()) {
-      total++;
-      const { data, info } = await sharp(join(dir, labelName, file)).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
-      const bgr = new Uint8Array(info.width * info.height * 3);
-      for (let i = 0; i < bgr.length; i += 3) {
-        bgr[i] = data[i + 2];
-        bgr[i + 1] = data[i + 1];
-        bgr[i + 2] = data[i];
-      }
-      const image: BgrImage = { data: bgr, width: info.width, height: info.height };
-      const [found] = await detector.detect([image]);
-      const best = found.sort((x, y) => y.score - x.score)[0];
-      if (!best) {
-        missed++;
-        continue;
-      }
-      faces.push({ label, face: cropFace(image, best.box).crop48 });
-    }
-  }
-  return { faces, missed, total };
-}
-
 function accuracy(logits: Float32Array, faces: Face[]): number {
   const pred = argmaxRows(logits, faces.length);
   let ok = 0;
@@ -149,12 +111,7 @@ async function main(): Promise<void> {
   Logger.overrideLogger(['error']);
   const paths = generalAssetPaths(args.models);
   const factory = new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: args.threads });
-  const detector = new YunetDetector(await factory.create(join(args.models, 'face-detection', 'yunet_s_dynamic.onnx')), {
-    size: 320,
-    scoreThreshold: 0.6,
-    nmsIou: 0.3,
-    minFacePixels: 24,
-  });
+  const detector = await openSubjectDetector(factory, args.models);
   // the fine-tune worker's sessions, built the way the worker builds them (finetune.sessions.ts)
   const sessions = await openTrainingSessions(trainingFactory({ EXECUTION_PROVIDER: 'cpu', threads: args.threads, spin: TRAINING_SPIN }), paths);
   const { trunk, step, forward } = sessions;
@@ -168,7 +125,7 @@ async function main(): Promise<void> {
     await Promise.all([detector.release(), sessions.release()]);
     return;
   }
-  const subjects = dirs(args.data).filter((d) => !args.only || args.only.includes(d)).slice(0, args.subjects);
+  const subjects = subjectDirs(args.data).filter((d) => !args.only || args.only.includes(d)).slice(0, args.subjects);
   /** One fine-tune of one subject with one seed. */
   type Run = {
     seed: number;

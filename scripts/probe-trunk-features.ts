@@ -1,0 +1,140 @@
+/**
+ * How well a trunk's features separate one person's expressions, with no fine-tune: per subject, the mean feature of
+ * each label's calibration faces is that label's prototype, and every test face takes the label of the nearest
+ * prototype (cosine). Compared across trunks, it says whether a trunk that personalises worse in
+ * bench:personalization has worse features for this, or only a fine-tune that does worse on them (MODEL.md).
+ *
+ *   npx tsx scripts/probe-trunk-features.ts --data ../shared/datasets/jaffe --models models,/tmp/cand [--json]
+ *
+ * Two prototype rules: "raw" (L2-normalised features) and "centred" (the subject's mean calibration feature
+ * subtracted first, so what every face of that person shares, identity and lighting, drops out). The general head's
+ * accuracy on the same crops is printed beside them (it matches bench:personalization's "general").
+ */
+import { Logger } from '@nestjs/common';
+import { join, resolve } from 'node:path';
+import { FEATURES } from '../src/inference/heads/head-shape';
+import { argmaxRows, headTensors } from '../src/inference/heads/head-forward';
+import { OrtSessionFactory } from '../src/inference/ort.sessions';
+import { openTrainingSessions, trainingFactory, TRAINING_SPIN } from '../src/personalization/finetune/finetune.sessions';
+import { generalAssetPaths, loadGeneralHead } from '../src/personalization/finetune/general-assets';
+import { Face, loadFaces, openSubjectDetector, subjectDirs } from './subject-faces';
+
+interface Args {
+  data: string;
+  models: string[];
+  json: boolean;
+  threads: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { data: '', models: [], json: false, threads: 2 };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    if (k === '--data') a.data = resolve(argv[++i] ?? '');
+    else if (k === '--models') a.models = (argv[++i] ?? '').split(',').filter(Boolean).map((m) => resolve(m));
+    else if (k === '--threads') a.threads = Number(argv[++i]);
+    else if (k === '--json') a.json = true;
+    else if (k === '--help' || k === '-h') {
+      console.log('usage: probe-trunk-features --data <per-subject root> --models <models dir>[,<models dir>…] [--threads n] [--json]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${k}`);
+  }
+  if (!a.data || a.models.length === 0) throw new Error('--data <root> and --models <dir>[,<dir>…] are required');
+  if (!Number.isInteger(a.threads) || a.threads < 1) throw new Error('--threads needs a positive integer');
+  return a;
+}
+
+/** Rows of `features` (n x FEATURES) minus `centre` (or not), each scaled to unit length. */
+function unitRows(features: Float32Array, n: number, centre: Float32Array | null): Float32Array {
+  const out = new Float32Array(n * FEATURES);
+  for (let r = 0; r < n; r++) {
+    let norm = 0;
+    for (let j = 0; j < FEATURES; j++) {
+      const v = features[r * FEATURES + j] - (centre ? centre[j] : 0);
+      out[r * FEATURES + j] = v;
+      norm += v * v;
+    }
+    const s = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    for (let j = 0; j < FEATURES; j++) out[r * FEATURES + j] *= s;
+  }
+  return out;
+}
+
+function meanRow(features: Float32Array, n: number): Float32Array {
+  const m = new Float32Array(FEATURES);
+  for (let r = 0; r < n; r++) for (let j = 0; j < FEATURES; j++) m[j] += features[r * FEATURES + j] / n;
+  return m;
+}
+
+/** Test faces right when each takes the label of the nearest calibration prototype (cosine). */
+export function prototypeHits(cal: Float32Array, calLabels: number[], test: Float32Array, testLabels: number[], centred: boolean): number {
+  const centre = centred ? meanRow(cal, calLabels.length) : null;
+  const c = unitRows(cal, calLabels.length, centre);
+  const t = unitRows(test, testLabels.length, centre);
+  const protos = new Map<number, Float32Array>();
+  calLabels.forEach((label, r) => {
+    const p = protos.get(label) ?? new Float32Array(FEATURES);
+    for (let j = 0; j < FEATURES; j++) p[j] += c[r * FEATURES + j];
+    protos.set(label, p);
+  });
+  let hits = 0;
+  testLabels.forEach((label, r) => {
+    let best = -1;
+    let bestScore = -Infinity;
+    for (const [l, p] of protos) {
+      let dot = 0;
+      let norm = 0;
+      for (let j = 0; j < FEATURES; j++) {
+        dot += p[j] * t[r * FEATURES + j];
+        norm += p[j] * p[j];
+      }
+      const score = norm > 0 ? dot / Math.sqrt(norm) : -Infinity;
+      if (score > bestScore) [best, bestScore] = [l, score];
+    }
+    hits += best === label ? 1 : 0;
+  });
+  return hits;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  Logger.overrideLogger(['error']);
+  const detector = await openSubjectDetector(new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: args.threads }), args.models[0]);
+  const subjects: { id: string; cal: Face[]; test: Face[] }[] = [];
+  for (const id of subjectDirs(args.data)) {
+    const cal = (await loadFaces(join(args.data, id, 'calibration'), detector)).faces;
+    const test = (await loadFaces(join(args.data, id, 'test'), detector)).faces;
+    if (cal.length && test.length) subjects.push({ id, cal, test });
+  }
+  await detector.release();
+  const results = [];
+  for (const models of args.models) {
+    const sessions = await openTrainingSessions(trainingFactory({ EXECUTION_PROVIDER: 'cpu', threads: args.threads, spin: TRAINING_SPIN }), generalAssetPaths(models));
+    const head = headTensors(loadGeneralHead(generalAssetPaths(models).head));
+    const hits = { general: 0, raw: 0, centred: 0 };
+    let faces = 0;
+    for (const s of subjects) {
+      const cal = await sessions.trunk.features(s.cal.map((f) => f.face));
+      const test = await sessions.trunk.features(s.test.map((f) => f.face));
+      const [calLabels, testLabels] = [s.cal.map((f) => f.label), s.test.map((f) => f.label)];
+      const pred = argmaxRows(await sessions.forward.run(head, test, s.test.length), s.test.length);
+      hits.general += testLabels.filter((l, i) => pred[i] === l).length;
+      hits.raw += prototypeHits(cal, calLabels, test, testLabels, false);
+      hits.centred += prototypeHits(cal, calLabels, test, testLabels, true);
+      faces += s.test.length;
+    }
+    await sessions.release();
+    const acc = (h: number) => Math.round((h / faces) * 10000) / 10000;
+    const row = { models, subjects: subjects.length, testFaces: faces, general: acc(hits.general), prototypesRaw: acc(hits.raw), prototypesCentred: acc(hits.centred) };
+    results.push(row);
+    if (!args.json) console.log(`${models}: general ${(row.general * 100).toFixed(1)}%  prototypes raw ${(row.prototypesRaw * 100).toFixed(1)}%  centred ${(row.prototypesCentred * 100).toFixed(1)}%  (${faces} test faces, ${subjects.length} subjects)`);
+  }
+  if (args.json) console.log(JSON.stringify({ data: args.data, results }, null, 2));
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+}
