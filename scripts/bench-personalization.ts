@@ -89,8 +89,15 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--patience') a.options.patience = num(++i);
     else if (k === '--cv-folds') a.options.cvFolds = num(++i);
     else if (k === '--cv-epochs') a.options.cvEpochs = num(++i);
+    else if (k === '--augment-strength') {
+      // analysis only (MODEL.md, "Why the larger trunks personalise worse"): the trainer's augmentation ranges times k
+      const f = num(++i);
+      if (f < 0) throw new Error(`--augment-strength needs a number >= 0, got ${argv[i]}`);
+      const d = DEFAULT_FINETUNE.augment;
+      a.options.augment = { ...d, rotate: d.rotate * f, scale: d.scale * f, shift: d.shift * f, brightness: d.brightness * f, contrast: d.contrast * f };
+    }
     else if (k === '--help' || k === '-h') {
-      console.log('usage: bench-personalization --data <root> [--subjects N] [--only id,id] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n | --seeds 1,2,3] [--blend-sweep] [--gate tau (1 = off)] [--dump file.json] [--user-batch n] [--replay-batch n] [--patience n] [--cv-folds n (0 = no blend)] [--cv-epochs n]');
+      console.log('usage: bench-personalization --data <root> [--subjects N] [--only id,id] [--json] [--models dir] [--threads n] [--epochs n] [--lr x] [--replay-cap n] [--replay-weight x] [--rows n] [--seed n | --seeds 1,2,3] [--blend-sweep] [--gate tau (1 = off)] [--dump file.json] [--user-batch n] [--replay-batch n] [--patience n] [--cv-folds n (0 = no blend)] [--cv-epochs n] [--augment-strength k]');
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }

@@ -8,7 +8,10 @@
  *
  * Two prototype rules: "raw" (L2-normalised features) and "centred" (the subject's mean calibration feature
  * subtracted first, so what every face of that person shares, identity and lighting, drops out). The general head's
- * accuracy on the same crops is printed beside them (it matches bench:personalization's "general").
+ * accuracy on the same crops is printed beside them (it matches bench:personalization's "general"). "augmented":
+ * the share of the fine-tune's augmented copies of each calibration photo (VARIANTS per photo, the trainer's
+ * augmentFace and ranges) that its own label's prototype still claims (raw rule): how far the copies the personal
+ * head is trained on drift in the trunk's features.
  */
 import { Logger } from '@nestjs/common';
 import { join, resolve } from 'node:path';
@@ -16,8 +19,13 @@ import { FEATURES } from '../src/inference/heads/head-shape';
 import { argmaxRows, headTensors } from '../src/inference/heads/head-forward';
 import { OrtSessionFactory } from '../src/inference/ort.sessions';
 import { openTrainingSessions, trainingFactory, TRAINING_SPIN } from '../src/personalization/finetune/finetune.sessions';
+import { augmentFace } from '../src/personalization/finetune/augment';
 import { generalAssetPaths, loadGeneralHead } from '../src/personalization/finetune/general-assets';
+import { Rng } from '../src/personalization/finetune/rng';
 import { Face, loadFaces, openSubjectDetector, subjectDirs } from './subject-faces';
+
+/** Augmented copies per calibration photo for the "augmented" figure (seeded: every trunk sees the same copies). */
+const VARIANTS = 8;
 
 interface Args {
   data: string;
@@ -111,8 +119,9 @@ async function main(): Promise<void> {
   for (const models of args.models) {
     const sessions = await openTrainingSessions(trainingFactory({ EXECUTION_PROVIDER: 'cpu', threads: args.threads, spin: TRAINING_SPIN }), generalAssetPaths(models));
     const head = headTensors(loadGeneralHead(generalAssetPaths(models).head));
-    const hits = { general: 0, raw: 0, centred: 0 };
+    const hits = { general: 0, raw: 0, centred: 0, augmented: 0 };
     let faces = 0;
+    let copies = 0;
     for (const s of subjects) {
       const cal = await sessions.trunk.features(s.cal.map((f) => f.face));
       const test = await sessions.trunk.features(s.test.map((f) => f.face));
@@ -122,12 +131,25 @@ async function main(): Promise<void> {
       hits.raw += prototypeHits(cal, calLabels, test, testLabels, false);
       hits.centred += prototypeHits(cal, calLabels, test, testLabels, true);
       faces += s.test.length;
+      const rng = new Rng(1);
+      const variants = s.cal.flatMap((f) => Array.from({ length: VARIANTS }, () => ({ label: f.label, face: augmentFace(f.face, rng) })));
+      const variantFeatures = await sessions.trunk.features(variants.map((v) => v.face));
+      hits.augmented += prototypeHits(cal, calLabels, variantFeatures, variants.map((v) => v.label), false);
+      copies += variants.length;
     }
     await sessions.release();
     const acc = (h: number) => Math.round((h / faces) * 10000) / 10000;
-    const row = { models, subjects: subjects.length, testFaces: faces, general: acc(hits.general), prototypesRaw: acc(hits.raw), prototypesCentred: acc(hits.centred) };
+    const row = {
+      models,
+      subjects: subjects.length,
+      testFaces: faces,
+      general: acc(hits.general),
+      prototypesRaw: acc(hits.raw),
+      prototypesCentred: acc(hits.centred),
+      augmented: Math.round((hits.augmented / copies) * 10000) / 10000,
+    };
     results.push(row);
-    if (!args.json) console.log(`${models}: general ${(row.general * 100).toFixed(1)}%  prototypes raw ${(row.prototypesRaw * 100).toFixed(1)}%  centred ${(row.prototypesCentred * 100).toFixed(1)}%  (${faces} test faces, ${subjects.length} subjects)`);
+    if (!args.json) console.log(`${models}: general ${(row.general * 100).toFixed(1)}%  prototypes raw ${(row.prototypesRaw * 100).toFixed(1)}%  centred ${(row.prototypesCentred * 100).toFixed(1)}%  augmented ${(row.augmented * 100).toFixed(1)}%  (${faces} test faces, ${subjects.length} subjects)`);
   }
   if (args.json) console.log(JSON.stringify({ data: args.data, results }, null, 2));
 }

@@ -111,4 +111,13 @@ describe('npm run bench:personalization', () => {
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain('--seeds needs comma-separated integers, got 1,x');
   });
+
+  it.skipIf(!hasJaffe)('--augment-strength 0 trains on the calibration faces unaugmented; a negative strength is refused', () => {
+    const off = bench([...common, '--augment-strength', '0']);
+    expect(off.status, off.stderr).toBe(0);
+    expect(JSON.parse(off.stdout).subjects[0].personal).toBeGreaterThan(0);
+    const negative = bench(['--data', JAFFE, '--augment-strength', '-1']);
+    expect(negative.status).not.toBe(0);
+    expect(negative.stderr).toContain('--augment-strength needs a number >= 0, got -1');
+  });
 });

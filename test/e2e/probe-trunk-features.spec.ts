@@ -31,7 +31,10 @@ describe('npx tsx scripts/probe-trunk-features.ts', () => {
     expect(out.results[1]).toEqual(out.results[0]);
     const [row] = out.results;
     expect(row).toMatchObject({ subjects: 1 });
-    for (const k of ['prototypesRaw', 'prototypesCentred']) expect(row[k]).toBeGreaterThanOrEqual(0);
+    for (const k of ['prototypesRaw', 'prototypesCentred', 'augmented']) {
+      expect(row[k]).toBeGreaterThan(0);
+      expect(row[k]).toBeLessThanOrEqual(1);
+    }
     const bench = run('scripts/bench-personalization.ts', ['--data', JAFFE, '--only', 'KA', '--epochs', '1', '--json']);
     expect(bench.status, bench.stderr).toBe(0);
     const b = JSON.parse(bench.stdout).subjects[0];
