@@ -114,6 +114,18 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     expect(manifest.general.epochsTrained).toBe(3);
   });
 
+  it('re-fits a run\'s head on its frozen trunk (scripts/bench/refit_head.py): same trunk, a new head, exportable', () => {
+    const refit = join(dir, 'refit');
+    const r = run(['scripts/bench/refit_head.py', '--run', runDir, '--data', join(dir, 'tiny.csv'), '--out-run', refit, '--epochs', '2', '--batch', '32']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/re-fitted head: best val_acc [\d.]+ at epoch [12] \(the run's own: [\d.]+\)/);
+    const out3 = join(dir, 'refit-models', 'general');
+    const e = run(['scripts/export.py', '--run', refit, '--data', join(dir, 'tiny.csv'), '--out', out3, '--replay-per-class', '2']);
+    expect(e.status, e.stderr).toBe(0);
+    expect(readFileSync(join(out3, 'trunk.onnx')).equals(readFileSync(join(out, 'trunk.onnx')))).toBe(true);
+    expect(readFileSync(join(out3, 'head.f32')).equals(readFileSync(join(out, 'head.f32')))).toBe(false);
+  });
+
   it('distils from earlier runs (--teachers): soft targets on each image and its mirror; other augmentation refused', () => {
     const common = ['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--epochs', '1', '--batch', '16',
       '--init-from', join(runDir, 'checkpoint.pt'), '--teachers', `${join(runDir, 'checkpoint.pt')},${join(dir, 'run2', 'checkpoint.pt')}`];
