@@ -114,7 +114,13 @@ function accuracy(logits: Float32Array, faces: Face[]): number {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`${e instanceof Error ? e.message : e} (--help for the usage)`);
+    process.exit(2);
+  }
   Logger.overrideLogger(['error']);
   const paths = generalAssetPaths(args.models);
   const factory = new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: args.threads });

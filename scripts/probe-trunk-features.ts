@@ -105,7 +105,13 @@ export function prototypeHits(cal: Float32Array, calLabels: number[], test: Floa
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`${e instanceof Error ? e.message : e} (--help for the usage)`);
+    process.exit(2);
+  }
   Logger.overrideLogger(['error']);
   const detector = await openSubjectDetector(new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: args.threads }), args.models[0]);
   const subjects: { id: string; cal: Face[]; test: Face[] }[] = [];

@@ -99,16 +99,16 @@ describe('npm run bench:personalization', () => {
     const [row] = JSON.parse(bench([...common, '--gate', '1']).stdout).subjects;
     expect(row.personal).toBe(row.personalHead);
     const bad = bench(['--data', JAFFE, '--gate', '0.2']);
-    expect(bad.status).not.toBe(0);
+    expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--gate needs a number from 0.5 to 1 (1 = off), got 0.2');
   });
 
   it('refuses --seed with --seeds, and --seeds that are not integers', () => {
     const both = bench(['--data', JAFFE, '--seed', '1', '--seeds', '1,2']);
-    expect(both.status).not.toBe(0);
+    expect(both.status).toBe(2);
     expect(both.stderr).toContain('give --seed or --seeds, not both');
     const bad = bench(['--data', JAFFE, '--seeds', '1,x']);
-    expect(bad.status).not.toBe(0);
+    expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--seeds needs comma-separated integers, got 1,x');
   });
 
@@ -117,7 +117,7 @@ describe('npm run bench:personalization', () => {
     expect(off.status, off.stderr).toBe(0);
     expect(JSON.parse(off.stdout).subjects[0].personal).toBeGreaterThan(0);
     const negative = bench(['--data', JAFFE, '--augment-strength', '-1']);
-    expect(negative.status).not.toBe(0);
+    expect(negative.status).toBe(2);
     expect(negative.stderr).toContain('--augment-strength needs a number >= 0, got -1');
   });
 });

@@ -54,12 +54,12 @@ describe('npx tsx scripts/probe-trunk-features.ts', () => {
     expect(row.prototypesCentred).toBe(1);
   });
 
-  it('refuses a call without --data or --models, and unknown options', () => {
+  it('refuses a call without --data or --models, and unknown options (exit code 2)', () => {
     const none = probe([]);
-    expect(none.status).toBe(1);
+    expect(none.status).toBe(2);
     expect(none.stderr).toContain('--data <root> and --models <dir>');
     const bogus = probe(['--bogus']);
-    expect(bogus.status).toBe(1);
+    expect(bogus.status).toBe(2);
     expect(bogus.stderr).toContain('unknown argument --bogus');
   });
 });
