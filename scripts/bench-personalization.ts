@@ -26,6 +26,7 @@ import { blendLogits, gateLogits, probabilities } from '../src/personalization/f
 import { DEFAULT_PERSONAL_GATE } from '../src/config';
 import { LABEL_NAMES } from '../src/contracts/labels';
 import sharp from 'sharp';
+import { parsedOrFail } from './cli';
 import { Face, loadFaces, openSubjectDetector, subjectDirs } from './subject-faces';
 
 interface Args {
@@ -114,13 +115,7 @@ function accuracy(logits: Float32Array, faces: Face[]): number {
 }
 
 async function main(): Promise<void> {
-  let args: Args;
-  try {
-    args = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    console.error(`${e instanceof Error ? e.message : e} (--help for the usage)`);
-    process.exit(2);
-  }
+  const args = parsedOrFail(() => parseArgs(process.argv.slice(2)));
   Logger.overrideLogger(['error']);
   const paths = generalAssetPaths(args.models);
   const factory = new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: args.threads });

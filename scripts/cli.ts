@@ -31,3 +31,12 @@ export function numberArg(name: string, value: string | undefined, opts: { min?:
   }
   return n;
 }
+
+/** For scripts with their own argument parser: whatever it throws is a bad-arguments error (message, exit 2). */
+export function parsedOrFail<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
+  }
+}

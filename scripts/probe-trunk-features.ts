@@ -22,6 +22,7 @@ import { openTrainingSessions, trainingFactory, TRAINING_SPIN } from '../src/per
 import { augmentFace } from '../src/personalization/finetune/augment';
 import { generalAssetPaths, loadGeneralHead } from '../src/personalization/finetune/general-assets';
 import { Rng } from '../src/personalization/finetune/rng';
+import { parsedOrFail } from './cli';
 import { Face, loadFaces, openSubjectDetector, subjectDirs } from './subject-faces';
 
 /** Augmented copies per calibration photo for the "augmented" figure (seeded: every trunk sees the same copies). */
@@ -105,13 +106,7 @@ export function prototypeHits(cal: Float32Array, calLabels: number[], test: Floa
 }
 
 async function main(): Promise<void> {
-  let args: Args;
-  try {
-    args = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    console.error(`${e instanceof Error ? e.message : e} (--help for the usage)`);
-    process.exit(2);
-  }
+  const args = parsedOrFail(() => parseArgs(process.argv.slice(2)));
   Logger.overrideLogger(['error']);
   const detector = await openSubjectDetector(new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: args.threads }), args.models[0]);
   const subjects: { id: string; cal: Face[]; test: Face[] }[] = [];
