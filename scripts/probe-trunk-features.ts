@@ -76,30 +76,27 @@ function meanRow(features: Float32Array, n: number): Float32Array {
 }
 
 /** Test faces right when each takes the label of the nearest calibration prototype (cosine). */
-export function prototypeHits(cal: Float32Array, calLabels: number[], test: Float32Array, testLabels: number[], centred: boolean): number {
+function prototypeHits(cal: Float32Array, calLabels: number[], test: Float32Array, testLabels: number[], centred: boolean): number {
   const centre = centred ? meanRow(cal, calLabels.length) : null;
   const c = unitRows(cal, calLabels.length, centre);
   const t = unitRows(test, testLabels.length, centre);
-  const protos = new Map<number, Float32Array>();
+  // each label's prototype: the sum of its unit calibration rows, scaled to unit length once
+  const labels = [...new Set(calLabels)];
+  const sums = new Float32Array(labels.length * FEATURES);
   calLabels.forEach((label, r) => {
-    const p = protos.get(label) ?? new Float32Array(FEATURES);
-    for (let j = 0; j < FEATURES; j++) p[j] += c[r * FEATURES + j];
-    protos.set(label, p);
+    const k = labels.indexOf(label);
+    for (let j = 0; j < FEATURES; j++) sums[k * FEATURES + j] += c[r * FEATURES + j];
   });
+  const protos = unitRows(sums, labels.length, null);
   let hits = 0;
   testLabels.forEach((label, r) => {
     let best = -1;
     let bestScore = -Infinity;
-    for (const [l, p] of protos) {
+    labels.forEach((l, k) => {
       let dot = 0;
-      let norm = 0;
-      for (let j = 0; j < FEATURES; j++) {
-        dot += p[j] * t[r * FEATURES + j];
-        norm += p[j] * p[j];
-      }
-      const score = norm > 0 ? dot / Math.sqrt(norm) : -Infinity;
-      if (score > bestScore) [best, bestScore] = [l, score];
-    }
+      for (let j = 0; j < FEATURES; j++) dot += protos[k * FEATURES + j] * t[r * FEATURES + j];
+      if (dot > bestScore) [best, bestScore] = [l, dot];
+    });
     hits += best === label ? 1 : 0;
   });
   return hits;
