@@ -6,6 +6,7 @@ personal heads, the fine-tuning step graph and the replay set all take 2048 trun
 
 Architectures (`--arch` in scripts/train.py, `ARCHS` below):
   seed  atulapra/Emotion-detection's CNN, ~75 M MACs per face: the baseline (issue 17 keeps it available).
+  seedw the seed with its third conv 256 wide, ~114 M MACs: more capacity, the seed's local 24 px features.
   vgg   4 VGG stages of two 3x3 convs (32, 64, 128, 256->512 channels at 48, 24, 12, 6 px), ~139 M MACs; the last
         stage's 512x6x6 is max-pooled 3x3 to 512x2x2 = 2048 features.
   vggs  vgg's slim student for distillation: one conv at 48 px, 256 channels at 6 px and a 1x1 conv to 512, ~101 M
@@ -29,27 +30,46 @@ class Trunk(nn.Module):
     """The seed trunk: 48x48x1 -> 2048 features. 3x3 valid convs, ReLU; dropout as in the seed.
 
     batchnorm=True is a TRAINING-time form only: a BatchNorm after each conv, which fold_batchnorm() merges into the
-    conv's weights and bias, giving back exactly the seed trunk (same layers, same parameter count)."""
+    conv's weights and bias, giving back exactly the seed trunk (same layers, same parameter count).
 
-    def __init__(self, batchnorm: bool = False):
+    `widths` are the four convs' output channels (the last must stay 128: 128 x 4x4 = the heads' 2048 features). Every
+    feature sees a 24x24 px patch of the face (receptive field: 3, 5, pool 6, 10, pool 12, 20, pool 24; stride 8)."""
+
+    WIDTHS = (32, 64, 128, 128)
+
+    def __init__(self, batchnorm: bool = False, widths: tuple = WIDTHS):
         super().__init__()
+        w1, w2, w3, w4 = widths
 
         def conv(cin, cout):
             return [nn.Conv2d(cin, cout, 3)] + ([nn.BatchNorm2d(cout)] if batchnorm else []) + [nn.ReLU(inplace=True)]
 
         self.layers = nn.Sequential(
-            *conv(1, 32),
-            *conv(32, 64),
+            *conv(1, w1),
+            *conv(w1, w2),
             nn.MaxPool2d(2), nn.Dropout(0.25),
-            *conv(64, 128),
+            *conv(w2, w3),
             nn.MaxPool2d(2),
-            *conv(128, 128),
+            *conv(w3, w4),
             nn.MaxPool2d(2), nn.Dropout(0.25),
             nn.Flatten(),
         )
 
     def forward(self, x):
         return self.layers(x)
+
+
+class WideSeedTrunk(Trunk):
+    """The seed trunk with its third conv twice as wide (256 channels at 20x20, so the fourth reads 256): ~114 M MACs.
+
+    Session 13 found the `vggs` family's features (every one sees the whole face: receptive field 82 px) personalise
+    worse than the seed's local ones (24 px patches on a 4x4 grid) at the same prototype separability. This trunk adds
+    capacity without widening what each feature sees: same layers, same grid, same receptive field as the seed."""
+
+    WIDTHS = (32, 64, 256, 128)
+
+    def __init__(self, batchnorm: bool = True):
+        super().__init__(batchnorm, self.WIDTHS)
 
 
 class ConvBN(nn.Module):
@@ -183,6 +203,9 @@ class Head(nn.Module):
 ARCHS = {
     "seed": (Trunk, False, "atulapra/Emotion-detection seed CNN: Conv32-Conv64-Pool-Drop.25-Conv128-Pool-Conv128-Pool-"
                            "Drop.25-Flatten(2048)-Dense1024-Drop.5-Dense7, 3x3 valid convs, ReLU"),
+    "seedw": (WideSeedTrunk, True, "seed CNN, third conv widened: Conv32-Conv64-Pool-Drop.25-Conv256-Pool-Conv128-Pool-"
+                                   "Drop.25-Flatten(2048)-Dense1024-Drop.5-Dense7, 3x3 valid convs, BatchNorm folded "
+                                   "into the convs, ReLU"),
     "vgg": (VggTrunk, True, "VGG-style: [Conv32 Conv32]-Pool-[Conv64 Conv64]-Pool-[Conv128 Conv128]-Pool-"
                             "[Conv256 Conv512]-MaxPool3-Drop.25-Flatten(512x2x2=2048)-Dense1024-Drop.5-Dense7, 3x3 same "
                             "convs, BatchNorm folded into the convs, ReLU"),
@@ -273,7 +296,7 @@ def fold_batchnorm(model: ExpressionNet) -> dict:
         return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     model = model.float()
     plain = build_model(model.arch, False)
-    if model.arch == "seed":
+    if isinstance(model.trunk, Trunk):
         src = [m for m in model.trunk.layers if isinstance(m, nn.Conv2d)]
         bns = [m for m in model.trunk.layers if isinstance(m, nn.BatchNorm2d)]
         dst = [m for m in plain.trunk.layers if isinstance(m, nn.Conv2d)]

@@ -53,6 +53,17 @@ class FoldBatchnormTest(unittest.TestCase):
             self.assertTrue(torch.equal(folded[k], v))
 
 
+def receptive_field(trunk) -> tuple:
+    """(receptive field in px, stride in px) of the trunk's output features, from its convs and pools in order."""
+    rf, jump = 1, 1
+    for m in trunk.modules():
+        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
+            s = m.stride if isinstance(m.stride, int) else m.stride[0]
+            rf, jump = rf + (k - 1) * jump, jump * s
+    return rf, jump
+
+
 class ArchitecturesTest(unittest.TestCase):
     def test_every_trunk_gives_the_heads_2048_features_in_both_forms(self):
         for arch in ARCHS:
@@ -90,7 +101,7 @@ class ArchitecturesTest(unittest.TestCase):
         self.assertEqual(count_macs(SeedCNN().trunk), 609408 + 35684352 + 29491200 + 9437184)
         self.assertEqual(count_macs(SeedCNN()) - count_macs(SeedCNN().trunk), 2048 * 1024 + 1024 * 7)
         # issue 17's budget for a candidate trunk: more than the seed, and ~100-170 M MACs (<= 3 ms per face on 2 cores)
-        for arch in ("vgg", "vggs", "vggs4", "res"):
+        for arch in ("seedw", "vgg", "vggs", "vggs4", "res"):
             with self.subTest(arch=arch):
                 self.assertTrue(100e6 <= count_macs(build_model(arch).trunk) <= 170e6)
 
@@ -101,6 +112,16 @@ class ArchitecturesTest(unittest.TestCase):
             before_flatten = m.trunk.layers[:-1](torch.rand(2, 1, 48, 48))
         self.assertEqual(tuple(before_flatten.shape), (2, 128, 4, 4))
         self.assertEqual(count_macs(build_model("vggs4").trunk), count_macs(build_model("vggs").trunk))
+
+    def test_seedw_is_the_seed_with_more_capacity_and_the_same_local_features(self):
+        # session 13: the vggs trunks' features each see the whole face and personalise worse than the seed's 24 px ones
+        seed, wide = build_model("seed").eval(), build_model("seedw").eval()
+        with torch.no_grad():
+            self.assertEqual(tuple(wide.trunk.layers[:-1](torch.rand(2, 1, 48, 48)).shape), (2, 128, 4, 4))
+        self.assertEqual(receptive_field(wide.trunk), (24, 8))
+        self.assertEqual(receptive_field(seed.trunk), (24, 8))
+        self.assertGreaterEqual(receptive_field(build_model("vggs4").trunk)[0], 48)
+        self.assertGreater(count_macs(wide.trunk), 1.4 * count_macs(seed.trunk))
 
     def test_unknown_arch_is_refused(self):
         with self.assertRaises(ValueError):
