@@ -186,18 +186,13 @@ def main(argv=None) -> int:
         record_metrics(os.path.join(os.path.dirname(os.path.abspath(a.out.rstrip("/"))), "manifest.json"), a.metrics[1],
                        a.metrics[0])
         return 0
-    from fer.data import load, split_indices  # noqa: E402
+    from fer.data import run_rows  # noqa: E402
 
     ck = torch.load(os.path.join(a.run, "checkpoint.pt"), map_location="cpu")
     model = build_model(ck["args"].get("arch", "seed"))
     model.load_state_dict(ck["best"]["state"])
     args = ck["args"]
-    images, labels, _ = load(a.data, usage=args.get("usage"), strict=False)
-    if args.get("limit"):
-        rng = np.random.default_rng(args["seed"])
-        keep = np.sort(rng.permutation(len(labels))[: args["limit"]])
-        images, labels = images[keep], labels[keep]
-    tr, _ = split_indices(labels, args["val_fraction"], args.get("split_seed", args["seed"]))
+    images, labels, tr, _ = run_rows(a.data, args)
     x = torch.from_numpy(images[tr]).float().div_(255).unsqueeze(1)
     export_all(model, a.out, x, torch.from_numpy(labels[tr]), ck["history"], ck["best"], args, a.replay_per_class,
                seed=args["seed"])

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fer.data import LABELS, DataError, load, split_indices  # noqa: E402
+from fer.data import LABELS, DataError, limit_rows, load, split_indices  # noqa: E402
 from fer.mixup import mix_batch, mix_weight, mixed_loss  # noqa: E402
 from fer.model import ARCHS, build_model, fold_batchnorm, trains_with_batchnorm  # noqa: E402
 from fer.optim import OPTIMIZERS, checkpoint_optimizer, make_optimizer  # noqa: E402
@@ -84,8 +84,9 @@ def parse_args(argv=None):
     p.add_argument("--distill", type=float, default=0.7,
                    help="with --teachers: weight of the soft-target loss (the labelled loss gets 1 - this)")
     p.add_argument("--arch", choices=list(ARCHS), default="seed",
-                   help="network (scripts/fer/model.py): seed = the seed CNN (default); seedw, vgg, vggs, "
-                        "vggs4, res = issue 17's larger candidates, which always train with BatchNorm (implies --batchnorm) and export folded")
+                   help="network (scripts/fer/model.py): seed = the seed CNN (default); seedw, vgg, vggs, vggs4, res = "
+                        "issue 17's larger candidates, which always train with BatchNorm (implies --batchnorm) and "
+                        "export folded")
     p.add_argument("--batchnorm", action="store_true",
                    help="train with a BatchNorm after every conv and fc1, folded into their weights whenever the best "
                         "weights are kept: the stored and exported model is the seed architecture exactly")
@@ -192,10 +193,7 @@ def main(argv=None) -> int:
         return 2
     if report.skipped:
         log(f"skipped {report.skipped} bad rows/files")
-    if args.limit:
-        rng = np.random.default_rng(args.seed)
-        keep = np.sort(rng.permutation(len(labels))[: args.limit])
-        images, labels = images[keep], labels[keep]
+    images, labels = limit_rows(images, labels, args.limit, args.seed)
     tr_idx, va_idx = split_indices(labels, args.val_fraction, args.split_seed)
     x = torch.from_numpy(images).float().div_(255).unsqueeze(1)
     y = torch.from_numpy(labels)

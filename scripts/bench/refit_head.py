@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fer.data import load, split_indices  # noqa: E402
+from fer.data import run_rows  # noqa: E402
 from fer.model import Head, build_model  # noqa: E402
 
 
@@ -55,11 +55,7 @@ def main(argv=None) -> int:
     model = build_model(args.get("arch", "seed"))
     model.load_state_dict(ck["best"]["state"])
     model.eval()
-    images, labels, _ = load(a.data, usage=args.get("usage"), strict=False)
-    if args.get("limit"):
-        keep = np.sort(np.random.default_rng(args["seed"]).permutation(len(labels))[: args["limit"]])
-        images, labels = images[keep], labels[keep]
-    tr, va = split_indices(labels, args["val_fraction"], args.get("split_seed", args["seed"]))
+    images, labels, tr, va = run_rows(a.data, args)
     t0 = time.time()
     ftr = torch.cat([trunk_features(model, images[tr]), trunk_features(model, images[tr], mirror=True)])
     ytr = torch.from_numpy(np.concatenate([labels[tr], labels[tr]])).long()

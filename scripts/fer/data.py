@@ -231,3 +231,19 @@ def load(source: str, usage: str | None = None, strict: bool = False):
         images, labels = load_packed(source)
         return images, labels, LoadReport()
     raise DataError(f"{source}: not a .csv file, a folder or a packed .npz / .npz.xz")
+
+
+def limit_rows(images: np.ndarray, labels: np.ndarray, limit: int | None, seed: int):
+    """train.py --limit N: the same N seeded rows wherever a run's data is read again (training, export, analysis)."""
+    if not limit:
+        return images, labels
+    keep = np.sort(np.random.default_rng(seed).permutation(len(labels))[:limit])
+    return images[keep], labels[keep]
+
+
+def run_rows(source: str, run_args: dict):
+    """A finished run's faces as it trained on them, from its checkpoint's args: (images, labels, train idx, val idx)."""
+    images, labels, _ = load(source, usage=run_args.get("usage"), strict=False)
+    images, labels = limit_rows(images, labels, run_args.get("limit"), run_args["seed"])
+    tr, va = split_indices(labels, run_args["val_fraction"], run_args.get("split_seed", run_args["seed"]))
+    return images, labels, tr, va

@@ -9,7 +9,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fer.data import LABELS, DataError, area_resize, load_csv, load_folder, split_indices, to_gray  # noqa: E402
+from fer.data import (LABELS, DataError, area_resize, limit_rows, load_csv, load_folder, run_rows, split_indices,  # noqa: E402
+                      to_gray)
 
 PIX = " ".join(["7"] * 2304)
 
@@ -128,6 +129,31 @@ class SplitTests(unittest.TestCase):
         tr, va = split_indices(np.array([3, 3, 3], dtype=np.int64), 0.0, 1)
         self.assertEqual((tr.tolist(), va.tolist()), ([0, 1, 2], []))
         self.assertEqual(va.dtype, np.int64)
+
+class RunRowsTests(unittest.TestCase):
+    """A run's data read again (export.py, refit_head.py) must be the rows and split train.py used."""
+
+    def test_limit_rows_is_seeded_and_off_at_zero(self):
+        images, labels = np.arange(40, dtype=np.uint8).reshape(10, 2, 2), np.arange(10) % 7
+        a, b = limit_rows(images, labels, 4, 3), limit_rows(images, labels, 4, 3)
+        self.assertEqual(len(a[1]), 4)
+        self.assertTrue(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]))
+        self.assertTrue((np.diff(a[0][:, 0, 0]) > 0).all())  # kept in file order
+        self.assertIs(limit_rows(images, labels, 0, 3)[0], images)
+
+    def test_run_rows_applies_the_checkpoint_args(self):
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "fer.csv")
+        rows = [f"{i % 7},{' '.join([str(i)] * 2304)},Training" for i in range(30)]
+        write(path, "emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
+        args = {"seed": 5, "split_seed": 9, "val_fraction": 0.25, "limit": 20}
+        images, labels, tr, va = run_rows(path, args)
+        x, y, _ = load_csv(path)
+        x, y = limit_rows(x, y, 20, 5)
+        self.assertTrue(np.array_equal(images, x) and np.array_equal(labels, y))
+        want = split_indices(y, 0.25, 9)
+        self.assertTrue(np.array_equal(tr, want[0]) and np.array_equal(va, want[1]))
+
 
 if __name__ == "__main__":
     unittest.main()
