@@ -7,6 +7,8 @@ personal heads, the fine-tuning step graph and the replay set all take 2048 trun
 Architectures (`--arch` in scripts/train.py, `ARCHS` below):
   seed  atulapra/Emotion-detection's CNN, ~75 M MACs per face: the baseline (issue 17 keeps it available).
   seedw the seed with its third conv 256 wide, ~114 M MACs: more capacity, the seed's local 24 px features.
+  seed5 the seed with a second conv (3x3 same, 128 -> 128 at 8x8) before its last pool, ~85 M MACs: depth, 32 px
+        features on the seed's 4x4 grid.
   vgg   4 VGG stages of two 3x3 convs (32, 64, 128, 256->512 channels at 48, 24, 12, 6 px), ~139 M MACs; the last
         stage's 512x6x6 is max-pooled 3x3 to 512x2x2 = 2048 features.
   vggs  vgg's slim student for distillation: one conv at 48 px, 256 channels at 6 px and a 1x1 conv to 512, ~101 M
@@ -37,12 +39,17 @@ class Trunk(nn.Module):
 
     WIDTHS = (32, 64, 128, 128)
 
-    def __init__(self, batchnorm: bool = False, widths: tuple = WIDTHS):
+    def __init__(self, batchnorm: bool = False, widths: tuple = WIDTHS, last_same_convs: int = 0):
         super().__init__()
         w1, w2, w3, w4 = widths
 
-        def conv(cin, cout):
-            return [nn.Conv2d(cin, cout, 3)] + ([nn.BatchNorm2d(cout)] if batchnorm else []) + [nn.ReLU(inplace=True)]
+        def conv(cin, cout, padding=0):
+            return ([nn.Conv2d(cin, cout, 3, padding=padding)] + ([nn.BatchNorm2d(cout)] if batchnorm else [])
+                    + [nn.ReLU(inplace=True)])
+
+        # extra 3x3 "same" convs at 8x8 after the fourth conv (DeepSeedTrunk): depth that widens the receptive field
+        # by only 8 px each and keeps the 4x4 grid
+        deep = [layer for _ in range(last_same_convs) for layer in conv(w4, w4, padding=1)]
 
         self.layers = nn.Sequential(
             *conv(1, w1),
@@ -51,6 +58,7 @@ class Trunk(nn.Module):
             *conv(w2, w3),
             nn.MaxPool2d(2),
             *conv(w3, w4),
+            *deep,
             nn.MaxPool2d(2), nn.Dropout(0.25),
             nn.Flatten(),
         )
@@ -70,6 +78,19 @@ class WideSeedTrunk(Trunk):
 
     def __init__(self, batchnorm: bool = True):
         super().__init__(batchnorm, self.WIDTHS)
+
+
+class DeepSeedTrunk(Trunk):
+    """The seed trunk with a second 3x3 conv in its last stage: 128 -> 128 "same" at 8x8, before the last pool (~85 M
+    MACs).
+
+    `seedw` (session 14) showed width at the third conv buys no FER-2013 accuracy while the seed's local features
+    personalise well. This adds depth where the seed's features are formed instead, as VGG's paired convs do: one
+    more nonlinear layer that combines neighbouring 20 px features, so each final feature sees 32 px (24 in the seed,
+    82 in the `vggs` families) on the same 4x4 grid of 128 channels."""
+
+    def __init__(self, batchnorm: bool = True):
+        super().__init__(batchnorm, Trunk.WIDTHS, last_same_convs=1)
 
 
 class ConvBN(nn.Module):
@@ -206,6 +227,9 @@ ARCHS = {
     "seedw": (WideSeedTrunk, True, "seed CNN, third conv widened: Conv32-Conv64-Pool-Drop.25-Conv256-Pool-Conv128-Pool-"
                                    "Drop.25-Flatten(2048)-Dense1024-Drop.5-Dense7, 3x3 valid convs, BatchNorm folded "
                                    "into the convs, ReLU"),
+    "seed5": (DeepSeedTrunk, True, "seed CNN, deeper last stage: Conv32-Conv64-Pool-Drop.25-Conv128-Pool-Conv128-"
+                                   "Conv128 same-Pool-Drop.25-Flatten(2048)-Dense1024-Drop.5-Dense7, 3x3 convs, "
+                                   "BatchNorm folded into the convs, ReLU"),
     "vgg": (VggTrunk, True, "VGG-style: [Conv32 Conv32]-Pool-[Conv64 Conv64]-Pool-[Conv128 Conv128]-Pool-"
                             "[Conv256 Conv512]-MaxPool3-Drop.25-Flatten(512x2x2=2048)-Dense1024-Drop.5-Dense7, 3x3 same "
                             "convs, BatchNorm folded into the convs, ReLU"),

@@ -123,6 +123,15 @@ class ArchitecturesTest(unittest.TestCase):
         self.assertGreaterEqual(receptive_field(build_model("vggs4").trunk)[0], 48)
         self.assertGreater(count_macs(wide.trunk), 1.4 * count_macs(seed.trunk))
 
+    def test_seed5_is_the_seed_one_conv_deeper_with_32_px_features_on_its_grid(self):
+        # depth where the seed's features form: a 3x3 same conv at 8x8 widens each feature by 8 px, keeps the 4x4 grid
+        seed, deep = build_model("seed").eval(), build_model("seed5").eval()
+        with torch.no_grad():
+            self.assertEqual(tuple(deep.trunk.layers[:-1](torch.rand(2, 1, 48, 48)).shape), (2, 128, 4, 4))
+        self.assertEqual(receptive_field(deep.trunk), (32, 8))
+        self.assertEqual(count_macs(deep.trunk) - count_macs(seed.trunk), 8 * 8 * 9 * 128 * 128)
+        self.assertEqual(sum(isinstance(m, torch.nn.Conv2d) for m in deep.trunk.modules()), 5)
+
     def test_unknown_arch_is_refused(self):
         with self.assertRaises(ValueError):
             build_model("nope")
