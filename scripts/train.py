@@ -84,7 +84,7 @@ def parse_args(argv=None):
     p.add_argument("--distill", type=float, default=0.7,
                    help="with --teachers: weight of the soft-target loss (the labelled loss gets 1 - this)")
     p.add_argument("--arch", choices=list(ARCHS), default="seed",
-                   help="network (scripts/fer/model.py): seed = the seed CNN (default); seedw, seed5, vgg, vggs, vggs4, "
+                   help="network (scripts/fer/model.py): seed = the seed CNN (default); seedw, seed5, seed1x1, vgg, vggs, vggs4, "
                         "res = issue 17's larger candidates, which always train with BatchNorm (implies --batchnorm) and "
                         "export folded")
     p.add_argument("--batchnorm", action="store_true",

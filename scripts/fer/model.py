@@ -9,6 +9,8 @@ Architectures (`--arch` in scripts/train.py, `ARCHS` below):
   seedw the seed with its third conv 256 wide, ~114 M MACs: more capacity, the seed's local 24 px features.
   seed5 the seed with a second conv (3x3 same, 128 -> 128 at 8x8) before its last pool, ~85 M MACs: depth, 32 px
         features on the seed's 4x4 grid.
+  seed1x1 the seed with a 1x1 conv (128 -> 256 at 20x20) after its third conv, the fourth reading 256, ~98 M MACs:
+        depth that keeps the seed's 24 px features on its 4x4 grid.
   vgg   4 VGG stages of two 3x3 convs (32, 64, 128, 256->512 channels at 48, 24, 12, 6 px), ~139 M MACs; the last
         stage's 512x6x6 is max-pooled 3x3 to 512x2x2 = 2048 features.
   vggs  vgg's slim student for distillation: one conv at 48 px, 256 channels at 6 px and a 1x1 conv to 512, ~101 M
@@ -34,30 +36,35 @@ class Trunk(nn.Module):
     batchnorm=True is a TRAINING-time form only: a BatchNorm after each conv, which fold_batchnorm() merges into the
     conv's weights and bias, giving back exactly the seed trunk (same layers, same parameter count).
 
-    `widths` are the four convs' output channels (the last must stay 128: 128 x 4x4 = the heads' 2048 features). Every
-    feature sees a 24x24 px patch of the face (receptive field: 3, 5, pool 6, 10, pool 12, 20, pool 24; stride 8)."""
+    `widths` are the four convs' output channels (the last must stay 128: 128 x 4x4 = the heads' 2048 features). With
+    the defaults every feature sees a 24x24 px patch of the face (receptive field: 3, 5, pool 6, 10, pool 12, 20, pool
+    24; stride 8); each of `last_same_convs` widens that by 8 px, a `mid_pointwise` 1x1 conv not at all."""
 
     WIDTHS = (32, 64, 128, 128)
 
-    def __init__(self, batchnorm: bool = False, widths: tuple = WIDTHS, last_same_convs: int = 0):
+    def __init__(self, batchnorm: bool = False, widths: tuple = WIDTHS, last_same_convs: int = 0,
+                 mid_pointwise: int = 0):
         super().__init__()
         w1, w2, w3, w4 = widths
 
-        def conv(cin, cout, padding=0):
-            return ([nn.Conv2d(cin, cout, 3, padding=padding)] + ([nn.BatchNorm2d(cout)] if batchnorm else [])
+        def conv(cin, cout, padding=0, k=3):
+            return ([nn.Conv2d(cin, cout, k, padding=padding)] + ([nn.BatchNorm2d(cout)] if batchnorm else [])
                     + [nn.ReLU(inplace=True)])
 
         # extra 3x3 "same" convs at 8x8 after the fourth conv (DeepSeedTrunk): depth that widens the receptive field
         # by only 8 px each and keeps the 4x4 grid
         deep = [layer for _ in range(last_same_convs) for layer in conv(w4, w4, padding=1)]
+        # a 1x1 conv after the third conv (PointwiseSeedTrunk): a channel mix per 20 px cell, receptive field unchanged
+        pointwise = conv(w3, mid_pointwise, k=1) if mid_pointwise else []
 
         self.layers = nn.Sequential(
             *conv(1, w1),
             *conv(w1, w2),
             nn.MaxPool2d(2), nn.Dropout(0.25),
             *conv(w2, w3),
+            *pointwise,
             nn.MaxPool2d(2),
-            *conv(w3, w4),
+            *conv(mid_pointwise or w3, w4),
             *deep,
             nn.MaxPool2d(2), nn.Dropout(0.25),
             nn.Flatten(),
@@ -91,6 +98,19 @@ class DeepSeedTrunk(Trunk):
 
     def __init__(self, batchnorm: bool = True):
         super().__init__(batchnorm, Trunk.WIDTHS, last_same_convs=1)
+
+
+class PointwiseSeedTrunk(Trunk):
+    """The seed trunk with a 1x1 conv (128 -> 256) after its third conv, so the fourth conv reads 256 channels: ~98 M
+    MACs.
+
+    `seed5` (session 15) bought FER-2013 and Taiwanese accuracy with one more layer, and its 32 px features cost
+    JAFFE's one-photo personal models. This adds a layer that does not widen what a feature sees: a nonlinear channel
+    mix within each 20 px cell before the pool, so the final features keep the seed's 24 px patches, 4x4 grid and 128
+    channels (`seedw`, the same receptive field, showed 24 px features personalise at the shipped level)."""
+
+    def __init__(self, batchnorm: bool = True):
+        super().__init__(batchnorm, Trunk.WIDTHS, mid_pointwise=256)
 
 
 class ConvBN(nn.Module):
@@ -230,6 +250,9 @@ ARCHS = {
     "seed5": (DeepSeedTrunk, True, "seed CNN, deeper last stage: Conv32-Conv64-Pool-Drop.25-Conv128-Pool-Conv128-"
                                    "Conv128 same-Pool-Drop.25-Flatten(2048)-Dense1024-Drop.5-Dense7, 3x3 convs, "
                                    "BatchNorm folded into the convs, ReLU"),
+    "seed1x1": (PointwiseSeedTrunk, True, "seed CNN, a 1x1 conv after the third: Conv32-Conv64-Pool-Drop.25-Conv128-"
+                                          "Conv1x1 256-Pool-Conv128-Pool-Drop.25-Flatten(2048)-Dense1024-Drop.5-Dense7, "
+                                          "3x3 valid convs, BatchNorm folded into the convs, ReLU"),
     "vgg": (VggTrunk, True, "VGG-style: [Conv32 Conv32]-Pool-[Conv64 Conv64]-Pool-[Conv128 Conv128]-Pool-"
                             "[Conv256 Conv512]-MaxPool3-Drop.25-Flatten(512x2x2=2048)-Dense1024-Drop.5-Dense7, 3x3 same "
                             "convs, BatchNorm folded into the convs, ReLU"),

@@ -132,6 +132,17 @@ class ArchitecturesTest(unittest.TestCase):
         self.assertEqual(count_macs(deep.trunk) - count_macs(seed.trunk), 8 * 8 * 9 * 128 * 128)
         self.assertEqual(sum(isinstance(m, torch.nn.Conv2d) for m in deep.trunk.modules()), 5)
 
+    def test_seed1x1_is_the_seed_one_layer_deeper_with_its_24_px_features(self):
+        # depth without a wider receptive field: a 1x1 conv 128 -> 256 at 20x20, the fourth conv reading 256
+        seed, point = build_model("seed").eval(), build_model("seed1x1").eval()
+        with torch.no_grad():
+            self.assertEqual(tuple(point.trunk.layers[:-1](torch.rand(2, 1, 48, 48)).shape), (2, 128, 4, 4))
+        self.assertEqual(receptive_field(point.trunk), (24, 8))
+        self.assertEqual(count_macs(point.trunk) - count_macs(seed.trunk),
+                         20 * 20 * 128 * 256 + 8 * 8 * 9 * (256 - 128) * 128)
+        kernels = [m.kernel_size for m in point.trunk.modules() if isinstance(m, torch.nn.Conv2d)]
+        self.assertEqual(kernels, [(3, 3), (3, 3), (3, 3), (1, 1), (3, 3)])
+
     def test_unknown_arch_is_refused(self):
         with self.assertRaises(ValueError):
             build_model("nope")
