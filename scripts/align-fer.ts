@@ -1,0 +1,140 @@
+/**
+ * FER-2013-style 48x48 faces with their eyes levelled (issue 17, "aligned faces"): every face is enlarged x3 onto a
+ * mid-gray canvas (YuNet needs some room around a face that fills its crop), the pipeline's YuNet finds it, and the
+ * 48x48 face is rotated about its centre by the eye angle (src/inference/level-eyes.ts, the same function the live
+ * crop uses with `levelEyes`). Faces YuNet does not find, or finds tilted beyond MAX_LEVEL_DEGREES (more likely wrong
+ * landmarks than a head turned that far), are written unrotated. The output keeps the layout and file
+ * stems (`<out>/<label>/<stem>.png`, lossless), so scripts/train.py and `npm run evaluate` read it as they read the
+ * original, and train.py's validation slice holds the same faces. A report (`<out>/align-report.json`): how many were
+ * found, the angle distribution.
+ *
+ *   npx tsx scripts/align-fer.ts --data ../shared/datasets/fer2013/train --out /work/runs/fer-level/train
+ */
+import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join, parse, resolve } from 'node:path';
+import sharp from 'sharp';
+import { LABEL_NAMES } from '../src/contracts/labels';
+import { eyeAngle, levellingAngle, MAX_LEVEL_DEGREES, rotatedSquare } from '../src/inference/level-eyes';
+import { OrtSessionFactory } from '../src/inference/ort.sessions';
+import { INPUT_SIZE } from '../src/inference/preprocess';
+import { YunetDetector } from '../src/inference/yunet.detector';
+import { cliArgs, fail, numberArg } from './cli';
+
+const USAGE = 'npx tsx scripts/align-fer.ts --data <folder of <label>/*.jpg|png 48x48 faces> --out <folder> [--batch 32] [--limit N]';
+const args = cliArgs(USAGE, {
+  data: { type: 'string' },
+  out: { type: 'string' },
+  batch: { type: 'string', default: '32' },
+  limit: { type: 'string' },
+});
+
+/** The face is enlarged this much and centred on a CANVAS-sided square, the detector's letterbox side. */
+const ENLARGE = 3;
+const CANVAS = 256;
+
+/** The canvas YuNet sees: the face enlarged (bilinear) and centred on mid-gray, packed BGR. */
+async function canvasFor(face: Uint8Array): Promise<Uint8Array> {
+  const side = INPUT_SIZE * ENLARGE;
+  // sharp hands a one-channel raw input back as three channels after a resize: read its own channel count
+  const { data: big, info } = await sharp(Buffer.from(face), { raw: { width: INPUT_SIZE, height: INPUT_SIZE, channels: 1 } })
+    .resize(side, side, { kernel: 'linear' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const out = new Uint8Array(CANVAS * CANVAS * 3).fill(128);
+  const o = (CANVAS - side) / 2;
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const v = big[(y * side + x) * info.channels];
+      const p = ((y + o) * CANVAS + x + o) * 3;
+      out[p] = v;
+      out[p + 1] = v;
+      out[p + 2] = v;
+    }
+  }
+  return out;
+}
+
+interface Item {
+  label: string;
+  file: string;
+}
+
+async function main(): Promise<void> {
+  if (!args.data || !args.out) fail('--data and --out are required', USAGE);
+  const batch = numberArg('batch', args.batch, { min: 1, max: 512, int: true });
+  const data = resolve(args.data);
+  const out = resolve(args.out);
+  const items: Item[] = [];
+  for (const label of LABEL_NAMES) {
+    let files: string[];
+    try {
+      files = readdirSync(join(data, label)).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
+    } catch {
+      continue;
+    }
+    for (const file of files) items.push({ label, file });
+  }
+  if (items.length === 0) fail(`${data}: no <label>/*.jpg|png faces (labels: ${LABEL_NAMES.join(', ')})`, USAGE);
+  const list = args.limit ? items.filter((_, i) => i % Math.ceil(items.length / numberArg('limit', args.limit, { min: 1, int: true })) === 0) : items;
+  // written to a sibling folder and renamed at the end: an interrupted run leaves no half-aligned set behind
+  const staging = `${out}.partial`;
+  for (const label of LABEL_NAMES) mkdirSync(join(staging, label), { recursive: true });
+
+  const factory = new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: 2 });
+  const detector = new YunetDetector(await factory.create(resolve(__dirname, '../models/face-detection/yunet_s_dynamic.onnx')), {
+    size: CANVAS, scoreThreshold: 0.5, nmsIou: 0.3, minFacePixels: 24,
+  });
+  const angles: number[] = [];
+  let missed = 0;
+  const started = Date.now();
+  for (let i = 0; i < list.length; i += batch) {
+    const chunk = list.slice(i, i + batch);
+    const faces = await Promise.all(
+      chunk.map(async ({ label, file }) => {
+        const { data: px, info } = await sharp(join(data, label, file)).grayscale().raw().toBuffer({ resolveWithObject: true });
+        if (info.width !== INPUT_SIZE || info.height !== INPUT_SIZE) fail(`${join(data, label, file)}: ${info.width}x${info.height}, expected ${INPUT_SIZE}x${INPUT_SIZE}`);
+        return new Uint8Array(px);
+      }),
+    );
+    const canvases = await Promise.all(faces.map(canvasFor));
+    const found = await detector.detect(canvases.map((c) => ({ data: c, width: CANVAS, height: CANVAS })));
+    await Promise.all(
+      chunk.map(async ({ label, file }, j) => {
+        let face = faces[j];
+        const best = found[j].reduce<(typeof found)[number][number] | undefined>((a, b) => (!a || b.score > a.score ? b : a), undefined);
+        if (best) {
+          angles.push((eyeAngle(best.landmarks) * 180) / Math.PI);
+          const angle = levellingAngle(best.landmarks);
+          face = rotatedSquare(face, INPUT_SIZE, INPUT_SIZE, { cx: INPUT_SIZE / 2, cy: INPUT_SIZE / 2, side: INPUT_SIZE }, angle, INPUT_SIZE);
+        } else missed++;
+        await sharp(Buffer.from(face), { raw: { width: INPUT_SIZE, height: INPUT_SIZE, channels: 1 } })
+          .toColourspace('b-w')
+          .png()
+          .toFile(join(staging, label, `${parse(file).name}.png`));
+      }),
+    );
+    const done = Math.min(i + batch, list.length);
+    if (done === list.length || Math.floor(done / 2000) !== Math.floor(i / 2000)) {
+      process.stderr.write(`aligned ${done}/${list.length} (${missed} without a face) in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+    }
+  }
+  await detector.release();
+  const abs = angles.map(Math.abs).sort((a, b) => a - b);
+  const q = (p: number) => (abs.length ? Number(abs[Math.min(abs.length - 1, Math.floor(p * abs.length))].toFixed(2)) : null);
+  const report = {
+    source: data,
+    faces: list.length,
+    levelled: angles.length,
+    withoutFace: missed,
+    absAngleDegrees: { median: q(0.5), p90: q(0.9), p99: q(0.99), max: abs.at(-1) ?? null, over10: abs.filter((a) => a > 10).length },
+    leftUnrotated: { beyondDegrees: MAX_LEVEL_DEGREES, faces: abs.filter((a) => a > MAX_LEVEL_DEGREES).length },
+  };
+  writeFileSync(join(staging, 'align-report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  renameSync(staging, out);
+  console.log(JSON.stringify(report));
+}
+
+main().catch((err) => {
+  process.stderr.write(`error: ${(err as Error).message}\n`);
+  process.exit(1);
+});
