@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     const found = await detector.detect(canvases.map((c) => ({ data: c, width: CANVAS, height: CANVAS })));
     await Promise.all(
       chunk.map(async ({ label, file }, j) => {
-        let face = faces[j];
+        let face: Uint8Array = faces[j];
         const best = found[j].reduce<(typeof found)[number][number] | undefined>((a, b) => (!a || b.score > a.score ? b : a), undefined);
         if (best) {
           angles.push((eyeAngle(best.landmarks) * 180) / Math.PI);

@@ -7,7 +7,8 @@
  *   (the speed target: one user with 7 labels x 20 faces (FER-2013 test crops, already 48x48) + the replay set)
  *
  * Layout: <root>/<subject>/{calibration,test}/<label>/<image>. Every image goes through the live path: YuNet finds
- * the face (highest score), cropFace() makes the 48x48 classifier input, trunk.onnx makes features. The subject's
+ * the face (highest score), cropFace() makes the 48x48 classifier input (eyes levelled when the models folder's manifest
+ * says general.crop.levelEyes: subject-faces.ts modelCrop), trunk.onnx makes features. The subject's
  * head is fine-tuned on `calibration` (the same FinetuneTrainer the worker runs), both heads are scored on `test`.
  * Images where no face is found are counted in facesMissed and left out of both heads' accuracy.
  * finetuneSeconds = FinetuneTrainer.train() wall time: augmentation, trunk features of the variants, all steps
@@ -27,7 +28,7 @@ import { DEFAULT_PERSONAL_GATE } from '../src/config';
 import { LABEL_NAMES } from '../src/contracts/labels';
 import sharp from 'sharp';
 import { parsedOrFail } from './cli';
-import { Face, loadFaces, openSubjectDetector, subjectDirs } from './subject-faces';
+import { Face, loadFaces, modelCrop, openSubjectDetector, subjectDirs } from './subject-faces';
 
 interface Args {
   data: string;
@@ -134,6 +135,8 @@ async function main(): Promise<void> {
     return;
   }
   const subjects = subjectDirs(args.data).filter((d) => !args.only || args.only.includes(d)).slice(0, args.subjects);
+  // faces cut the way the model was trained: eyes levelled for a model trained on levelled faces (its manifest)
+  const crop = modelCrop(args.models);
   /** One fine-tune of one subject with one seed. */
   type Run = {
     seed: number;
@@ -157,8 +160,8 @@ async function main(): Promise<void> {
   const dumped: DumpedRun[] = [];
   let facesMissed = 0;
   for (const id of subjects) {
-    const cal = await loadFaces(join(args.data, id, 'calibration'), detector);
-    const test = await loadFaces(join(args.data, id, 'test'), detector);
+    const cal = await loadFaces(join(args.data, id, 'calibration'), detector, crop);
+    const test = await loadFaces(join(args.data, id, 'test'), detector, crop);
     facesMissed += cal.missed + test.missed;
     if (cal.faces.length === 0 || test.faces.length === 0) {
       if (!args.json) console.log(`${id}: skipped (calibration faces ${cal.faces.length}, test faces ${test.faces.length})`);
@@ -240,7 +243,7 @@ async function main(): Promise<void> {
     for (const row of sweep) console.log(`  w ${row.w.toFixed(1)}  ${pct(row.personal)}  ${row.worseByMoreThanOneFace.join(', ') || '-'}`);
   }
   if (args.json) {
-    console.log(JSON.stringify({ subjects: rows, mean: summary, ...(sweep ? { sweep } : {}), facesMissed, gate: args.gate, options: { ...DEFAULT_FINETUNE, ...args.options, augment: undefined } }));
+    console.log(JSON.stringify({ subjects: rows, mean: summary, ...(sweep ? { sweep } : {}), facesMissed, levelEyes: crop.levelEyes === true, gate: args.gate, options: { ...DEFAULT_FINETUNE, ...args.options, augment: undefined } }));
   } else {
     const over = seeds.length > 1 ? ` (means over seeds ${seeds.join(', ')}: ${summary.personalPerSeed!.map(pct).join(' / ')}; Δ per subject averaged)` : '';
     console.log(

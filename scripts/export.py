@@ -67,7 +67,8 @@ def _sha256(path: str) -> str:
 
 
 @torch.no_grad()
-def export_all(model: ExpressionNet, out: str, train_x, train_y, history, best, args, replay_per_class=100, seed=1337):
+def export_all(model: ExpressionNet, out: str, train_x, train_y, history, best, args, replay_per_class=100, seed=1337,
+               levelled: bool = False):
     os.makedirs(out, exist_ok=True)
     model = model.cpu().float().to(memory_format=torch.contiguous_format).eval()
     x = torch.zeros(2, 1, 48, 48)
@@ -93,7 +94,7 @@ def export_all(model: ExpressionNet, out: str, train_x, train_y, history, best, 
         json.dump(replay_meta, f)
     _replace(os.path.join(out, "replay.json.tmp"), os.path.join(out, "replay.json"))
 
-    write_manifest(out, history, best, args)
+    write_manifest(out, history, best, args, levelled)
     print(f"exported to {out}", file=sys.stderr)
 
 
@@ -102,7 +103,7 @@ def _same_weights(previous, files) -> bool:
     return old is not None and old == files.get("expression.onnx", {}).get("sha256")
 
 
-def write_manifest(out: str, history, best, args) -> None:
+def write_manifest(out: str, history, best, args, levelled: bool = False) -> None:
     root = os.path.dirname(os.path.abspath(out.rstrip("/")))
     manifest_path = os.path.join(root, "manifest.json")
     manifest = {}
@@ -126,6 +127,8 @@ def write_manifest(out: str, history, best, args) -> None:
         "labels": LABELS,
         "input": {"name": "input", "shape": ["N", 1, 48, 48], "dtype": "float32", "range": [0, 1],
                   "preprocess": "grayscale (ITU-R 601 integer luma), area resize to 48x48, /255"},
+        # how the live path cuts a face for this model: levelled eyes only for a model trained on levelled faces
+        "crop": {"levelEyes": levelled},
         "outputs": {"expression.onnx": "logits [N,7]", "trunk.onnx": "features [N,2048]",
                     "head.onnx": "features [N,2048] -> logits [N,7]"},
         "arch": args.get("arch") or "seed",
@@ -176,7 +179,9 @@ def record_metrics(manifest_path: str, eval_json: str, name: str) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, help="run folder with checkpoint.pt")
-    p.add_argument("--data", required=True, help="the training data the run used (for the replay set)")
+    p.add_argument("--data", required=True, help="the training data the run used (for the replay set; a folder of "
+                                                 "levelled faces from scripts/align-fer.ts marks the model "
+                                                 "general.crop.levelEyes in the manifest)")
     p.add_argument("--out", default="models/general")
     p.add_argument("--replay-per-class", type=int, default=100)
     p.add_argument("--metrics", nargs=2, metavar=("NAME", "EVAL_JSON"),
@@ -186,7 +191,7 @@ def main(argv=None) -> int:
         record_metrics(os.path.join(os.path.dirname(os.path.abspath(a.out.rstrip("/"))), "manifest.json"), a.metrics[1],
                        a.metrics[0])
         return 0
-    from fer.data import run_rows  # noqa: E402
+    from fer.data import is_levelled, run_rows  # noqa: E402
 
     ck = torch.load(os.path.join(a.run, "checkpoint.pt"), map_location="cpu")
     model = build_model(ck["args"].get("arch", "seed"))
@@ -195,7 +200,7 @@ def main(argv=None) -> int:
     images, labels, tr, _ = run_rows(a.data, args)
     x = torch.from_numpy(images[tr]).float().div_(255).unsqueeze(1)
     export_all(model, a.out, x, torch.from_numpy(labels[tr]), ck["history"], ck["best"], args, a.replay_per_class,
-               seed=args["seed"])
+               seed=args["seed"], levelled=is_levelled(a.data))
     return 0
 
 

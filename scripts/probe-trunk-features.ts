@@ -23,7 +23,7 @@ import { augmentFace } from '../src/personalization/finetune/augment';
 import { generalAssetPaths, loadGeneralHead } from '../src/personalization/finetune/general-assets';
 import { Rng } from '../src/personalization/finetune/rng';
 import { parsedOrFail } from './cli';
-import { Face, loadFaces, openSubjectDetector, subjectDirs } from './subject-faces';
+import { Face, loadFaces, modelCrop, openSubjectDetector, subjectDirs } from './subject-faces';
 
 /** Augmented copies per calibration photo for the "augmented" figure (seeded: every trunk sees the same copies). */
 const VARIANTS = 8;
@@ -106,15 +106,25 @@ async function main(): Promise<void> {
   const args = parsedOrFail(() => parseArgs(process.argv.slice(2)));
   Logger.overrideLogger(['error']);
   const detector = await openSubjectDetector(new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: args.threads }), args.models[0]);
-  const subjects: { id: string; cal: Face[]; test: Face[] }[] = [];
-  for (const id of subjectDirs(args.data)) {
-    const cal = (await loadFaces(join(args.data, id, 'calibration'), detector)).faces;
-    const test = (await loadFaces(join(args.data, id, 'test'), detector)).faces;
-    if (cal.length && test.length) subjects.push({ id, cal, test });
+  // each models folder's faces are cut the way its model was trained (modelCrop); folders that agree share them
+  type Subject = { id: string; cal: Face[]; test: Face[] };
+  const facesByCrop = new Map<string, Subject[]>();
+  for (const models of args.models) {
+    const rule = modelCrop(models);
+    const key = JSON.stringify(rule);
+    if (facesByCrop.has(key)) continue;
+    const list: Subject[] = [];
+    for (const id of subjectDirs(args.data)) {
+      const cal = (await loadFaces(join(args.data, id, 'calibration'), detector, rule)).faces;
+      const test = (await loadFaces(join(args.data, id, 'test'), detector, rule)).faces;
+      if (cal.length && test.length) list.push({ id, cal, test });
+    }
+    facesByCrop.set(key, list);
   }
   await detector.release();
   const results = [];
   for (const models of args.models) {
+    const subjects = facesByCrop.get(JSON.stringify(modelCrop(models)))!;
     const sessions = await openTrainingSessions(trainingFactory({ EXECUTION_PROVIDER: 'cpu', threads: args.threads, spin: TRAINING_SPIN }), generalAssetPaths(models));
     const head = headTensors(loadGeneralHead(generalAssetPaths(models).head));
     const hits = { general: 0, raw: 0, centred: 0, augmented: 0 };
@@ -140,6 +150,7 @@ async function main(): Promise<void> {
     const row = {
       models,
       subjects: subjects.length,
+      levelEyes: modelCrop(models).levelEyes === true,
       testFaces: faces,
       general: acc(hits.general),
       prototypesRaw: acc(hits.raw),

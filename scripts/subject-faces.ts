@@ -2,11 +2,11 @@
  * The per-subject sets' faces as the live path sees them, shared by the scripts that read those sets
  * (bench-personalization.ts, probe-trunk-features.ts). Layout: <root>/<subject>/{calibration,test}/<label>/<image>.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { LABEL_NAMES } from '../src/contracts/labels';
-import { cropFace } from '../src/inference/face-crop';
+import { cropFace, CropRule, DEFAULT_CROP } from '../src/inference/face-crop';
 import type { OrtSessionFactory } from '../src/inference/ort.sessions';
 import { BgrImage, YunetDetector } from '../src/inference/yunet.detector';
 
@@ -27,8 +27,20 @@ export async function openSubjectDetector(factory: OrtSessionFactory, modelsDir:
   });
 }
 
-/** Decoded image -> the 48x48 crop of its best face, or null when the detector finds none. */
-export async function loadFaces(dir: string, detector: YunetDetector): Promise<{ faces: Face[]; missed: number; total: number }> {
+/**
+ * The crop a models folder's general model was trained for: DEFAULT_CROP, with the eyes levelled when its manifest says
+ * `general.crop.levelEyes` (scripts/export.py writes it for a model trained on scripts/align-fer.ts's faces).
+ */
+export function modelCrop(modelsDir: string): CropRule {
+  const path = join(modelsDir, 'manifest.json');
+  if (!existsSync(path)) return DEFAULT_CROP;
+  const levelEyes = (JSON.parse(readFileSync(path, 'utf8')) as { general?: { crop?: { levelEyes?: unknown } } }).general?.crop?.levelEyes;
+  if (levelEyes !== undefined && typeof levelEyes !== 'boolean') throw new Error(`${path}: general.crop.levelEyes must be true or false`);
+  return levelEyes ? { ...DEFAULT_CROP, levelEyes } : DEFAULT_CROP;
+}
+
+/** Decoded image -> the 48x48 crop of its best face (cut by `rule`), or null when the detector finds none. */
+export async function loadFaces(dir: string, detector: YunetDetector, rule: CropRule = DEFAULT_CROP): Promise<{ faces: Face[]; missed: number; total: number }> {
   const faces: Face[] = [];
   let missed = 0;
   let total = 0;
@@ -51,7 +63,7 @@ export async function loadFaces(dir: string, detector: YunetDetector): Promise<{
         missed++;
         continue;
       }
-      faces.push({ label, face: cropFace(image, best.box).crop48 });
+      faces.push({ label, face: cropFace(image, best.box, rule, 0, best.landmarks).crop48 });
     }
   }
   return { faces, missed, total };

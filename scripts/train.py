@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fer.data import LABELS, DataError, limit_rows, load, split_indices  # noqa: E402
+from fer.data import LABELS, DataError, is_levelled, limit_rows, load, split_indices  # noqa: E402
 from fer.mixup import mix_batch, mix_weight, mixed_loss  # noqa: E402
 from fer.model import ARCHS, build_model, fold_batchnorm, trains_with_batchnorm  # noqa: E402
 from fer.optim import OPTIMIZERS, checkpoint_optimizer, make_optimizer  # noqa: E402
@@ -373,7 +373,7 @@ def main(argv=None) -> int:
         model = build_model(args.arch)
         model.load_state_dict(best["state"])
         export_all(model, args.export, train_x=x_tr, train_y=y_tr, history=history, best=best, args=vars(args),
-                   replay_per_class=args.replay_per_class)
+                   replay_per_class=args.replay_per_class, levelled=is_levelled(args.data))
     return 0
 
 

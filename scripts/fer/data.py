@@ -221,6 +221,17 @@ def load_packed(path: str):
     return images, labels.astype(np.int64)
 
 
+# ---- levelled faces (scripts/align-fer.ts) ---------------------------------------------------------------------------
+
+LEVEL_REPORT = "align-report.json"
+
+
+def is_levelled(source: str) -> bool:
+    """A folder written by scripts/align-fer.ts (faces with their eyes levelled): a model trained on it must be served
+    with the levelled crop (models/manifest.json general.crop.levelEyes)."""
+    return os.path.isdir(source) and os.path.isfile(os.path.join(source, LEVEL_REPORT))
+
+
 def load(source: str, usage: str | None = None, strict: bool = False):
     """A CSV file, a split folder, or a packed dataset (.npz / .npz.xz, scripts/fer/packed.py)."""
     if os.path.isfile(source) and source.lower().endswith(".csv"):

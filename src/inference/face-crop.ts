@@ -1,4 +1,5 @@
 import { Box } from '../contracts/geometry';
+import { levellingAngle, rotatedSquare } from './level-eyes';
 import { areaResize, INPUT_SIZE, toGray } from './preprocess';
 import type { BgrImage } from './yunet.detector';
 
@@ -12,6 +13,11 @@ export interface CropRule {
   basis: 'max' | 'width' | 'mean';
   scale: number;
   shiftY: number;
+  /**
+   * Rotate the square about its centre until the eyes are level (issue 17's aligned faces: only for a model trained
+   * on levelled faces, scripts/align-fer.ts). Needs the detector's landmarks; without them the crop is not rotated.
+   */
+  levelEyes?: boolean;
 }
 export const DEFAULT_CROP: CropRule = { basis: 'mean', scale: 0.9, shiftY: 0.05 };
 
@@ -52,8 +58,36 @@ export interface FaceCrop {
   cropLarge?: { data: Uint8Array; width: number; height: number };
 }
 
-export function cropFace(image: BgrImage, box: Box, rule: CropRule = DEFAULT_CROP, largeSide = 0): FaceCrop {
+/** Largest side a levelled crop is resampled at before the area resize to 48 (4x the input, as scripts/crop-variants.ts). */
+const LEVEL_WARP_SIDE = INPUT_SIZE * 4;
+
+/**
+ * The crop's square (cropRegion's centre and side) rotated by levellingAngle(landmarks), as a gray square of side
+ * min(LEVEL_WARP_SIDE, the region's side). Only the frame area the rotated square can reach is converted to gray.
+ * With level eyes and a square region of at most LEVEL_WARP_SIDE pixels it is the plain crop's pixels exactly.
+ */
+function levelledGray(image: BgrImage, region: Box, landmarks: readonly number[]): { gray: Uint8Array; side: number } {
+  const side = Math.max(region.w, region.h);
+  const cx = region.x + region.w / 2;
+  const cy = region.y + region.h / 2;
+  const reach = Math.ceil((side * Math.SQRT2) / 2) + 1;
+  const x0 = Math.max(0, Math.floor(cx - reach));
+  const y0 = Math.max(0, Math.floor(cy - reach));
+  const around = { x: x0, y: y0, w: Math.min(image.width, Math.ceil(cx + reach)) - x0, h: Math.min(image.height, Math.ceil(cy + reach)) - y0 };
+  const out = Math.max(1, Math.min(LEVEL_WARP_SIDE, Math.round(side)));
+  const gray = rotatedSquare(grayRegion(image, around), around.w, around.h, { cx: cx - x0, cy: cy - y0, side }, levellingAngle(landmarks), out);
+  return { gray, side: out };
+}
+
+export function cropFace(image: BgrImage, box: Box, rule: CropRule = DEFAULT_CROP, largeSide = 0, landmarks?: readonly number[]): FaceCrop {
   const region = cropRegion(box, image.width, image.height, rule);
+  if (rule.levelEyes && landmarks && landmarks.length >= 4) {
+    const { gray, side } = levelledGray(image, region, landmarks);
+    const crop48 = areaResize(gray, side, side, INPUT_SIZE, INPUT_SIZE);
+    if (largeSide <= 0) return { region, crop48 };
+    const s = Math.min(largeSide, side);
+    return { region, crop48, cropLarge: { data: areaResize(gray, side, side, s, s), width: s, height: s } };
+  }
   const gray = grayRegion(image, region);
   const crop48 = areaResize(gray, region.w, region.h, INPUT_SIZE, INPUT_SIZE);
   if (largeSide <= 0) return { region, crop48 };

@@ -4,7 +4,7 @@
  * head), and with the calibration photos as their own test set every face must find its own prototype.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -52,6 +52,33 @@ describe('npx tsx scripts/probe-trunk-features.ts', () => {
     const [row] = JSON.parse(r.stdout).results;
     expect(row.prototypesRaw).toBe(1);
     expect(row.prototypesCentred).toBe(1);
+  });
+
+  it.skipIf(!hasJaffe)('cuts faces levelled for a model whose manifest says general.crop.levelEyes, as bench:personalization does', () => {
+    const one = join(tmp, 'level-data');
+    mkdirSync(one);
+    symlinkSync(subject, join(one, 'KA'));
+    // the shipped model's files, with a manifest that asks for levelled crops
+    const levelled = join(tmp, 'level-models');
+    mkdirSync(levelled);
+    for (const name of readdirSync(models)) if (name !== 'manifest.json') symlinkSync(join(models, name), join(levelled, name));
+    const manifest = JSON.parse(readFileSync(join(models, 'manifest.json'), 'utf8'));
+    writeFileSync(join(levelled, 'manifest.json'), JSON.stringify({ ...manifest, general: { ...manifest.general, crop: { levelEyes: true } } }));
+    const r = probe(['--data', one, '--models', `${models},${levelled}`, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const [plain, level] = JSON.parse(r.stdout).results;
+    expect([plain.levelEyes, level.levelEyes]).toEqual([false, true]);
+    expect(level.testFaces).toBe(plain.testFaces);
+    const bench = run('scripts/bench-personalization.ts', ['--data', one, '--models', levelled, '--epochs', '1', '--json']);
+    expect(bench.status, bench.stderr).toBe(0);
+    const b = JSON.parse(bench.stdout);
+    expect(b.levelEyes).toBe(true);
+    expect(level.general).toBeCloseTo(b.subjects[0].general, 3);
+
+    writeFileSync(join(levelled, 'manifest.json'), JSON.stringify({ ...manifest, general: { ...manifest.general, crop: { levelEyes: 'yes' } } }));
+    const bad = probe(['--data', one, '--models', levelled, '--json']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('general.crop.levelEyes must be true or false');
   });
 
   it('refuses a call without --data or --models, and unknown options (exit code 2)', () => {

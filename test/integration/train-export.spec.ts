@@ -81,6 +81,24 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     const manifest = JSON.parse(readFileSync(join(dir, 'models', 'manifest.json'), 'utf8'));
     expect(manifest.general.epochsTrained).toBe(2);
     expect(manifest.general.files['expression.onnx'].sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(manifest.general.crop).toEqual({ levelEyes: false });
+  });
+
+  it('marks a model exported from levelled faces (a scripts/align-fer.ts folder) general.crop.levelEyes', async () => {
+    const faces = join(dir, 'levelled');
+    const labels = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
+    for (const [c, label] of labels.entries()) {
+      mkdirSync(join(faces, label), { recursive: true });
+      for (let k = 0; k < 6; k++) {
+        const px = Buffer.from(Array.from({ length: 2304 }, (_, i) => ((i % 48) * (c + 1) + k * 7) % 256));
+        await sharp(px, { raw: { width: 48, height: 48, channels: 1 } }).png().toFile(join(faces, label, `f${k}.png`));
+      }
+    }
+    writeFileSync(join(faces, 'align-report.json'), '{}\n');
+    const levelOut = join(dir, 'level', 'models', 'general');
+    const e = run(['scripts/export.py', '--run', runDir, '--data', faces, '--out', levelOut, '--replay-per-class', '2']);
+    expect(e.status, e.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'level', 'models', 'manifest.json'), 'utf8')).general.crop).toEqual({ levelEyes: true });
   });
 
   it('keeps recorded metrics only while the weights are the ones they were measured on', () => {

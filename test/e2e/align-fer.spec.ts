@@ -1,0 +1,94 @@
+/**
+ * scripts/align-fer.ts (issue 17's levelled faces) on real FER-2013 faces: the layout and stems survive, a report says
+ * what was found, and a face turned by 15 degrees comes back nearer the same face levelled — the rotation is undone
+ * (in part: YuNet's landmarks under-read a turn) by the pipeline's own detector and level-eyes.ts, not merely applied.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DATASETS, ROOT, TSX } from '../support/paths';
+
+const FER = join(DATASETS, 'fer2013', 'train');
+const hasFer = existsSync(FER);
+if (!hasFer) console.warn(`skipping align-fer on real faces: ${FER} is absent (datasets live in ../shared)`);
+const tmp = mkdtempSync(join(tmpdir(), 'align-fer-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const align = (args: string[]) => spawnSync(TSX, ['scripts/align-fer.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+
+const gray = async (path: string) => new Uint8Array((await sharp(path).grayscale().raw().toBuffer({ resolveWithObject: true })).data);
+const meanAbs = (a: Uint8Array, b: Uint8Array, inset = 8) => {
+  // the centre only: corners of a turned face hold padding, not face
+  let sum = 0;
+  let n = 0;
+  for (let y = inset; y < 48 - inset; y++) for (let x = inset; x < 48 - inset; x++, n++) sum += Math.abs(a[y * 48 + x] - b[y * 48 + x]);
+  return sum / n;
+};
+
+describe('npx tsx scripts/align-fer.ts', () => {
+  it.skipIf(!hasFer)('levels real faces, keeps layout and stems, and undoes a 15 degree turn', async () => {
+    const src = join(tmp, 'src');
+    const names: string[] = [];
+    for (const label of ['happy', 'surprise']) {
+      mkdirSync(join(src, label), { recursive: true });
+      for (const f of readdirSync(join(FER, label)).sort().slice(0, 6)) {
+        symlinkSync(join(FER, label, f), join(src, label, f));
+        names.push(`${label}/${f}`);
+      }
+    }
+    // each happy face again, turned 15 degrees (centre cut back to 48x48, corners mid-gray)
+    for (const f of readdirSync(join(FER, 'happy')).sort().slice(0, 6)) {
+      const turned = await sharp(join(FER, 'happy', f)).grayscale().rotate(15, { background: '#808080' }).raw().toBuffer({ resolveWithObject: true });
+      const off = Math.floor((turned.info.width - 48) / 2);
+      await sharp(turned.data, { raw: { width: turned.info.width, height: turned.info.height, channels: turned.info.channels } })
+        .extract({ left: off, top: off, width: 48, height: 48 })
+        .toFile(join(src, 'happy', `turned_${f.replace(/\.jpg$/, '.png')}`));
+    }
+    const out = join(tmp, 'out');
+    const r = align(['--data', src, '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(`${out}.partial`)).toBe(false);
+    const report = JSON.parse(readFileSync(join(out, 'align-report.json'), 'utf8'));
+    expect(report.faces).toBe(18);
+    expect(report.levelled + report.withoutFace).toBe(18);
+    expect(report.levelled).toBeGreaterThanOrEqual(12);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toEqual(report);
+    for (const n of names) expect(existsSync(join(out, n.replace(/\.jpg$/, '.png'))), n).toBe(true);
+    const meta = await sharp(join(out, names[0].replace(/\.jpg$/, '.png'))).metadata();
+    expect([meta.width, meta.height, meta.channels]).toEqual([48, 48, 1]);
+
+    // turned faces: after levelling, nearer the levelled original than the turned input was to the original
+    let before = 0;
+    let after = 0;
+    for (const f of readdirSync(join(FER, 'happy')).sort().slice(0, 6)) {
+      const original = await gray(join(FER, 'happy', f));
+      const turned = await gray(join(src, 'happy', `turned_${f.replace(/\.jpg$/, '.png')}`));
+      before += meanAbs(original, turned);
+      after += meanAbs(await gray(join(out, 'happy', f.replace(/\.jpg$/, '.png'))), await gray(join(out, 'happy', `turned_${f.replace(/\.jpg$/, '.png')}`)));
+    }
+    // YuNet reads a 15 degree turn as 7-10 degrees on these 48 px faces (its landmarks lean toward upright) and misses
+    // some turned faces, so levelling undoes part of the turn: measured 0.74 of the difference left; turning the wrong
+    // way would leave more than before
+    expect(after).toBeLessThan(before * 0.85);
+  });
+
+  it('refuses a folder without label folders, a face that is not 48x48, and missing arguments', async () => {
+    const empty = join(tmp, 'empty');
+    mkdirSync(empty);
+    const none = align(['--data', empty, '--out', join(tmp, 'o1')]);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain('no <label>/*.jpg|png faces');
+    const big = join(tmp, 'big', 'happy');
+    mkdirSync(big, { recursive: true });
+    await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toFile(join(big, 'a.png'));
+    const wrong = align(['--data', join(tmp, 'big'), '--out', join(tmp, 'o2')]);
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toContain('64x64, expected 48x48');
+    expect(existsSync(join(tmp, 'o2'))).toBe(false);
+    const bare = align([]);
+    expect(bare.status).toBe(2);
+    expect(bare.stderr).toContain('--data and --out are required');
+  });
+});
