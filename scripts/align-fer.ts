@@ -19,6 +19,7 @@ import { OrtSessionFactory } from '../src/inference/ort.sessions';
 import { INPUT_SIZE } from '../src/inference/preprocess';
 import { YunetDetector } from '../src/inference/yunet.detector';
 import { cliArgs, fail, numberArg } from './cli';
+import { FER_CANVAS, ferCanvas } from './fer-canvas';
 
 const USAGE = 'npx tsx scripts/align-fer.ts --data <folder of <label>/*.jpg|png 48x48 faces> --out <folder> [--batch 32] [--limit N]';
 const args = cliArgs(USAGE, {
@@ -27,32 +28,6 @@ const args = cliArgs(USAGE, {
   batch: { type: 'string', default: '32' },
   limit: { type: 'string' },
 });
-
-/** The face is enlarged this much and centred on a CANVAS-sided square, the detector's letterbox side. */
-const ENLARGE = 3;
-const CANVAS = 256;
-
-/** The canvas YuNet sees: the face enlarged (bilinear) and centred on mid-gray, packed BGR. */
-async function canvasFor(face: Uint8Array): Promise<Uint8Array> {
-  const side = INPUT_SIZE * ENLARGE;
-  // sharp hands a one-channel raw input back as three channels after a resize: read its own channel count
-  const { data: big, info } = await sharp(Buffer.from(face), { raw: { width: INPUT_SIZE, height: INPUT_SIZE, channels: 1 } })
-    .resize(side, side, { kernel: 'linear' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const out = new Uint8Array(CANVAS * CANVAS * 3).fill(128);
-  const o = (CANVAS - side) / 2;
-  for (let y = 0; y < side; y++) {
-    for (let x = 0; x < side; x++) {
-      const v = big[(y * side + x) * info.channels];
-      const p = ((y + o) * CANVAS + x + o) * 3;
-      out[p] = v;
-      out[p + 1] = v;
-      out[p + 2] = v;
-    }
-  }
-  return out;
-}
 
 interface Item {
   label: string;
@@ -82,7 +57,7 @@ async function main(): Promise<void> {
 
   const factory = new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: 2 });
   const detector = new YunetDetector(await factory.create(resolve(__dirname, '../models/face-detection/yunet_s_dynamic.onnx')), {
-    size: CANVAS, scoreThreshold: 0.5, nmsIou: 0.3, minFacePixels: 24,
+    size: FER_CANVAS, scoreThreshold: 0.5, nmsIou: 0.3, minFacePixels: 24,
   });
   const angles: number[] = [];
   let missed = 0;
@@ -96,8 +71,8 @@ async function main(): Promise<void> {
         return new Uint8Array(px);
       }),
     );
-    const canvases = await Promise.all(faces.map(canvasFor));
-    const found = await detector.detect(canvases.map((c) => ({ data: c, width: CANVAS, height: CANVAS })));
+    const canvases = await Promise.all(faces.map(ferCanvas));
+    const found = await detector.detect(canvases.map((c) => ({ data: c, width: FER_CANVAS, height: FER_CANVAS })));
     await Promise.all(
       chunk.map(async ({ label, file }, j) => {
         let face: Uint8Array = faces[j];
