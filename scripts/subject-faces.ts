@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { LABEL_NAMES } from '../src/contracts/labels';
 import { cropFace, CropRule, DEFAULT_CROP } from '../src/inference/face-crop';
+import { cropFromManifest } from '../src/inference/model-crop';
 import type { OrtSessionFactory } from '../src/inference/ort.sessions';
 import { BgrImage, YunetDetector } from '../src/inference/yunet.detector';
 
@@ -28,15 +29,11 @@ export async function openSubjectDetector(factory: OrtSessionFactory, modelsDir:
 }
 
 /**
- * The crop a models folder's general model was trained for: DEFAULT_CROP, with the eyes levelled when its manifest says
- * `general.crop.levelEyes` (scripts/export.py writes it for a model trained on scripts/align-fer.ts's faces).
+ * The crop a models folder's general model was trained for (src/inference/model-crop.ts: its manifest's general.crop).
  */
 export function modelCrop(modelsDir: string): CropRule {
   const path = join(modelsDir, 'manifest.json');
-  if (!existsSync(path)) return DEFAULT_CROP;
-  const levelEyes = (JSON.parse(readFileSync(path, 'utf8')) as { general?: { crop?: { levelEyes?: unknown } } }).general?.crop?.levelEyes;
-  if (levelEyes !== undefined && typeof levelEyes !== 'boolean') throw new Error(`${path}: general.crop.levelEyes must be true or false`);
-  return levelEyes ? { ...DEFAULT_CROP, levelEyes } : DEFAULT_CROP;
+  return cropFromManifest(existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined, path);
 }
 
 /** Decoded image -> the 48x48 crop of its best face (cut by `rule`), or null when the detector finds none. */

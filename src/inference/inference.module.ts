@@ -1,4 +1,5 @@
 import { Inject, Logger, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { CONFIG, Config } from '../config';
@@ -6,6 +7,7 @@ import { FaceEmbedder, faceEmbeddingPath } from './embedding/face-embedder';
 import type { ViewEmbedder } from './embedding/identify-faces';
 import { ExpressionTrunk, GeneralHead } from './expression.classifier';
 import { GeneralHeadResolver, HEAD_RESOLVER } from './head.resolver';
+import { cropFromManifest, GENERAL_CROP } from './model-crop';
 import { OrtModule } from './ort.module';
 import { OrtSessionFactory } from './ort.sessions';
 import { InferencePool, PooledFaceDetector, PooledFeatureExtractor, PooledViewEmbedder } from './pool/inference.pool';
@@ -111,12 +113,21 @@ const detectorOptions = (c: Config): YunetOptions => ({
       },
     },
     {
+      // the crop the general model was trained for (models/manifest.json general.crop): a bad entry stops the server
+      provide: GENERAL_CROP,
+      inject: [CONFIG],
+      useFactory: (c: Config) => {
+        const path = join(c.modelsDir, 'manifest.json');
+        return cropFromManifest(existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined, path);
+      },
+    },
+    {
       provide: GeneralHead,
       inject: [OrtSessionFactory, CONFIG],
       useFactory: async (f: OrtSessionFactory, c: Config) => new GeneralHead(await f.create(headPath(c))),
     },
   ],
-  exports: [OrtModule, FACE_DETECTOR, FEATURE_EXTRACTOR, LIVE_EMBEDDER, GeneralHead],
+  exports: [OrtModule, FACE_DETECTOR, FEATURE_EXTRACTOR, LIVE_EMBEDDER, GeneralHead, GENERAL_CROP],
 })
 export class InferenceModule implements OnApplicationShutdown {
   constructor(

@@ -25,7 +25,7 @@ export function cropFaces(options: CropFacesOptions): OperatorFunction<FrameWork
     for (const { frame, faces } of batch) {
       for (const f of faces) {
         if (!f.crop48 || !f.region || (watching && !f.cropLarge)) {
-          const c = cropFace(frame, f.detection.box, options.rule, watching ? LARGE_CROP_SIDE : 0);
+          const c = cropFace(frame, f.detection.box, options.rule, watching ? LARGE_CROP_SIDE : 0, f.detection.landmarks);
           f.crop48 = c.crop48;
           f.region = c.region;
           f.cropLarge = c.cropLarge;

@@ -5,7 +5,8 @@ import type { Frame } from '../contracts/frames';
 import { EventBus } from '../events/event-bus';
 import { FaceObservationDemand } from '../events/face-observation-demand';
 import { GeneralHead } from '../inference/expression.classifier';
-import { DEFAULT_CROP } from '../inference/face-crop';
+import { CropRule, DEFAULT_CROP } from '../inference/face-crop';
+import { GENERAL_CROP } from '../inference/model-crop';
 import { GeneralHeadResolver, HEAD_RESOLVER, HeadResolver } from '../inference/head.resolver';
 import type { ViewEmbedder } from '../inference/embedding/identify-faces';
 import { FACE_RECOGNIZER, type FaceRecognizer } from '../inference/face.recognizer';
@@ -42,6 +43,7 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
     @Optional() @Inject(FACE_RECOGNIZER) private readonly recognizer: FaceRecognizer | null,
     @Optional() @Inject(LIVE_EMBEDDER) embedder: ViewEmbedder | null,
     @Optional() @Inject(FaceObservationDemand) demand: FaceObservationDemand | null,
+    @Optional() @Inject(GENERAL_CROP) crop: CropRule | null,
   ) {
     this.pipeline = expressionPipeline(
       {
@@ -61,7 +63,7 @@ export class PipelineService implements OnApplicationBootstrap, OnModuleDestroy 
         depth: config.PIPELINE_DEPTH,
         smoothing: config.SMOOTHING,
         tracker: { iouThreshold: config.TRACK_IOU, graceFrames: config.TRACK_GRACE_FRAMES },
-        crop: DEFAULT_CROP,
+        crop: crop ?? DEFAULT_CROP,
         observe: {
           wanted: () => this.bus.wants('face.observed'),
           next: (f) => this.bus.publish('face.observed', f),

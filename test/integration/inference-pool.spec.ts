@@ -106,6 +106,12 @@ describe.skipIf(!hasD6)('InferencePool on real frames', () => {
 
     const lean = await detector.analyze(images().slice(0, 2), { crop: DEFAULT_CROP, largeSide: 0, features: false });
     expect(lean.flat().every((f) => f.features === undefined && f.cropLarge === undefined && f.crop48.length === 48 * 48)).toBe(true);
+
+    // a levelled model's crop: the workers turn each face by its own landmarks, as the in-process crop does
+    const level = { ...DEFAULT_CROP, levelEyes: true };
+    const levelled = (await detector.analyze(images(), { crop: level, largeSide: 0, features: false })).flat();
+    const expectedLevel = images().flatMap((im, i) => detections[i].map((d) => cropFace(im, d.box, level, 0, d.landmarks)));
+    expect(levelled.map((f) => Array.from(f.crop48))).toEqual(expectedLevel.map((c) => Array.from(c.crop48)));
   });
 
   it('fails only the requests of a worker that crashes, starts it again, and keeps serving', async () => {

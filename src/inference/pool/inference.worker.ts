@@ -61,7 +61,7 @@ async function main(): Promise<void> {
           const images = m.frames.map((f) => ({ data: new Uint8Array(m.buffer, f.offset, f.length), width: f.width, height: f.height }));
           const detections = await need(detector, 'face-detection').detect(images);
           const faces = detections.map((list, i) =>
-            list.map((detection) => ({ detection, ...cropFace(images[i], detection.box, m.request.crop, m.request.largeSide) })),
+            list.map((detection) => ({ detection, ...cropFace(images[i], detection.box, m.request.crop, m.request.largeSide, detection.landmarks) })),
           );
           const crops = faces.flat().map((f) => f.crop48);
           const features = m.request.features && crops.length > 0 ? compact(await need(trunk, 'expression trunk').features(crops)) : new Float32Array(0);

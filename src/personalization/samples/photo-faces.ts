@@ -1,10 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import sharp from 'sharp';
 import type { Metadata, OutputInfo } from 'sharp';
 import { CONFIG, Config } from '../../config';
 import { CodedError } from '../../contracts/errors';
 import type { Box } from '../../contracts/geometry';
-import { cropFace, DEFAULT_CROP } from '../../inference/face-crop';
+import { cropFace, CropRule, DEFAULT_CROP } from '../../inference/face-crop';
+import { GENERAL_CROP } from '../../inference/model-crop';
 import { describeFormats, sniffImageFormat, STILL_FORMATS } from '../../inference/image-format';
 import { FACE_DETECTOR } from '../../inference/inference.module';
 import type { Detection } from '../../inference/yunet.decode';
@@ -54,6 +55,8 @@ export class PhotoFaces {
     @Inject(FACE_DETECTOR) private readonly detector: PhotoDetector,
     @Inject(PHOTO_LIMITS) private readonly limits: PhotoLimits,
     @Inject(CONFIG) private readonly config: Pick<Config, 'FRAME_MAX_SIDE'>,
+    /** The general model's crop (models/manifest.json): a photo sample is cut as the stream's faces are. */
+    @Optional() @Inject(GENERAL_CROP) private readonly crop: CropRule | null = null,
   ) {}
 
   async face(bytes: Buffer, hint?: FaceHint): Promise<PhotoFace> {
@@ -99,7 +102,7 @@ export class PhotoFaces {
     const origW = swapped ? h : w;
     const scale = info.width / origW;
     const chosen = pick(detections ?? [], hint && { x: hint.x * scale, y: hint.y * scale });
-    const { crop48 } = cropFace(image, chosen.box, DEFAULT_CROP);
+    const { crop48 } = cropFace(image, chosen.box, this.crop ?? DEFAULT_CROP, 0, chosen.landmarks);
     const b = chosen.box;
     return { crop48, box: { x: b.x / scale, y: b.y / scale, w: b.w / scale, h: b.h / scale }, detected: { image, landmarks: chosen.landmarks } };
   }
