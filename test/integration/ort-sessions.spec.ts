@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
 import { execSync } from 'node:child_process';
-import { dirname } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config';
 import { ConfigModule } from '../../src/config.module';
@@ -9,6 +11,8 @@ import { FEATURE_EXTRACTOR, InferenceModule } from '../../src/inference/inferenc
 import type { FeatureExtractor } from '../../src/inference/inference.types';
 import { ExecutionProviderError, OrtSessionFactory } from '../../src/inference/ort.sessions';
 import { GeneralHead } from '../../src/inference/expression.classifier';
+import { DEFAULT_CROP } from '../../src/inference/face-crop';
+import { GENERAL_CROP } from '../../src/inference/model-crop';
 import { MODELS } from '../support/paths';
 
 const cudaInstalled = (() => {
@@ -56,5 +60,29 @@ describe('OrtSessionFactory', () => {
     const single = await head.run(await trunk.features([faces[1]]), 1);
     single.forEach((v, i) => expect(v).toBeCloseTo(logits[7 + i], 4));
     await ref.close();
+  });
+
+  it('provides the general model\'s crop from models/manifest.json, and stops at startup on an entry it does not understand', async () => {
+    const shipped = await Test.createTestingModule({ imports: [ConfigModule.forRoot(loadConfig({ MODELS_DIR: MODELS, INFERENCE_WORKERS: '0' })), InferenceModule] }).compile();
+    expect(shipped.get(GENERAL_CROP)).toEqual(DEFAULT_CROP);
+    await shipped.close();
+    // the shipped files with a manifest that asks for levelled crops, then one with a crop it cannot read
+    const dir = mkdtempSync(join(tmpdir(), 'model-crop-'));
+    try {
+      for (const name of readdirSync(MODELS)) if (name !== 'manifest.json') symlinkSync(join(MODELS, name), join(dir, name));
+      const manifest = JSON.parse(readFileSync(join(MODELS, 'manifest.json'), 'utf8'));
+      const write = (crop: unknown) => writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, general: { ...manifest.general, crop } }));
+      const config = loadConfig({ MODELS_DIR: dir, INFERENCE_WORKERS: '0' });
+      write({ levelEyes: true });
+      const levelled = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), InferenceModule] }).compile();
+      expect(levelled.get(GENERAL_CROP)).toEqual({ ...DEFAULT_CROP, levelEyes: true });
+      await levelled.close();
+      write({ levelEyes: 'yes' });
+      await expect(Test.createTestingModule({ imports: [ConfigModule.forRoot(config), InferenceModule] }).compile()).rejects.toThrow(
+        /manifest.json: general.crop.levelEyes/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
