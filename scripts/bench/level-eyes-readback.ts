@@ -4,9 +4,11 @@
  * 1 means levelling undoes a tilt fully; below 1, the levelled face keeps part of it.
  *   - FER-2013 faces (48x48, shown to YuNet as scripts/align-fer.ts shows them): turned with level-eyes.ts's rotation.
  *   - whole photos of a per-subject set (as the live path sees a camera frame): turned about the face's centre.
+ * --passes N: for the FER-2013 faces, also the readback after N passes of scripts/align-fer.ts --passes (each pass
+ * reads the tilt left on the face turned by the sum so far), for a +20° turn.
  *
  *   npx tsx scripts/bench/level-eyes-readback.ts [--fer ../shared/datasets/fer2013/train] [--photos ../shared/datasets/jaffe]
- *     [--every 100] [--json]
+ *     [--every 100] [--passes 1] [--json]
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -19,10 +21,11 @@ import { BgrImage, YunetDetector } from '../../src/inference/yunet.detector';
 import { cliArgs, numberArg } from '../cli';
 import { FER_CANVAS, ferCanvas } from '../fer-canvas';
 
-const args = cliArgs('npx tsx scripts/bench/level-eyes-readback.ts [--fer <48x48 faces>] [--photos <per-subject set>] [--every N] [--json]', {
+const args = cliArgs('npx tsx scripts/bench/level-eyes-readback.ts [--fer <48x48 faces>] [--photos <per-subject set>] [--every N] [--passes N] [--json]', {
   fer: { type: 'string', default: resolve(__dirname, '../../../shared/datasets/fer2013/train') },
   photos: { type: 'string', default: resolve(__dirname, '../../../shared/datasets/jaffe') },
   every: { type: 'string', default: '100' },
+  passes: { type: 'string', default: '1' },
   json: { type: 'boolean', default: false },
 });
 const TURNS = [-20, -10, 10, 20];
@@ -55,6 +58,7 @@ function files(root: string, re: RegExp): string[] {
 
 async function main(): Promise<void> {
   const every = numberArg('every', args.every, { min: 1, int: true });
+  const passes = numberArg('passes', args.passes, { min: 1, max: 8, int: true });
   const factory = new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: 1 });
   const session = await factory.create(resolve(__dirname, '../../models/face-detection/yunet_s_dynamic.onnx'));
   const ferDetector = new YunetDetector(session, { size: FER_CANVAS, scoreThreshold: 0.5, nmsIou: 0.3, minFacePixels: 24 });
@@ -64,6 +68,21 @@ async function main(): Promise<void> {
     return found.sort((a, b) => b.score - a.score)[0];
   };
   const report: Record<string, { faces: number; readback: Record<string, number> }> = {};
+  const CENTRE = { cx: INPUT_SIZE / 2, cy: INPUT_SIZE / 2, side: INPUT_SIZE };
+  /** align-fer's passes on one face: the summed turn after each pass, or null when a pass loses the face. */
+  const passTotals = async (face: Uint8Array): Promise<number[] | null> => {
+    const totals: number[] = [];
+    let total = 0;
+    for (let p = 0; p < passes; p++) {
+      const view = p === 0 ? face : rotatedSquare(face, INPUT_SIZE, INPUT_SIZE, CENTRE, total, INPUT_SIZE);
+      const seen = await best(ferDetector, { data: await ferCanvas(view), width: FER_CANVAS, height: FER_CANVAS });
+      if (!seen) return null;
+      total += eyeAngle(seen.landmarks);
+      totals.push(total);
+    }
+    return totals;
+  };
+  const passReads: number[][] = Array.from({ length: passes }, () => []);
 
   // FER-2013 faces: turned inside the 48x48 crop, found on align-fer's canvas
   const fer = files(args.fer!, /\.(jpe?g|png)$/i).filter((_, i) => i % every === 0);
@@ -78,8 +97,19 @@ async function main(): Promise<void> {
       const seen = await best(ferDetector, { data: await ferCanvas(turned), width: FER_CANVAS, height: FER_CANVAS });
       if (seen) ferReads[t].push(deg(eyeAngle(seen.landmarks) - eyeAngle(base.landmarks)) / t);
     }
+    if (passes > 1) {
+      const [plain, turned] = [await passTotals(face), await passTotals(rotatedSquare(face, INPUT_SIZE, INPUT_SIZE, CENTRE, rad(-20), INPUT_SIZE))];
+      if (plain && turned) plain.forEach((v, p) => passReads[p].push(deg(turned[p] - v) / 20));
+    }
   }
   report['FER-2013 48x48 (align-fer canvas)'] = { faces: ferReads[TURNS[0]].length, readback: Object.fromEntries(TURNS.map((t) => [`${t}°`, Number(median(ferReads[t]).toFixed(2))])) };
+
+  if (passes > 1) {
+    report[`FER-2013 48x48, +20° turn, after 1..${passes} passes`] = {
+      faces: passReads[0].length,
+      readback: Object.fromEntries(passReads.map((v, p) => [`${p + 1} pass${p ? 'es' : ''}`, Number(median(v).toFixed(2))])),
+    };
+  }
 
   // whole photos as a camera frame: the photo turned about the face's centre, the live detector settings
   const photos = files(args.photos!, /\.(jpe?g|png|tiff?)$/i).filter((_, i) => i % Math.max(1, Math.round(every / 10)) === 0);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DATASETS, ROOT, TSX } from '../support/paths';
+import { DATASETS, JAFFE, ROOT, TSX } from '../support/paths';
 
 const FER = join(DATASETS, 'fer2013', 'train');
 /** Faces per label (happy, surprise) and turned happy faces. */
@@ -115,5 +115,21 @@ describe('npx tsx scripts/align-fer.ts', () => {
     const bare = align([]);
     expect(bare.status).toBe(2);
     expect(bare.stderr).toContain('--data and --out are required');
+  });
+
+  it.skipIf(!hasFer || !existsSync(JAFFE))('scripts/bench/level-eyes-readback.ts: how much of a known turn YuNet reads back, per pass', () => {
+    const r = spawnSync(TSX, ['scripts/bench/level-eyes-readback.ts', '--every', '1000', '--passes', '2', '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, { faces: number; readback: Record<string, number> }>;
+    const [fer, passes, photos] = Object.values(report);
+    expect(Object.keys(report)).toHaveLength(3);
+    expect(fer.faces).toBeGreaterThan(10);
+    expect(Object.keys(fer.readback)).toEqual(['-20°', '-10°', '10°', '20°']);
+    // a turn is read in its own direction, and never more than it is
+    for (const v of Object.values(fer.readback)) expect(v).toBeGreaterThan(0);
+    for (const v of Object.values(fer.readback)) expect(v).toBeLessThan(1.5);
+    expect(Object.keys(passes.readback)).toEqual(['1 pass', '2 passes']);
+    expect(passes.readback['2 passes']).toBeGreaterThan(passes.readback['1 pass']);
+    expect(photos.faces).toBeGreaterThan(0);
   });
 });
