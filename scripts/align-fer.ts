@@ -11,7 +11,8 @@
  *
  * --passes N: on 48 px faces YuNet's landmarks read back only ~40% of a tilt (scripts/bench/level-eyes-readback.ts),
  * while on a camera frame's larger faces they read nearly all of it; each further pass reads what is left on the face
- * turned by the sum so far (measured on a 20° turn: 1 pass 0.47, 2 passes 0.72, 3 passes 0.81 of it undone).
+ * turned by the sum so far (measured on a 20° turn, 235 faces: 1 pass 0.43, 2 passes 0.72, 3 passes 0.85, 4 passes 0.92
+ * of it read back: scripts/bench/level-eyes-readback.ts --passes 4).
  *
  *   npx tsx scripts/align-fer.ts --data ../shared/datasets/fer2013/train --out /work/runs/fer-level/train [--passes 3]
  */
