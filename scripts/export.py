@@ -197,10 +197,16 @@ def main(argv=None) -> int:
     model = build_model(ck["args"].get("arch", "seed"))
     model.load_state_dict(ck["best"]["state"])
     args = ck["args"]
+    levelled = is_levelled(a.data)
+    if args.get("levelled", levelled) != levelled:  # runs from before session 17 do not record it: the folder decides
+        print(f"error: the run was trained on {'levelled' if args['levelled'] else 'unlevelled'} faces; {a.data} holds "
+              f"{'levelled' if levelled else 'unlevelled'} ones (the replay set and general.crop must match the run)",
+              file=sys.stderr)
+        return 2
     images, labels, tr, _ = run_rows(a.data, args)
     x = torch.from_numpy(images[tr]).float().div_(255).unsqueeze(1)
     export_all(model, a.out, x, torch.from_numpy(labels[tr]), ck["history"], ck["best"], args, a.replay_per_class,
-               seed=args["seed"], levelled=is_levelled(a.data))
+               seed=args["seed"], levelled=levelled)
     return 0
 
 

@@ -204,6 +204,14 @@ def main(argv=None) -> int:
     # read once: the resumed run's network, optimizer and state all come from it (on the CPU: load_state_dict moves
     # the tensors to the model's and the optimizer's device)
     ck = torch.load(ckpt_path, map_location="cpu") if os.path.exists(ckpt_path) else None
+    # levelled faces (scripts/align-fer.ts) are another crop contract: a run, or a phase started from it, stays on one
+    args.levelled = is_levelled(args.data)
+    earlier = ck["args"] if ck is not None else torch.load(args.init_from, map_location="cpu")["args"] if args.init_from else {}
+    if "levelled" in earlier and earlier["levelled"] != args.levelled:
+        kind = lambda v: "levelled faces (scripts/align-fer.ts)" if v else "unlevelled faces"  # noqa: E731
+        log(f"error: {'the checkpoint' if ck is not None else '--init-from'} was trained on {kind(earlier['levelled'])}; "
+            f"{args.data} holds {kind(args.levelled)}")
+        return 2
     if ck is not None:
         saved = ck["args"]
         args.batchnorm = bool(saved.get("batchnorm", False))
@@ -373,7 +381,7 @@ def main(argv=None) -> int:
         model = build_model(args.arch)
         model.load_state_dict(best["state"])
         export_all(model, args.export, train_x=x_tr, train_y=y_tr, history=history, best=best, args=vars(args),
-                   replay_per_class=args.replay_per_class, levelled=is_levelled(args.data))
+                   replay_per_class=args.replay_per_class, levelled=args.levelled)
     return 0
 
 

@@ -95,10 +95,25 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
       }
     }
     writeFileSync(join(faces, 'align-report.json'), '{}\n');
+    const levelRun = join(dir, 'level-run');
     const levelOut = join(dir, 'level', 'models', 'general');
-    const e = run(['scripts/export.py', '--run', runDir, '--data', faces, '--out', levelOut, '--replay-per-class', '2']);
-    expect(e.status, e.stderr).toBe(0);
+    const t = run(['scripts/train.py', '--data', faces, '--run', levelRun, '--epochs', '1', '--batch', '16', '--export', levelOut, '--replay-per-class', '2']);
+    expect(t.status, t.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, 'level', 'models', 'manifest.json'), 'utf8')).general.crop).toEqual({ levelEyes: true });
+    // the run remembers its faces: exporting it with unlevelled data, or resuming / continuing it on them, is refused
+    const wrong = run(['scripts/export.py', '--run', levelRun, '--data', join(dir, 'tiny.csv'), '--out', join(dir, 'wrong', 'general')]);
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toContain('trained on levelled faces');
+    const resumed = run(['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', levelRun, '--epochs', '2', '--batch', '16']);
+    expect(resumed.status).toBe(2);
+    expect(resumed.stderr).toContain('the checkpoint was trained on levelled faces');
+    const phase = run(['scripts/train.py', '--data', join(dir, 'tiny.csv'), '--run', join(dir, 'level-phase2'), '--epochs', '1', '--init-from', join(levelRun, 'checkpoint.pt')]);
+    expect(phase.status).toBe(2);
+    expect(phase.stderr).toContain('--init-from was trained on levelled faces');
+    // and an unlevelled run exported from levelled faces is refused the same way
+    const other = run(['scripts/export.py', '--run', runDir, '--data', faces, '--out', join(dir, 'wrong2', 'general')]);
+    expect(other.status).toBe(2);
+    expect(other.stderr).toContain('trained on unlevelled faces');
   });
 
   it('keeps recorded metrics only while the weights are the ones they were measured on', () => {
