@@ -206,7 +206,9 @@ def main(argv=None) -> int:
     ck = torch.load(ckpt_path, map_location="cpu") if os.path.exists(ckpt_path) else None
     # levelled faces (scripts/align-fer.ts) are another crop contract: a run, or a phase started from it, stays on one
     args.levelled = is_levelled(args.data)
-    earlier = ck["args"] if ck is not None else torch.load(args.init_from, map_location="cpu")["args"] if args.init_from else {}
+    # the run's or the earlier phase's recorded options (read once here: network and crop contract come from them)
+    init_args = torch.load(args.init_from, map_location="cpu")["args"] if ck is None and args.init_from else None
+    earlier = ck["args"] if ck is not None else init_args or {}
     if "levelled" in earlier and earlier["levelled"] != args.levelled:
         kind = lambda v: "levelled faces (scripts/align-fer.ts)" if v else "unlevelled faces"  # noqa: E731
         log(f"error: {'the checkpoint' if ck is not None else '--init-from'} was trained on {kind(earlier['levelled'])}; "
@@ -221,7 +223,7 @@ def main(argv=None) -> int:
             log("error: --batchnorm trains a new model from scratch; --init-from starts from plain (folded) weights")
             return 2
         # a new phase continues the checkpoint's network, in its plain (folded) form
-        args.arch = torch.load(args.init_from, map_location="cpu")["args"].get("arch", "seed")
+        args.arch = init_args.get("arch", "seed")
     elif trains_with_batchnorm(args.arch):
         args.batchnorm = True
     log(f"arch {args.arch}{' (BatchNorm while training, folded into the convs for export)' if args.batchnorm else ''}")
