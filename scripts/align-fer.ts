@@ -1,9 +1,8 @@
 /**
- * FER-2013-style 48x48 faces with their eyes levelled (issue 17, "aligned faces"): every face is enlarged x3 onto a
- * mid-gray canvas (YuNet needs some room around a face that fills its crop), the pipeline's YuNet finds it, and the
- * 48x48 face is rotated about its centre by the eye angle (src/inference/level-eyes.ts, the same function the live
- * crop uses with `levelEyes`). Faces YuNet does not find, or finds tilted beyond MAX_LEVEL_DEGREES (more likely wrong
- * landmarks than a head turned that far), are written unrotated. The output keeps the layout and file
+ * A levelled copy of a set of FER-2013-style 48x48 faces (issue 17, "aligned faces"), levelled by scripts/fer-leveller.ts
+ * (every face enlarged onto a mid-gray canvas, found by the pipeline's YuNet, rotated about its centre by the eye angle
+ * with the function the live crop uses; faces not found, or read beyond MAX_LEVEL_DEGREES, written unrotated) — the
+ * same levelling `npm run evaluate` applies to a test set for a model trained on such faces. The output keeps the layout and file
  * stems (`<out>/<label>/<stem>.png`, lossless), so scripts/train.py and `npm run evaluate` read it as they read the
  * original, and train.py's validation slice holds the same faces. A report (`<out>/align-report.json`): how many were
  * levelled, found without a face or left unrotated, the first read angles' distribution (and with --passes > 1 the
@@ -20,12 +19,11 @@ import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, parse, resolve } from 'node:path';
 import sharp from 'sharp';
 import { LABEL_NAMES } from '../src/contracts/labels';
-import { eyeAngle, MAX_LEVEL_DEGREES, rotatedSquare } from '../src/inference/level-eyes';
-import { OrtSessionFactory } from '../src/inference/ort.sessions';
+import { MAX_LEVEL_DEGREES } from '../src/inference/level-eyes';
+import { MAX_LEVEL_PASSES } from '../src/inference/model-crop';
 import { INPUT_SIZE } from '../src/inference/preprocess';
-import { YunetDetector } from '../src/inference/yunet.detector';
 import { cliArgs, fail, numberArg } from './cli';
-import { FER_CANVAS, ferCanvas } from './fer-canvas';
+import { FerLeveller, levellingCounts, type LevelledFace } from './fer-leveller';
 
 const USAGE = 'npx tsx scripts/align-fer.ts --data <folder of <label>/*.jpg|png 48x48 faces> --out <folder> [--passes 1] [--batch 32] [--limit N]';
 const args = cliArgs(USAGE, {
@@ -36,9 +34,6 @@ const args = cliArgs(USAGE, {
   limit: { type: 'string' },
 });
 
-const CENTRE = { cx: INPUT_SIZE / 2, cy: INPUT_SIZE / 2, side: INPUT_SIZE };
-const MAX_RAD = (MAX_LEVEL_DEGREES * Math.PI) / 180;
-
 interface Item {
   label: string;
   file: string;
@@ -47,7 +42,7 @@ interface Item {
 async function main(): Promise<void> {
   if (!args.data || !args.out) fail('--data and --out are required', USAGE);
   const batch = numberArg('batch', args.batch, { min: 1, max: 512, int: true });
-  const passes = numberArg('passes', args.passes, { min: 1, max: 8, int: true });
+  const passes = numberArg('passes', args.passes, { min: 1, max: MAX_LEVEL_PASSES, int: true });
   const data = resolve(args.data);
   const out = resolve(args.out);
   const items: Item[] = [];
@@ -66,15 +61,8 @@ async function main(): Promise<void> {
   const staging = `${out}.partial`;
   for (const label of LABEL_NAMES) mkdirSync(join(staging, label), { recursive: true });
 
-  const factory = new OrtSessionFactory({ EXECUTION_PROVIDER: 'cpu', ORT_THREADS: 2 });
-  const detector = new YunetDetector(await factory.create(resolve(__dirname, '../models/face-detection/yunet_s_dynamic.onnx')), {
-    size: FER_CANVAS, scoreThreshold: 0.5, nmsIou: 0.3, minFacePixels: 24,
-  });
-  /** First-pass read angles, degrees (every face found), and the turn applied to each levelled face. */
-  const angles: number[] = [];
-  const applied: number[] = [];
-  let missed = 0;
-  let unrotated = 0;
+  const leveller = await FerLeveller.open(passes);
+  const outcomes: Omit<LevelledFace, 'face'>[] = []; // the faces themselves go to disk batch by batch
   const started = Date.now();
   for (let i = 0; i < list.length; i += batch) {
     const chunk = list.slice(i, i + batch);
@@ -85,44 +73,26 @@ async function main(): Promise<void> {
         return new Uint8Array(px);
       }),
     );
-    // pass 1 reads each face's tilt; every further pass reads what is left on the face turned by the sum so far
-    // (always turned from the original, so passes do not blur it again)
-    const total: (number | null)[] = faces.map(() => null);
-    for (let p = 0; p < passes; p++) {
-      const todo = faces.flatMap((_, j) => (p === 0 || total[j] !== null ? [j] : []));
-      const views = todo.map((j) => (p === 0 ? faces[j] : rotatedSquare(faces[j], INPUT_SIZE, INPUT_SIZE, CENTRE, total[j]!, INPUT_SIZE)));
-      const canvases = await Promise.all(views.map(ferCanvas));
-      const found = await detector.detect(canvases.map((c) => ({ data: c, width: FER_CANVAS, height: FER_CANVAS })));
-      todo.forEach((j, k) => {
-        const best = found[k].reduce<(typeof found)[number][number] | undefined>((a, b) => (!a || b.score > a.score ? b : a), undefined);
-        if (!best) return; // a later pass that loses the face keeps what the earlier ones read
-        const read = eyeAngle(best.landmarks);
-        if (p === 0) angles.push((read * 180) / Math.PI);
-        total[j] = (total[j] ?? 0) + read;
-      });
-    }
+    const levelled = await leveller.level(faces);
+    outcomes.push(...levelled.map(({ face: _face, ...outcome }) => outcome));
     await Promise.all(
-      chunk.map(async ({ label, file }, j) => {
-        let face: Uint8Array = faces[j];
-        const t = total[j];
-        if (t === null) missed++;
-        else if (Math.abs(t) > MAX_RAD) unrotated++;
-        else {
-          applied.push((t * 180) / Math.PI);
-          face = rotatedSquare(face, INPUT_SIZE, INPUT_SIZE, CENTRE, t, INPUT_SIZE);
-        }
-        await sharp(Buffer.from(face), { raw: { width: INPUT_SIZE, height: INPUT_SIZE, channels: 1 } })
+      chunk.map(({ label, file }, j) =>
+        sharp(Buffer.from(levelled[j].face), { raw: { width: INPUT_SIZE, height: INPUT_SIZE, channels: 1 } })
           .toColourspace('b-w')
           .png()
-          .toFile(join(staging, label, `${parse(file).name}.png`));
-      }),
+          .toFile(join(staging, label, `${parse(file).name}.png`)),
+      ),
     );
     const done = Math.min(i + batch, list.length);
     if (done === list.length || Math.floor(done / 2000) !== Math.floor(i / 2000)) {
-      process.stderr.write(`aligned ${done}/${list.length} (${missed} without a face) in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+      process.stderr.write(`aligned ${done}/${list.length} (${levellingCounts(outcomes).withoutFace} without a face) in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
     }
   }
-  await detector.release();
+  await leveller.release();
+  const degrees = (r: number | null) => (r === null ? [] : [(r * 180) / Math.PI]);
+  const angles = outcomes.flatMap((o) => degrees(o.firstRead));
+  const applied = outcomes.flatMap((o) => (o.rotated ? degrees(o.turn) : []));
+  const counts = levellingCounts(outcomes);
   const spread = (values: number[]) => {
     const abs = values.map(Math.abs).sort((a, b) => a - b);
     const q = (p: number) => (abs.length ? Number(abs[Math.min(abs.length - 1, Math.floor(p * abs.length))].toFixed(2)) : null);
@@ -132,11 +102,11 @@ async function main(): Promise<void> {
     source: data,
     passes,
     faces: list.length,
-    levelled: applied.length,
-    withoutFace: missed,
+    levelled: counts.levelled,
+    withoutFace: counts.withoutFace,
     absAngleDegrees: spread(angles),
     ...(passes > 1 ? { absAppliedDegrees: spread(applied) } : {}),
-    leftUnrotated: { beyondDegrees: MAX_LEVEL_DEGREES, faces: unrotated },
+    leftUnrotated: { beyondDegrees: MAX_LEVEL_DEGREES, faces: counts.leftUnrotated },
   };
   writeFileSync(join(staging, 'align-report.json'), `${JSON.stringify(report, null, 2)}\n`);
   renameSync(staging, out);

@@ -68,7 +68,7 @@ def _sha256(path: str) -> str:
 
 @torch.no_grad()
 def export_all(model: ExpressionNet, out: str, train_x, train_y, history, best, args, replay_per_class=100, seed=1337,
-               levelled: bool = False):
+               level_passes: int = 0):
     os.makedirs(out, exist_ok=True)
     model = model.cpu().float().to(memory_format=torch.contiguous_format).eval()
     x = torch.zeros(2, 1, 48, 48)
@@ -94,7 +94,7 @@ def export_all(model: ExpressionNet, out: str, train_x, train_y, history, best, 
         json.dump(replay_meta, f)
     _replace(os.path.join(out, "replay.json.tmp"), os.path.join(out, "replay.json"))
 
-    write_manifest(out, history, best, args, levelled)
+    write_manifest(out, history, best, args, level_passes)
     print(f"exported to {out}", file=sys.stderr)
 
 
@@ -103,7 +103,7 @@ def _same_weights(previous, files) -> bool:
     return old is not None and old == files.get("expression.onnx", {}).get("sha256")
 
 
-def write_manifest(out: str, history, best, args, levelled: bool = False) -> None:
+def write_manifest(out: str, history, best, args, level_passes: int = 0) -> None:
     root = os.path.dirname(os.path.abspath(out.rstrip("/")))
     manifest_path = os.path.join(root, "manifest.json")
     manifest = {}
@@ -128,7 +128,10 @@ def write_manifest(out: str, history, best, args, levelled: bool = False) -> Non
         "input": {"name": "input", "shape": ["N", 1, 48, 48], "dtype": "float32", "range": [0, 1],
                   "preprocess": "grayscale (ITU-R 601 integer luma), area resize to 48x48, /255"},
         # how the live path cuts a face for this model: levelled eyes only for a model trained on levelled faces
-        "crop": {"levelEyes": levelled},
+        "crop": {"levelEyes": level_passes > 0},
+        # how its FER-2013 training faces were levelled: `npm run evaluate` levels a test set the same way
+        **({"ferLevelling": {"passes": level_passes, "by": "scripts/align-fer.ts (scripts/fer-leveller.ts)"}}
+           if level_passes else {}),
         "outputs": {"expression.onnx": "logits [N,7]", "trunk.onnx": "features [N,2048]",
                     "head.onnx": "features [N,2048] -> logits [N,7]"},
         "arch": args.get("arch") or "seed",
@@ -191,7 +194,7 @@ def main(argv=None) -> int:
         record_metrics(os.path.join(os.path.dirname(os.path.abspath(a.out.rstrip("/"))), "manifest.json"), a.metrics[1],
                        a.metrics[0])
         return 0
-    from fer.data import is_levelled, run_rows  # noqa: E402
+    from fer.data import is_levelled, level_passes, run_rows  # noqa: E402
 
     ck = torch.load(os.path.join(a.run, "checkpoint.pt"), map_location="cpu")
     model = build_model(ck["args"].get("arch", "seed"))
@@ -203,10 +206,15 @@ def main(argv=None) -> int:
               f"{'levelled' if levelled else 'unlevelled'} ones (the replay set and general.crop must match the run)",
               file=sys.stderr)
         return 2
+    passes = level_passes(a.data)
+    if args.get("level_passes", passes) != passes:  # recorded since session 18; before it the folder decides
+        print(f"error: the run was trained on faces levelled in {args['level_passes']} pass(es); {a.data} holds faces "
+              f"levelled in {passes} (the replay set and general.ferLevelling must match the run)", file=sys.stderr)
+        return 2
     images, labels, tr, _ = run_rows(a.data, args)
     x = torch.from_numpy(images[tr]).float().div_(255).unsqueeze(1)
     export_all(model, a.out, x, torch.from_numpy(labels[tr]), ck["history"], ck["best"], args, a.replay_per_class,
-               seed=args["seed"], levelled=levelled)
+               seed=args["seed"], level_passes=passes)
     return 0
 
 

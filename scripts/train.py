@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fer.data import LABELS, DataError, is_levelled, limit_rows, load, split_indices  # noqa: E402
+from fer.data import LABELS, DataError, is_levelled, level_passes, limit_rows, load, split_indices  # noqa: E402
 from fer.mixup import mix_batch, mix_weight, mixed_loss  # noqa: E402
 from fer.model import ARCHS, build_model, fold_batchnorm, trains_with_batchnorm  # noqa: E402
 from fer.optim import OPTIMIZERS, checkpoint_optimizer, make_optimizer  # noqa: E402
@@ -206,6 +206,7 @@ def main(argv=None) -> int:
     ck = torch.load(ckpt_path, map_location="cpu") if os.path.exists(ckpt_path) else None
     # levelled faces (scripts/align-fer.ts) are another crop contract: a run, or a phase started from it, stays on one
     args.levelled = is_levelled(args.data)
+    args.level_passes = level_passes(args.data)  # export records it, so `npm run evaluate` levels test faces alike
     # the run's or the earlier phase's recorded options (read once here: network and crop contract come from them)
     init_args = torch.load(args.init_from, map_location="cpu")["args"] if ck is None and args.init_from else None
     earlier = ck["args"] if ck is not None else init_args or {}
@@ -213,6 +214,10 @@ def main(argv=None) -> int:
         kind = lambda v: "levelled faces (scripts/align-fer.ts)" if v else "unlevelled faces"  # noqa: E731
         log(f"error: {'the checkpoint' if ck is not None else '--init-from'} was trained on {kind(earlier['levelled'])}; "
             f"{args.data} holds {kind(args.levelled)}")
+        return 2
+    if earlier.get("level_passes", args.level_passes) != args.level_passes:
+        log(f"error: {'the checkpoint' if ck is not None else '--init-from'} was trained on faces levelled in "
+            f"{earlier['level_passes']} pass(es); {args.data} holds faces levelled in {args.level_passes}")
         return 2
     if ck is not None:
         saved = ck["args"]
@@ -383,7 +388,7 @@ def main(argv=None) -> int:
         model = build_model(args.arch)
         model.load_state_dict(best["state"])
         export_all(model, args.export, train_x=x_tr, train_y=y_tr, history=history, best=best, args=vars(args),
-                   replay_per_class=args.replay_per_class, levelled=args.levelled)
+                   replay_per_class=args.replay_per_class, level_passes=args.level_passes)
     return 0
 
 

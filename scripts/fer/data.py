@@ -13,6 +13,7 @@ import csv
 import io
 import lzma
 import math
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -230,6 +231,15 @@ def is_levelled(source: str) -> bool:
     """A folder written by scripts/align-fer.ts (faces with their eyes levelled): a model trained on it must be served
     with the levelled crop (models/manifest.json general.crop.levelEyes)."""
     return os.path.isdir(source) and os.path.isfile(os.path.join(source, LEVEL_REPORT))
+
+
+def level_passes(source: str) -> int:
+    """How many passes scripts/align-fer.ts levelled a folder's faces with (0: not levelled; reports from before
+    --passes existed were one pass). `npm run evaluate` levels a test set the same way for the exported model."""
+    if not is_levelled(source):
+        return 0
+    with open(os.path.join(source, LEVEL_REPORT)) as f:
+        return int(json.load(f).get("passes", 1))
 
 
 def load(source: str, usage: str | None = None, strict: bool = False):

@@ -9,8 +9,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fer.data import (LABELS, DataError, area_resize, limit_rows, load_csv, load_folder, run_rows, split_indices,  # noqa: E402
-                      to_gray)
+from fer.data import (LABELS, DataError, area_resize, is_levelled, level_passes, limit_rows, load_csv,  # noqa: E402
+                      load_folder, run_rows, split_indices, to_gray)
 
 PIX = " ".join(["7"] * 2304)
 
@@ -153,6 +153,18 @@ class RunRowsTests(unittest.TestCase):
         self.assertTrue(np.array_equal(images, x) and np.array_equal(labels, y))
         want = split_indices(y, 0.25, 9)
         self.assertTrue(np.array_equal(tr, want[0]) and np.array_equal(va, want[1]))
+
+
+class LevelledFolderTests(unittest.TestCase):
+    def test_passes_come_from_align_fer_report(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.assertEqual((is_levelled(d), level_passes(d)), (False, 0))
+            write(os.path.join(d, "align-report.json"), '{"passes": 3}')
+            self.assertEqual((is_levelled(d), level_passes(d)), (True, 3))
+            # reports from before --passes existed were one pass
+            write(os.path.join(d, "align-report.json"), '{"faces": 10}')
+            self.assertEqual(level_passes(d), 1)
+        self.assertEqual(level_passes("no/such/folder.csv"), 0)
 
 
 if __name__ == "__main__":

@@ -24,5 +24,28 @@ export function cropFromManifest(manifest: unknown, where = 'models/manifest.jso
   return parsed.data.general?.crop?.levelEyes ? { ...DEFAULT_CROP, levelEyes: true } : DEFAULT_CROP;
 }
 
+/** Most levelling passes a set of 48x48 faces gets (scripts/align-fer.ts; each reads what is left of a tilt). */
+export const MAX_LEVEL_PASSES = 8;
+
+const ManifestLevelling = z.object({
+  general: z.object({ ferLevelling: z.object({ passes: z.number().int().min(1).max(MAX_LEVEL_PASSES) }).passthrough().optional() }).passthrough().optional(),
+}).passthrough();
+
+/**
+ * How FER-2013-style 48x48 faces must be levelled for this model (`npm run evaluate` scores a test set so): 0 for a
+ * model trained on the original faces; for one trained on levelled faces (`general.crop.levelEyes`), the passes its
+ * training faces were levelled with (`general.ferLevelling.passes`, written by scripts/export.py; 1 for exports from
+ * before it was recorded, when scripts/align-fer.ts had one pass).
+ */
+export function ferLevelPasses(manifest: unknown, where = 'models/manifest.json'): number {
+  if (!cropFromManifest(manifest, where).levelEyes) return 0;
+  const parsed = ManifestLevelling.safeParse(manifest);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ModelCropError(`${where}: ${issue.path.join('.')} ${issue.message} (general.ferLevelling.passes must be an integer 1..${MAX_LEVEL_PASSES})`);
+  }
+  return parsed.data.general?.ferLevelling?.passes ?? 1;
+}
+
 /** Nest token for the general model's CropRule (InferenceModule reads it from the manifest at startup). */
 export const GENERAL_CROP = Symbol('GENERAL_CROP');

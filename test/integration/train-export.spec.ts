@@ -4,7 +4,7 @@
  * preprocessing + ONNX Runtime checked against the PyTorch path on the same images.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -84,7 +84,7 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     expect(manifest.general.crop).toEqual({ levelEyes: false });
   });
 
-  it('marks a model exported from levelled faces (a scripts/align-fer.ts folder) general.crop.levelEyes', async () => {
+  it('marks a model exported from levelled faces (a scripts/align-fer.ts folder) general.crop.levelEyes, with their passes', async () => {
     const faces = join(dir, 'levelled');
     const labels = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
     for (const [c, label] of labels.entries()) {
@@ -94,12 +94,15 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
         await sharp(px, { raw: { width: 48, height: 48, channels: 1 } }).png().toFile(join(faces, label, `f${k}.png`));
       }
     }
-    writeFileSync(join(faces, 'align-report.json'), '{}\n');
+    writeFileSync(join(faces, 'align-report.json'), '{"passes": 2}\n');
     const levelRun = join(dir, 'level-run');
     const levelOut = join(dir, 'level', 'models', 'general');
     const t = run(['scripts/train.py', '--data', faces, '--run', levelRun, '--epochs', '1', '--batch', '16', '--export', levelOut, '--replay-per-class', '2']);
     expect(t.status, t.stderr).toBe(0);
-    expect(JSON.parse(readFileSync(join(dir, 'level', 'models', 'manifest.json'), 'utf8')).general.crop).toEqual({ levelEyes: true });
+    const general = JSON.parse(readFileSync(join(dir, 'level', 'models', 'manifest.json'), 'utf8')).general;
+    expect(general.crop).toEqual({ levelEyes: true });
+    // `npm run evaluate` levels a test set as the training faces were: the manifest says how
+    expect(general.ferLevelling).toMatchObject({ passes: 2 });
     // the run remembers its faces: exporting it with unlevelled data, or resuming / continuing it on them, is refused
     const wrong = run(['scripts/export.py', '--run', levelRun, '--data', join(dir, 'tiny.csv'), '--out', join(dir, 'wrong', 'general')]);
     expect(wrong.status).toBe(2);
@@ -114,6 +117,16 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     const other = run(['scripts/export.py', '--run', runDir, '--data', faces, '--out', join(dir, 'wrong2', 'general')]);
     expect(other.status).toBe(2);
     expect(other.stderr).toContain('trained on unlevelled faces');
+    // faces levelled in another number of passes are another set of faces too
+    const three = join(dir, 'levelled3');
+    cpSync(faces, three, { recursive: true });
+    writeFileSync(join(three, 'align-report.json'), '{"passes": 3}\n');
+    const passes = run(['scripts/export.py', '--run', levelRun, '--data', three, '--out', join(dir, 'wrong3', 'general')]);
+    expect(passes.status).toBe(2);
+    expect(passes.stderr).toContain('levelled in 2 pass(es)');
+    const resumed3 = run(['scripts/train.py', '--data', three, '--run', levelRun, '--epochs', '2', '--batch', '16']);
+    expect(resumed3.status).toBe(2);
+    expect(resumed3.stderr).toContain('the checkpoint was trained on faces levelled in 2 pass(es)');
   });
 
   it('keeps recorded metrics only while the weights are the ones they were measured on', () => {
