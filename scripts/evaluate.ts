@@ -142,6 +142,7 @@ async function main(): Promise<void> {
     throw err;
   }
   if (data.skipped) log(`skipped ${data.skipped} bad rows/files\n`);
+  const tDecode = performance.now();
   let levelling: ReturnType<typeof levellingCounts> & { passes: number } | undefined;
   if (passes > 0) {
     const outcomes = await levelFaces(data.images, passes, log);
@@ -181,7 +182,8 @@ async function main(): Promise<void> {
   log('\n');
   const tEnd = performance.now();
   const report = evaluatePredictions(data.labels, predicted);
-  log(`decode ${((tLoad - t0) / 1000).toFixed(1)} s, inference ${((tEnd - tLoad) / 1000).toFixed(1)} s, total ${((tEnd - t0) / 1000).toFixed(1)} s (provider ${args.provider})\n`);
+  const levelTime = levelling ? `, levelling ${((tLoad - tDecode) / 1000).toFixed(1)} s` : '';
+  log(`decode ${((tDecode - t0) / 1000).toFixed(1)} s${levelTime}, inference ${((tEnd - tLoad) / 1000).toFixed(1)} s, total ${((tEnd - t0) / 1000).toFixed(1)} s (provider ${args.provider})\n`);
   if (args.json) {
     process.stdout.write(JSON.stringify({ ...report, model: modelPath, ...(levelling ? { levelling } : {}) }) + '\n');
   } else {
