@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import lzma
 import math
-import json
 import os
 import sys
 from dataclasses import dataclass, field
