@@ -170,8 +170,10 @@ def record_metrics(manifest_path: str, eval_json: str, name: str) -> None:
         manifest = json.load(f)
     with open(eval_json) as f:
         ev = json.load(f)
+    # `levelling` (faces levelled as a levelled model's training faces were) says what the figure was read on
     manifest["general"].setdefault("metrics", {})[name] = {
-        k: ev[k] for k in ("accuracy", "macroF1", "count", "perClass", "confusion", "labels")}
+        **{k: ev[k] for k in ("accuracy", "macroF1", "count", "perClass", "confusion", "labels")},
+        **({"levelling": ev["levelling"]} if "levelling" in ev else {})}
     tmp = manifest_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(manifest, f, indent=2)

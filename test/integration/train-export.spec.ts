@@ -136,6 +136,14 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
     const recorded = run(['scripts/export.py', '--run', runDir, '--data', 'x', '--out', out, '--metrics', 'publicTest', evalJson]);
     expect(recorded.status, recorded.stderr).toBe(0);
     expect(JSON.parse(readFileSync(manifestPath, 'utf8')).general.metrics.publicTest.accuracy).toBe(0.5);
+    // a levelled model's figure keeps what it was read on
+    const levelledEval = join(dir, 'eval-levelled.json');
+    const levelling = { passes: 3, faces: 10, levelled: 9, withoutFace: 1, leftUnrotated: 0 };
+    writeFileSync(levelledEval, JSON.stringify({ accuracy: 0.6, macroF1: 0.5, count: 10, perClass: {}, confusion: [], labels: [], levelling }));
+    const recordedLevelled = run(['scripts/export.py', '--run', runDir, '--data', 'x', '--out', out, '--metrics', 'levelledTest', levelledEval]);
+    expect(recordedLevelled.status, recordedLevelled.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(manifestPath, 'utf8')).general.metrics.levelledTest.levelling).toEqual(levelling);
+    expect(JSON.parse(readFileSync(manifestPath, 'utf8')).general.metrics.publicTest.levelling).toBeUndefined();
     // the same weights exported again: still theirs
     const again = run(['scripts/export.py', '--run', runDir, '--data', join(dir, 'tiny.csv'), '--out', out, '--replay-per-class', '3']);
     expect(again.status, again.stderr).toBe(0);
