@@ -196,27 +196,20 @@ def main(argv=None) -> int:
         record_metrics(os.path.join(os.path.dirname(os.path.abspath(a.out.rstrip("/"))), "manifest.json"), a.metrics[1],
                        a.metrics[0])
         return 0
-    from fer.data import is_levelled, level_passes, run_rows  # noqa: E402
+    from fer.data import level_passes, levelling_mismatch, run_rows  # noqa: E402
 
     ck = torch.load(os.path.join(a.run, "checkpoint.pt"), map_location="cpu")
     model = build_model(ck["args"].get("arch", "seed"))
     model.load_state_dict(ck["best"]["state"])
     args = ck["args"]
-    levelled = is_levelled(a.data)
-    if args.get("levelled", levelled) != levelled:  # runs from before session 17 do not record it: the folder decides
-        print(f"error: the run was trained on {'levelled' if args['levelled'] else 'unlevelled'} faces; {a.data} holds "
-              f"{'levelled' if levelled else 'unlevelled'} ones (the replay set and general.crop must match the run)",
-              file=sys.stderr)
-        return 2
-    passes = level_passes(a.data)
-    if args.get("level_passes", passes) != passes:  # recorded since session 18; before it the folder decides
-        print(f"error: the run was trained on faces levelled in {args['level_passes']} pass(es); {a.data} holds faces "
-              f"levelled in {passes} (the replay set and general.ferLevelling must match the run)", file=sys.stderr)
+    mismatch = levelling_mismatch(args, a.data)
+    if mismatch:
+        print(f"error: the run {mismatch} (the replay set and general.crop must match the run)", file=sys.stderr)
         return 2
     images, labels, tr, _ = run_rows(a.data, args)
     x = torch.from_numpy(images[tr]).float().div_(255).unsqueeze(1)
     export_all(model, a.out, x, torch.from_numpy(labels[tr]), ck["history"], ck["best"], args, a.replay_per_class,
-               seed=args["seed"], level_passes=passes)
+               seed=args["seed"], level_passes=level_passes(a.data))
     return 0
 
 

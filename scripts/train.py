@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fer.data import LABELS, DataError, is_levelled, level_passes, limit_rows, load, split_indices  # noqa: E402
+from fer.data import (LABELS, DataError, is_levelled, level_passes, levelling_mismatch, limit_rows, load,  # noqa: E402
+                      split_indices)
 from fer.mixup import mix_batch, mix_weight, mixed_loss  # noqa: E402
 from fer.model import ARCHS, build_model, fold_batchnorm, trains_with_batchnorm  # noqa: E402
 from fer.optim import OPTIMIZERS, checkpoint_optimizer, make_optimizer  # noqa: E402
@@ -210,14 +211,9 @@ def main(argv=None) -> int:
     # the run's or the earlier phase's recorded options (read once here: network and crop contract come from them)
     init_args = torch.load(args.init_from, map_location="cpu")["args"] if ck is None and args.init_from else None
     earlier = ck["args"] if ck is not None else init_args or {}
-    if "levelled" in earlier and earlier["levelled"] != args.levelled:
-        kind = lambda v: "levelled faces (scripts/align-fer.ts)" if v else "unlevelled faces"  # noqa: E731
-        log(f"error: {'the checkpoint' if ck is not None else '--init-from'} was trained on {kind(earlier['levelled'])}; "
-            f"{args.data} holds {kind(args.levelled)}")
-        return 2
-    if earlier.get("level_passes", args.level_passes) != args.level_passes:
-        log(f"error: {'the checkpoint' if ck is not None else '--init-from'} was trained on faces levelled in "
-            f"{earlier['level_passes']} pass(es); {args.data} holds faces levelled in {args.level_passes}")
+    mismatch = levelling_mismatch(earlier, args.data)
+    if mismatch:
+        log(f"error: {'the checkpoint' if ck is not None else '--init-from'} {mismatch}")
         return 2
     if ck is not None:
         saved = ck["args"]

@@ -242,6 +242,21 @@ def level_passes(source: str) -> int:
         return int(json.load(f).get("passes", 1))
 
 
+def levelling_mismatch(recorded: dict, source: str) -> str | None:
+    """Why the faces in `source` are not the kind a run recorded in its args (levelled or not, in how many passes), as
+    "was trained on …; <source> holds …"; None when they are. A run, its resume, a phase started from it and its export
+    stay on one kind: another kind is another crop contract. Runs from before session 17 record neither, those of
+    session 17 only `levelled`: the folder decides what they do not record."""
+    levelled = is_levelled(source)
+    if recorded.get("levelled", levelled) != levelled:
+        kind = lambda v: "levelled faces (scripts/align-fer.ts)" if v else "unlevelled faces"  # noqa: E731
+        return f"was trained on {kind(recorded['levelled'])}; {source} holds {kind(levelled)}"
+    passes = level_passes(source)
+    if recorded.get("level_passes", passes) != passes:
+        return f"was trained on faces levelled in {recorded['level_passes']} pass(es); {source} holds faces levelled in {passes}"
+    return None
+
+
 def load(source: str, usage: str | None = None, strict: bool = False):
     """A CSV file, a split folder, or a packed dataset (.npz / .npz.xz, scripts/fer/packed.py)."""
     if os.path.isfile(source) and source.lower().endswith(".csv"):

@@ -9,8 +9,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fer.data import (LABELS, DataError, area_resize, is_levelled, level_passes, limit_rows, load_csv,  # noqa: E402
-                      load_folder, run_rows, split_indices, to_gray)
+from fer.data import (LABELS, DataError, area_resize, is_levelled, level_passes, levelling_mismatch, limit_rows,  # noqa: E402
+                      load_csv, load_folder, run_rows, split_indices, to_gray)
 
 PIX = " ".join(["7"] * 2304)
 
@@ -165,6 +165,18 @@ class LevelledFolderTests(unittest.TestCase):
             write(os.path.join(d, "align-report.json"), '{"faces": 10}')
             self.assertEqual(level_passes(d), 1)
         self.assertEqual(level_passes("no/such/folder.csv"), 0)
+
+    def test_a_run_stays_on_the_kind_of_faces_it_recorded(self):
+        with tempfile.TemporaryDirectory() as d:
+            plain = os.path.join(d, "plain")
+            os.makedirs(plain)
+            write(os.path.join(d, "align-report.json"), '{"passes": 3}')
+            self.assertIsNone(levelling_mismatch({}, d))  # runs from before session 17 record nothing
+            self.assertIsNone(levelling_mismatch({"levelled": True}, d))  # session 17 recorded the kind only
+            self.assertIsNone(levelling_mismatch({"levelled": True, "level_passes": 3}, d))
+            self.assertIn("was trained on unlevelled faces", levelling_mismatch({"levelled": False, "level_passes": 0}, d))
+            self.assertIn("was trained on levelled faces", levelling_mismatch({"levelled": True, "level_passes": 3}, plain))
+            self.assertIn("levelled in 1 pass(es)", levelling_mismatch({"levelled": True, "level_passes": 1}, d))
 
 
 if __name__ == "__main__":
