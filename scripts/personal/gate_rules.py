@@ -42,9 +42,14 @@ def gate(run, tau):
 
 def score(runs, tau):
     """(mean accuracy: per seed the mean over subjects, then the mean over seeds; faces right; {subject: mean delta < -1})"""
+    return score_labels(runs, lambda r: gate(r, tau))
+
+
+def score_labels(runs, labels):
+    """score() for any rule: labels(run) gives the rule's label for each of the run's faces."""
     per_seed, deltas, right = {}, {}, 0
     for r in runs:
-        ok = int((gate(r, tau) == r['y']).sum())
+        ok = int((labels(r) == r['y']).sum())
         right += ok
         per_seed.setdefault(r['seed'], []).append(ok / len(r['y']))
         deltas.setdefault(r['id'], []).append(ok - int((r['g'].argmax(1) == r['y']).sum()))
