@@ -24,6 +24,7 @@ import { generalAssetPaths, loadGeneralHead, loadReplay } from '../src/personali
 import { openTrainingSessions, trainingFactory, TRAINING_SPIN } from '../src/personalization/finetune/finetune.sessions';
 import { argmaxRows, headTensors } from '../src/inference/heads/head-forward';
 import { blendLogits, gateLogits, probabilities } from '../src/personalization/finetune/blend';
+import { nearestLikeness } from '../src/personalization/finetune/likeness';
 import { DEFAULT_PERSONAL_GATE } from '../src/config';
 import { LABEL_NAMES } from '../src/contracts/labels';
 import sharp from 'sharp';
@@ -47,7 +48,7 @@ interface Args {
   blendSweep: boolean;
   /** --gate TAU: the per-face gate the server applies (PERSONAL_GATE; 1 = off) */
   gate: number;
-  /** --dump FILE: every test face's label and both heads' probabilities, per subject and seed (JSON; offline analysis) */
+  /** --dump FILE: every test face's label, both heads' probabilities and its likeness to the calibration faces, per subject and seed (JSON; offline analysis) */
   dump: string;
   options: Partial<FinetuneOptions>;
 }
@@ -171,6 +172,8 @@ async function main(): Promise<void> {
     const testFeatures = await trunk.features(test.faces.map((f) => f.face));
     const generalLogits = await forward.run(generalT, testFeatures, n);
     const g = accuracy(generalLogits, test.faces);
+    // --dump: each test face's likeness to the subject's calibration faces (the same on every seed: computed once)
+    const likeness = args.dump ? Array.from(nearestLikeness(testFeatures, n, await trunk.features(cal.faces.map((f) => f.face)), cal.faces.length), r6) : [];
     const runs: Run[] = [];
     const samples: FinetuneSample[] = cal.faces;
     for (const seed of seeds) {
@@ -187,7 +190,7 @@ async function main(): Promise<void> {
       const run: Run = { seed, personal: round(p), personalHead: round(ph), blend: w, deltaFaces: Math.round((p - g) * n), finetuneSeconds: round(seconds, 2) };
       if (result.metrics.blendCheck) run.blendCheck = result.metrics.blendCheck;
       if (args.dump) {
-        dumped.push({ id, seed, w, labels: test.faces.map((f) => f.label), general: Array.from(probabilities(generalLogits, n), r6), personal: Array.from(probabilities(personalLogits, n), r6) });
+        dumped.push({ id, seed, w, labels: test.faces.map((f) => f.label), general: Array.from(probabilities(generalLogits, n), r6), personal: Array.from(probabilities(personalLogits, n), r6), likeness });
       }
       if (args.blendSweep) run.sweepDeltaFaces = SWEEP.map((sw) => Math.round((accuracy(served(sw), test.faces) - g) * n));
       runs.push(run);
@@ -256,7 +259,7 @@ async function main(): Promise<void> {
   await Promise.all([detector.release(), sessions.release()]);
 }
 
-/** --dump's record of one fine-tune: test labels and both heads' probabilities (n x 7, row-major), w as chosen. */
+/** --dump's record of one fine-tune: test labels, both heads' probabilities (n x 7, row-major), w as chosen, likeness. */
 interface DumpedRun {
   id: string;
   seed: number;
@@ -264,6 +267,8 @@ interface DumpedRun {
   labels: number[];
   general: number[];
   personal: number[];
+  /** per test face, the largest cosine similarity of its trunk features to a calibration face's (likeness.ts) */
+  likeness: number[];
 }
 const r6 = (v: number) => Math.round(v * 1e6) / 1e6;
 

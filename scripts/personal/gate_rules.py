@@ -18,7 +18,8 @@ CLASSES = 7
 
 
 def load(path):
-    """Runs of a --dump file, each with labels y (n), general g and personal p probabilities (n x 7)."""
+    """Runs of a --dump file, each with labels y (n), general g and personal p probabilities (n x 7), likeness s (n;
+    NaN in dumps written before it existed)."""
     with open(path) as f:
         d = json.load(f)
     runs = []
@@ -26,7 +27,8 @@ def load(path):
         n = len(r['labels'])
         runs.append(dict(id=r['id'], seed=r['seed'], w=r.get('w', 1.0), y=np.array(r['labels']),
                          g=np.array(r['general'], dtype=np.float64).reshape(n, CLASSES),
-                         p=np.array(r['personal'], dtype=np.float64).reshape(n, CLASSES)))
+                         p=np.array(r['personal'], dtype=np.float64).reshape(n, CLASSES),
+                         s=np.array(r.get('likeness') or [np.nan] * n, dtype=np.float64)))
     return runs
 
 
