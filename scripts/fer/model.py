@@ -11,6 +11,8 @@ Architectures (`--arch` in scripts/train.py, `ARCHS` below):
         features on the seed's 4x4 grid.
   seed1x1 the seed with a 1x1 conv (128 -> 256 at 20x20) after its third conv, the fourth reading 256, ~98 M MACs:
         depth that keeps the seed's 24 px features on its 4x4 grid.
+  seedds the seed with its last two convs depthwise-separable and 384 channels between them (the seed: 128), ~50 M
+        MACs: width for fewer MACs, the seed's 24 px features on its 4x4 grid.
   vgg   4 VGG stages of two 3x3 convs (32, 64, 128, 256->512 channels at 48, 24, 12, 6 px), ~139 M MACs; the last
         stage's 512x6x6 is max-pooled 3x3 to 512x2x2 = 2048 features.
   vggs  vgg's slim student for distillation: one conv at 48 px, 256 channels at 6 px and a 1x1 conv to 512, ~101 M
@@ -112,6 +114,41 @@ class PointwiseSeedTrunk(Trunk):
     def __init__(self, batchnorm: bool = True):
         super().__init__(batchnorm, Trunk.WIDTHS, mid_pointwise=256)
 
+
+class SeparableSeedTrunk(Trunk):
+    """The seed trunk with its last two convs depthwise-separable (a 3x3 valid depthwise conv, then a 1x1 conv, each
+    with its BatchNorm and ReLU) and the channels between them 384 wide (the seed: 128): ~50 M MACs.
+
+    Issue 17 names depthwise-separable blocks as a candidate: they buy width for fewer MACs. Here the width goes where
+    `seedw` put it (the third stage, 20x20), three times the seed's instead of twice, for two thirds of the seed's cost;
+    every feature is still a 24 px patch on the seed's 4x4 grid of 128 channels (the same valid 3x3 kernels in the same
+    places). The first two convs stay as the seed's: made separable and wide at 44x44 they train 2-4x slower on the
+    CPU (memory-bound BatchNorm, ReLU and dropout on the wide activations), which no session could finish (MODEL.md).
+    fold_batchnorm() folds each BatchNorm into the conv before it, depthwise ones included."""
+
+    WIDTHS = (32, 64, 384, 128)
+
+    def __init__(self, batchnorm: bool = True):
+        nn.Module.__init__(self)
+        w1, w2, w3, w4 = self.WIDTHS
+
+        def conv(cin, cout, k=3, groups=1):
+            return ([nn.Conv2d(cin, cout, k, groups=groups)] + ([nn.BatchNorm2d(cout)] if batchnorm else [])
+                    + [nn.ReLU(inplace=True)])
+
+        def separable(cin, cout):
+            return conv(cin, cin, groups=cin) + conv(cin, cout, k=1)
+
+        self.layers = nn.Sequential(
+            *conv(1, w1),
+            *conv(w1, w2),
+            nn.MaxPool2d(2), nn.Dropout(0.25),
+            *separable(w2, w3),
+            nn.MaxPool2d(2),
+            *separable(w3, w4),
+            nn.MaxPool2d(2), nn.Dropout(0.25),
+            nn.Flatten(),
+        )
 
 class ConvBN(nn.Module):
     """A conv followed (training form) by a BatchNorm, or (folded form, batchnorm=False) a conv with a bias.
@@ -253,6 +290,10 @@ ARCHS = {
     "seed1x1": (PointwiseSeedTrunk, True, "seed CNN, a 1x1 conv after the third: Conv32-Conv64-Pool-Drop.25-Conv128-"
                                           "Conv1x1 256-Pool-Conv128-Pool-Drop.25-Flatten(2048)-Dense1024-Drop.5-Dense7, "
                                           "3x3 valid convs, BatchNorm folded into the convs, ReLU"),
+    "seedds": (SeparableSeedTrunk, True, "seed CNN, last two convs depthwise-separable, 384 wide between: Conv32-Conv64-"
+                                         "Pool-Drop.25-[DWConv3x3 Conv1x1 384]-Pool-[DWConv3x3 Conv1x1 128]-Pool-Drop.25-"
+                                         "Flatten(2048)-Dense1024-Drop.5-Dense7, 3x3 valid convs, BatchNorm folded into "
+                                         "the convs, ReLU"),
     "vgg": (VggTrunk, True, "VGG-style: [Conv32 Conv32]-Pool-[Conv64 Conv64]-Pool-[Conv128 Conv128]-Pool-"
                             "[Conv256 Conv512]-MaxPool3-Drop.25-Flatten(512x2x2=2048)-Dense1024-Drop.5-Dense7, 3x3 same "
                             "convs, BatchNorm folded into the convs, ReLU"),
