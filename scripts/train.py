@@ -86,8 +86,8 @@ def parse_args(argv=None):
                    help="with --teachers: weight of the soft-target loss (the labelled loss gets 1 - this)")
     p.add_argument("--arch", choices=list(ARCHS), default="seed",
                    help="network (scripts/fer/model.py): seed = the seed CNN (default); seedw, seed5, seed1x1, vgg, "
-                        "vggs, vggs4, res = issue 17's larger candidates, which always train with BatchNorm (implies "
-                        "--batchnorm) and export folded")
+                        "vggs, vggs4, res = issue 17's larger candidates, seedds = its depthwise-separable one; all "
+                        "but seed always train with BatchNorm (implies --batchnorm) and export folded")
     p.add_argument("--batchnorm", action="store_true",
                    help="train with a BatchNorm after every conv and fc1, folded into their weights whenever the best "
                         "weights are kept: the stored and exported model is the seed architecture exactly")

@@ -143,6 +143,20 @@ class ArchitecturesTest(unittest.TestCase):
         kernels = [m.kernel_size for m in point.trunk.modules() if isinstance(m, torch.nn.Conv2d)]
         self.assertEqual(kernels, [(3, 3), (3, 3), (3, 3), (1, 1), (3, 3)])
 
+    def test_seedds_is_the_seed_with_separable_last_convs_and_its_24_px_features(self):
+        # depthwise-separable blocks for the third and fourth convs, 384 channels between them, the seed's grid
+        seed, sep = build_model("seed").eval(), build_model("seedds").eval()
+        with torch.no_grad():
+            self.assertEqual(tuple(sep.trunk.layers[:-1](torch.rand(2, 1, 48, 48)).shape), (2, 128, 4, 4))
+        self.assertEqual(receptive_field(sep.trunk), (24, 8))
+        # 46*46*9*32 + 44*44*9*32*64, then depthwise 20*20*9*64 + pointwise 20*20*64*384, depthwise 8*8*9*384 +
+        # pointwise 8*8*384*128
+        self.assertEqual(count_macs(sep.trunk), 609408 + 35684352 + 230400 + 9830400 + 221184 + 3145728)
+        self.assertLess(count_macs(sep.trunk), 0.7 * count_macs(seed.trunk))
+        convs = [m for m in sep.trunk.modules() if isinstance(m, torch.nn.Conv2d)]
+        self.assertEqual([(m.kernel_size, m.groups) for m in convs],
+                         [((3, 3), 1), ((3, 3), 1), ((3, 3), 64), ((1, 1), 1), ((3, 3), 384), ((1, 1), 1)])
+
     def test_unknown_arch_is_refused(self):
         with self.assertRaises(ValueError):
             build_model("nope")
