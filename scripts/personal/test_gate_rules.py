@@ -1,18 +1,7 @@
 import unittest
 
-import numpy as np
-
+from scripts.personal.dump_fixtures import onehot, run
 from scripts.personal.gate_rules import choose, gate, score
-
-
-def run(id_, seed, y, g, p):
-    return dict(id=id_, seed=seed, y=np.array(y), g=np.array(g, dtype=float), p=np.array(p, dtype=float))
-
-
-def onehot(label, sure):
-    v = np.full(7, (1 - sure) / 6)
-    v[label] = sure
-    return v
 
 
 class GateTest(unittest.TestCase):

@@ -2,18 +2,8 @@ import unittest
 
 import numpy as np
 
+from scripts.personal.dump_fixtures import onehot, run
 from scripts.personal.likeness_gate import choose, likeness_gate, qualifies, thresholds
-
-
-def run(id_, seed, y, g, p, s):
-    return dict(id=id_, seed=seed, y=np.array(y), g=np.array(g, dtype=float), p=np.array(p, dtype=float),
-                s=np.array(s, dtype=float))
-
-
-def onehot(label, sure):
-    v = np.full(7, (1 - sure) / 6)
-    v[label] = sure
-    return v
 
 
 class LikenessGateTest(unittest.TestCase):
