@@ -32,6 +32,12 @@ HIDDEN = 1024
 CLASSES = 7
 
 
+def conv_layers(cin, cout, batchnorm, k=3, padding=0, groups=1):
+    """A conv, its BatchNorm when training in that form (fold_batchnorm() pairs them in order), and a ReLU."""
+    return ([nn.Conv2d(cin, cout, k, padding=padding, groups=groups)] + ([nn.BatchNorm2d(cout)] if batchnorm else [])
+            + [nn.ReLU(inplace=True)])
+
+
 class Trunk(nn.Module):
     """The seed trunk: 48x48x1 -> 2048 features. 3x3 valid convs, ReLU; dropout as in the seed.
 
@@ -50,8 +56,7 @@ class Trunk(nn.Module):
         w1, w2, w3, w4 = widths
 
         def conv(cin, cout, padding=0, k=3):
-            return ([nn.Conv2d(cin, cout, k, padding=padding)] + ([nn.BatchNorm2d(cout)] if batchnorm else [])
-                    + [nn.ReLU(inplace=True)])
+            return conv_layers(cin, cout, batchnorm, k=k, padding=padding)
 
         # extra 3x3 "same" convs at 8x8 after the fourth conv (DeepSeedTrunk): depth that widens the receptive field
         # by only 8 px each and keeps the 4x4 grid
@@ -133,8 +138,7 @@ class SeparableSeedTrunk(Trunk):
         w1, w2, w3, w4 = self.WIDTHS
 
         def conv(cin, cout, k=3, groups=1):
-            return ([nn.Conv2d(cin, cout, k, groups=groups)] + ([nn.BatchNorm2d(cout)] if batchnorm else [])
-                    + [nn.ReLU(inplace=True)])
+            return conv_layers(cin, cout, batchnorm, k=k, groups=groups)
 
         def separable(cin, cout):
             return conv(cin, cin, groups=cin) + conv(cin, cout, k=1)

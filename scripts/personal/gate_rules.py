@@ -32,11 +32,20 @@ def load(path):
     return runs
 
 
+SERVED_TAU = 0.98  # PERSONAL_GATE's default (src/config.ts), chosen by the rules in docs/PERSONALIZATION.md
+
+
+def served_personal(run):
+    """The personal model's probabilities as the server scores them: w * personal + (1 - w) * general, w the run's
+    blend weight (1, the head alone, unless --cv-folds chose one)."""
+    w = run.get('w', 1.0)
+    return w * run['p'] + (1 - w) * run['g']
+
+
 def gate(run, tau):
     """Labels under the gate; tau None = no gate. Faces the gate leaves get the personal model as the server scores
     it: w * personal + (1 - w) * general, w the run's blend weight (1, the head alone, unless --cv-folds chose one)."""
-    w = run.get('w', 1.0)
-    personal = (w * run['p'] + (1 - w) * run['g']).argmax(1)
+    personal = served_personal(run).argmax(1)
     if tau is None:
         return personal
     return np.where(run['g'].max(1) >= tau, run['g'].argmax(1), personal)

@@ -13,12 +13,11 @@ import numpy as np
 
 try:  # imported as scripts.personal.likeness_gate (the unit tests) or run as a script from its folder
     from . import per_face_rule
-    from .gate_rules import gate
+    from .gate_rules import SERVED_TAU, gate
 except ImportError:
     import per_face_rule
-    from gate_rules import gate
+    from gate_rules import SERVED_TAU, gate
 
-SERVED_TAU = 0.98
 PERCENTILES = (10, 20, 30, 40, 50)
 
 

@@ -14,12 +14,11 @@ import numpy as np
 
 try:  # imported as scripts.personal.surer_head (the unit tests) or run as a script from its folder
     from . import per_face_rule
-    from .gate_rules import gate
+    from .gate_rules import SERVED_TAU, gate, served_personal
 except ImportError:
     import per_face_rule
-    from gate_rules import gate
+    from gate_rules import SERVED_TAU, gate, served_personal
 
-SERVED_TAU = 0.98
 MARGINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 
 
@@ -28,8 +27,7 @@ def surer(run, margin, tau=SERVED_TAU):
     served = gate(run, tau)
     if margin is None:
         return served
-    w = run.get('w', 1.0)
-    personal = w * run['p'] + (1 - w) * run['g']
+    personal = served_personal(run)
     general_surer = run['g'].max(1) - personal.max(1) >= margin
     return np.where(general_surer, run['g'].argmax(1), served)
 
