@@ -54,9 +54,9 @@ describe.skipIf(!python)('training script (PyTorch)', () => {
 
   beforeAll(() => tinyCsv(join(dir, 'tiny.csv')));
 
-  it('passes its loader, packed-data, soft-target, model, ONNX layout, mixup, augmentation, optimizer, per-face gate, surer-head, likeness-gate and varied-calibration unit tests', () => {
+  it('passes its loader, packed-data, soft-target, model, ONNX layout, mixup, augmentation, optimizer, per-face gate, surer-head, likeness-gate, bagged-heads and varied-calibration unit tests', () => {
     const r = run(['-m', 'unittest', 'scripts/fer/test_data.py', 'scripts/fer/test_packed.py', 'scripts/fer/test_teachers.py', 'scripts/fer/test_model.py', 'scripts/fer/test_onnx_layout.py',
-      'scripts/fer/test_mixup.py', 'scripts/fer/test_augment.py', 'scripts/fer/test_optim.py', 'scripts/personal/test_gate_rules.py', 'scripts/personal/test_surer_head.py', 'scripts/personal/test_likeness_gate.py', 'scripts/personal/test_varied_calibration.py']);
+      'scripts/fer/test_mixup.py', 'scripts/fer/test_augment.py', 'scripts/fer/test_optim.py', 'scripts/personal/test_gate_rules.py', 'scripts/personal/test_surer_head.py', 'scripts/personal/test_likeness_gate.py', 'scripts/personal/test_bagged_heads.py', 'scripts/personal/test_varied_calibration.py']);
     expect(r.stderr).toMatch(/OK/);
     expect(r.status).toBe(0);
   });

@@ -1,0 +1,99 @@
+"""The bagged personal head of docs/PERSONALIZATION.md ("A bagged personal head"), scored offline on dumps.
+
+A bag of K heads is K fine-tunes of the same subject with seeds (b-1)K+1 ... bK, served as the mean of their personal
+probabilities, then the served gate (tau 0.98) as for one head. Bags are judged as single heads are: in groups of three
+(bags 1-3, 4-6, ...), per subject the mean delta (faces right minus the general head's) over the group's three, and the
+set's mean over all bags against its mean over all the single heads they were made of. The rule, written before the
+dumps existed: K = 3, adopted only if every group of both sets leaves no subject below -1 face and neither set's mean
+falls.
+
+    cd scripts/personal && /usr/bin/python3 bagged_heads.py --jaffe j1.json j10.json ... --taiwanese t1.json ...
+(files from `npm run bench:personalization -- --data <set> --seeds 1,...,9 --gate 1 --dump <file> --json`)
+"""
+import argparse
+
+import numpy as np
+
+try:  # imported as scripts.personal.bagged_heads (the unit tests) or run as a script from its folder
+    from .gate_rules import SERVED_TAU, load, score, served_personal
+except ImportError:
+    from gate_rules import SERVED_TAU, load, score, served_personal
+
+K = 3
+GROUP = 3  # models per group, as the single heads' three-seed protocol
+
+
+def bags(runs, k):
+    """Bag b (1, 2, ...) of each subject: the mean personal probabilities of its runs with seeds (b-1)k+1 ... bk, the
+    general head's as theirs (the same trunk and faces on every seed). Only complete bags; the bag's seed is b."""
+    by_subject = {}
+    for r in runs:
+        by_subject.setdefault(r['id'], {})[r['seed']] = r
+    out = []
+    for subject, seeds in by_subject.items():
+        b = 1
+        while all(s in seeds for s in range((b - 1) * k + 1, b * k + 1)):
+            members = [seeds[s] for s in range((b - 1) * k + 1, b * k + 1)]
+            first = members[0]
+            for m in members[1:]:
+                if not (np.array_equal(m['y'], first['y']) and np.allclose(m['g'], first['g'], atol=1e-5)):
+                    raise ValueError(f'{subject}: seeds {(b - 1) * k + 1}-{b * k} do not share their test faces')
+            out.append(dict(id=subject, seed=b, y=first['y'], g=first['g'], s=first['s'], w=1.0,
+                            p=np.mean([served_personal(m) for m in members], axis=0)))
+            b += 1
+    return out
+
+
+def groups(runs):
+    """Runs split into groups of GROUP consecutive seeds (1-3, 4-6, ...); an incomplete last group is dropped."""
+    top = max(r['seed'] for r in runs)
+    return [[r for r in runs if first <= r['seed'] < first + GROUP] for first in range(1, top - GROUP + 2, GROUP)]
+
+
+def report(runs, tau=SERVED_TAU):
+    """Per group: (first seed, mean, faces right, {subject: mean delta < -1}); then the mean over every model."""
+    rows = []
+    for g in groups(runs):
+        mean, right, bad = score(g, tau)
+        rows.append((min(r['seed'] for r in g), mean, right, bad))
+    return rows, score(runs, tau)[0]
+
+
+def judge(sets, k=K, tau=SERVED_TAU):
+    """The rule: every group of every set's bags without a subject below -1 face, no set's mean below its single heads'."""
+    for runs in sets:
+        bag_rows, bag_mean = report(bags(runs, k), tau)
+        single_mean = score([r for r in runs if r['seed'] <= len(bag_rows) * GROUP * k], tau)[0]
+        if any(bad for _, _, _, bad in bag_rows) or bag_mean < single_mean - 1e-12:
+            return False
+    return True
+
+
+def load_all(paths):
+    runs = []
+    for p in paths:
+        runs += load(p)
+    return runs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--jaffe', nargs='+', required=True, help="JAFFE's dumps (seeds 1..K*15 between them)")
+    ap.add_argument('--taiwanese', nargs='+', required=True, help="the Taiwanese set's dumps")
+    a = ap.parse_args()
+    sets = {'JAFFE': load_all(a.jaffe), 'Taiwanese': load_all(a.taiwanese)}
+    for name, runs in sets.items():
+        faces = {r['id']: len(r['y']) for r in runs}
+        print(f'{name}: {len(faces)} subjects, seeds {min(r["seed"] for r in runs)}-{max(r["seed"] for r in runs)}')
+        for label, models in [('single heads', runs)] + [(f'bags of {k}', bags(runs, k)) for k in (2, 3, 5)]:
+            rows, mean = report(models)
+            print(f'  {label:12s} mean {mean * 100:6.2f}% over {len(rows) * GROUP} models')
+            for first, m, right, bad in rows:
+                print(f'    group {first:2d}-{first + GROUP - 1:2d}  {m * 100:6.2f}%  ({right} faces)  '
+                      f"subjects mean delta < -1: {bad or '-'}")
+    adopted = judge(list(sets.values()))
+    print(f'rule (K = {K}, gate {SERVED_TAU}): {"adopted" if adopted else "not adopted"}')
+
+
+if __name__ == '__main__':
+    main()
