@@ -20,6 +20,14 @@ class BaggedHeadsTest(unittest.TestCase):
         np.testing.assert_allclose(made[1]['p'], np.mean([r['p'] for r in runs[3:]], axis=0))
         self.assertEqual(len(bags(runs, 4)), 1)  # seeds 5-6 do not make a whole bag of 4
 
+    def test_bags_and_groups_count_from_the_lowest_seed(self):
+        y, g = [0], [onehot(0, 0.5)]
+        runs = subject('A', range(46, 56), y, g, lambda s: [onehot(s % 7, 0.9)])
+        made = bags(runs, 5)
+        self.assertEqual(len(made), 2)
+        np.testing.assert_allclose(made[1]['p'], np.mean([r['p'] for r in runs[5:]], axis=0))  # seeds 51-55
+        self.assertEqual([[r['seed'] for r in grp] for grp in groups(runs)], [[46, 47, 48], [49, 50, 51], [52, 53, 54]])
+
     def test_a_blended_run_enters_the_bag_as_served(self):
         a = run('A', 1, [0], [onehot(0, 0.6)], [onehot(3, 0.9)])
         a['w'] = 0.5
