@@ -1,6 +1,7 @@
 """The bagged personal head of docs/PERSONALIZATION.md ("A bagged personal head"), scored offline on dumps.
 
-A bag of K heads is K fine-tunes of the same subject with seeds (b-1)K+1 ... bK, served as the mean of their personal
+A bag of K heads is K fine-tunes of the same subject with seeds first+(b-1)K ... first+bK-1 (first: the lowest seed in
+the dumps; bag b = seeds (b-1)K+1 ... bK for dumps from seed 1), served as the mean of their personal
 probabilities, then the served gate (tau 0.98) as for one head. Bags are judged as single heads are: in groups of three
 (bags 1-3, 4-6, ...), per subject the mean delta (faces right minus the general head's) over the group's three, and the
 set's mean over all bags against its mean over all the single heads they were made of. The rule, written before the
@@ -64,7 +65,10 @@ def report(runs, tau=SERVED_TAU):
 def judge(sets, k=K, tau=SERVED_TAU):
     """The rule: every group of every set's bags without a subject below -1 face, no set's mean below its single heads'."""
     for runs in sets:
-        bag_rows, bag_mean = report(bags(runs, k), tau)
+        made = bags(runs, k)
+        if len(made) < GROUP:
+            raise ValueError(f'{k} heads per bag need at least {GROUP * k} consecutive seeds per subject')
+        bag_rows, bag_mean = report(made, tau)
         low = min(r['seed'] for r in runs)
         single_mean = score([r for r in runs if r['seed'] < low + len(bag_rows) * GROUP * k], tau)[0]
         if any(bad for _, _, _, bad in bag_rows) or bag_mean < single_mean - 1e-12:

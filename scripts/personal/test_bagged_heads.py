@@ -63,6 +63,9 @@ class BaggedHeadsTest(unittest.TestCase):
         # a subject whose every head loses the same two faces: no bag can give them back
         worse = subject('B', range(1, 19), y, g, lambda s: [onehot(5, 0.9)] * 2 + [onehot(0, 0.9)] * 2)
         self.assertFalse(judge([runs + worse]))
+        with self.assertRaisesRegex(ValueError, '5 heads per bag need at least 15'):
+            judge([[r for r in runs if r['seed'] <= 12]], k=5)  # two bags of five: not one group
+
 
 
 if __name__ == '__main__':
