@@ -77,10 +77,8 @@ def judge(sets, k=K, tau=SERVED_TAU):
 
 
 def load_all(paths):
-    runs = []
-    for p in paths:
-        runs += load(p)
-    return runs
+    """The runs of several dumps of one set (consecutive seed ranges), as one list."""
+    return [r for p in paths for r in load(p)]
 
 
 def main():
@@ -95,8 +93,7 @@ def main():
     if not sets:
         ap.error('give --jaffe and/or --taiwanese dumps')
     for name, runs in sets.items():
-        faces = {r['id']: len(r['y']) for r in runs}
-        print(f'{name}: {len(faces)} subjects, seeds {min(r["seed"] for r in runs)}-{max(r["seed"] for r in runs)}')
+        print(f'{name}: {len({r["id"] for r in runs})} subjects, seeds {min(r["seed"] for r in runs)}-{max(r["seed"] for r in runs)}')
         for label, models in [('single heads', runs)] + [(f'bags of {k}', bags(runs, k)) for k in sorted({2, 3, 5, a.k})]:
             rows, mean = report(models)
             print(f'  {label:12s} mean {mean * 100:6.2f}% over {len(rows) * GROUP} models')

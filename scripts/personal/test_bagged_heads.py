@@ -67,6 +67,5 @@ class BaggedHeadsTest(unittest.TestCase):
             judge([[r for r in runs if r['seed'] <= 12]], k=5)  # two bags of five: not one group
 
 
-
 if __name__ == '__main__':
     unittest.main()
